@@ -1,0 +1,406 @@
+#pragma once
+// The machinery of kaa::Coroutine<T> (internal): promise, awaiters, abort, frame allocation.
+//
+// States of a coroutine frame (CoroutineBase):
+//   running      — body executing (eager first step: first_step_ set)
+//   suspended    — at NotFinished (queued in the ready queue or its interval timer) or awaiting
+//                  an InProgress (awaiting_ names it; our Listener node is in its list)
+//   deferred     — created by a SYNCHRONIZED policy, waiting at initial_suspend for its turn
+//   aborting     — aborted_ set; any further co_await throws std::runtime_error
+//   done         — reached final_suspend; the InProgress is finished; the frame lives on while
+//                  handles exist (refs_ counts handles + 1 for the running frame itself)
+
+#include <kaa/detail/loop.hpp>
+#include <kaa/detail/state.hpp>
+#include <kaa/errors.hpp>
+#include <kaa/inprogress.hpp>
+
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace kaa {
+
+/// `co_await kaa::NotFinished`: give the main loop a time slice; resume in a later iteration
+/// (after the coroutine's interval, if it has one).
+struct NotFinished_t {
+    explicit constexpr NotFinished_t() = default;
+};
+inline constexpr NotFinished_t NotFinished{};
+
+template <class T = void>
+class Coroutine;
+/// kaa's name for the InProgress a coroutine returns.
+template <class T = void>
+using CoroutineInProgress = Coroutine<T>;
+
+namespace detail {
+
+/// Frame memory from a per-thread size-class free list.
+void* frame_alloc(std::size_t size);
+void frame_free(void* p, std::size_t size) noexcept;
+
+/// Set by the SYNCHRONIZED policy just before calling the coroutine function: the next
+/// coroutine created on this thread waits at initial_suspend until started.
+extern thread_local bool t_defer_next_start;
+
+/// Tag: view an InProgress known to be a coroutine's as a Coroutine handle.
+struct AdoptCoroutine {};
+inline constexpr AdoptCoroutine adopt_coroutine{};
+
+class CoroutineBase;
+
+/// The interval timer of a coroutine (allocated only for interval > 0).
+struct IntervalTimer : TimerNode {
+    CoroutineBase* owner = nullptr;
+};
+
+/// The non-template half of a coroutine promise.
+class CoroutineBase : public ActiveNode {
+public:
+    CoroutineBase(const CoroutineBase&) = delete;
+    CoroutineBase& operator=(const CoroutineBase&) = delete;
+    ~CoroutineBase();
+    explicit CoroutineBase(StateBase* self) : self_(self) {
+        shutdown = [](ActiveNode* n) { static_cast<CoroutineBase*>(n)->shutdown_unwind(); };
+        register_active(this);
+        if (t_defer_next_start) {
+            t_defer_next_start = false;
+            deferred_ = true;
+        }
+    }
+
+    /// kaa's coroutine abort (§1.6); throws to the caller what the body did not catch.
+    void abort_coroutine(std::exception_ptr exc, bool force = false);
+    /// Closes the coroutine from outside (throw_exception on a running coroutine): cleanup runs
+    /// and the InProgress fails with `error`.
+    void close_with(std::exception_ptr error);
+    /// Starts a deferred (SYNCHRONIZED) coroutine.
+    void start_deferred();
+
+    /// Called when an awaited InProgress finished.
+    void on_prerequisite_done();
+    /// Suspension at NotFinished.
+    void suspend_not_finished();
+    /// Resumes now (or from the loop, if too deep).
+    void resume_soon();
+    void resume_now() { handle_.resume(); }
+
+    /// Throws if this aborted coroutine tries to suspend again (kaa: "expects reentry").
+    void check_may_suspend() const {
+        if (aborted_) {
+            throw std::runtime_error("kaa: aborted coroutine awaited again (expects reentry)");
+        }
+    }
+    /// Throws the pending abort (or close) exception, if any.
+    void throw_if_aborted() {
+        if (pending_abort_) {
+            std::exception_ptr e = std::move(pending_abort_);
+            pending_abort_ = nullptr;
+            std::rethrow_exception(e);
+        }
+    }
+
+    bool active() const noexcept { return !done_ && !aborted_; }
+    Duration interval() const noexcept { return interval_; }
+    void set_interval(Duration d);
+
+    std::coroutine_handle<> handle_;
+    StateBase* self_;
+    StateBase* awaiting_ = nullptr;      ///< the awaited InProgress (the awaiter owns a ref)
+    Listener* awaiting_node_ = nullptr;  ///< our node in its listener list
+    std::exception_ptr pending_abort_;   ///< thrown at the next resumption point
+    std::exception_ptr abort_exc_;       ///< what the InProgress fails with after abort/close
+    std::exception_ptr body_error_;      ///< the body's uncaught exception
+    Duration interval_{};
+    std::unique_ptr<IntervalTimer> timer_;
+    std::shared_ptr<void> keepalive_;  ///< e.g. the lambda whose captures the body uses
+    std::uint32_t resume_gen_ = 0;     ///< invalidates queued resumptions
+    bool first_step_ = true;
+    bool deferred_ = false;
+    bool aborted_ = false;
+    bool closing_ = false;
+    bool suspended_ = false;  ///< at a suspension point (not running, not deferred)
+    bool done_ = false;
+
+protected:
+    /// At final_suspend: if the coroutine was aborted, closed or failed, fails the InProgress
+    /// (emitting abort listeners once for an abort) and returns true; else returns false and
+    /// the caller stores success.
+    bool complete_abnormally();
+    /// Stops pending resumptions (ready queue, interval timer).
+    void cancel_pending_resumption() noexcept;
+
+private:
+    void shutdown_unwind() noexcept;
+    void arm_interval();
+};
+
+/// Awaiter for an InProgress<U> inside a kaa coroutine.
+template <class U>
+struct InProgressAwaiter : Listener {
+    CoroutineBase* co;
+    InProgress<U> ip;
+
+    bool erased = false;  ///< awaiting an InProgressBase of unknown type: no value
+
+    InProgressAwaiter(CoroutineBase* c, InProgress<U> p, bool type_erased = false)
+        : co(c), ip(std::move(p)), erased(type_erased) {
+        kind = ListenKind::both;
+        fire = [](Listener* l, StateBase&) -> bool {
+            static_cast<InProgressAwaiter*>(l)->co->on_prerequisite_done();
+            return false;  // the coroutine consumes a failure
+        };
+        drop = [](Listener*) {};
+    }
+    InProgressAwaiter(const InProgressAwaiter&) = delete;
+    InProgressAwaiter& operator=(const InProgressAwaiter&) = delete;
+    ~InProgressAwaiter() {
+        // Unwound while suspended (loop shutdown): leave the awaited InProgress's list.
+        if (co->awaiting_node_ == this) {
+            co->awaiting_->unlink_listener(this);
+            co->awaiting_ = nullptr;
+            co->awaiting_node_ = nullptr;
+        }
+    }
+
+    bool await_ready() {
+        co->check_may_suspend();
+        return ip.finished();
+    }
+    void await_suspend(std::coroutine_handle<>) {
+        co->first_step_ = false;
+        co->suspended_ = true;
+        co->awaiting_ = &ip.state();
+        co->awaiting_node_ = this;
+        ip.state().add_listener(this);
+    }
+    decltype(auto) await_resume() {
+        co->suspended_ = false;
+        co->throw_if_aborted();
+        StateBase& s = ip.state();
+        if (s.status() == StateBase::failed) {
+            s.handled_ = true;
+            std::exception_ptr e = s.error_;
+            try {
+                std::rethrow_exception(e);
+            } catch (const InProgressAborted& a) {
+                // The coroutine sees the abort as an abort of what it awaited (§1.3).
+                if (!(a.inprogress() == ip)) e = a.retarget(ip);
+            } catch (...) {
+            }
+            std::rethrow_exception(e);
+        }
+        if constexpr (std::is_void_v<U>) {
+            return;
+        } else {
+            return U(state_value<U>(s));
+        }
+    }
+};
+
+/// Awaiter for NotFinished.
+struct NotFinishedAwaiter {
+    CoroutineBase* co;
+    bool await_ready() {
+        co->check_may_suspend();
+        return false;
+    }
+    void await_suspend(std::coroutine_handle<>) { co->suspend_not_finished(); }
+    void await_resume() {
+        co->suspended_ = false;
+        co->throw_if_aborted();
+    }
+};
+
+/// initial_suspend: runs eagerly unless the coroutine was created deferred.
+struct InitialAwaiter {
+    CoroutineBase* co;
+    bool await_ready() const noexcept { return !co->deferred_; }
+    void await_suspend(std::coroutine_handle<>) const noexcept { co->first_step_ = false; }
+    void await_resume() {
+        co->deferred_ = false;
+        co->throw_if_aborted();
+    }
+};
+
+template <class T>
+class CoroutinePromiseCommon : public State<T>, public CoroutineBase {
+public:
+    CoroutinePromiseCommon() : CoroutineBase(this) {
+        // refs_ starts at 1: the frame's own reference while it runs.
+        this->set_abortable(true);
+    }
+
+    static void* operator new(std::size_t size) { return frame_alloc(size); }
+    static void operator delete(void* p, std::size_t size) noexcept { frame_free(p, size); }
+
+    /// Converted to Coroutine<T> only when the eager first step returns (C++ converts the
+    /// get_return_object() result lazily); if that step throws, no handle ever exists and the
+    /// compiler destroys the frame while the exception propagates to the caller.
+    struct ReturnProxy {
+        CoroutinePromiseCommon* promise;
+        operator Coroutine<T>() const;  // NOLINT(google-explicit-constructor)
+    };
+    ReturnProxy get_return_object();
+    /// Finishes the InProgress at final_suspend, then drops the frame's own reference.
+    void finish_frame() noexcept;
+
+    InitialAwaiter initial_suspend() noexcept { return InitialAwaiter{this}; }
+
+    struct FinalAwaiter {
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        void await_suspend(std::coroutine_handle<P> h) const noexcept {
+            h.promise().finish_frame();
+        }
+        void await_resume() const noexcept {}
+    };
+    FinalAwaiter final_suspend() noexcept { return {}; }
+
+    void unhandled_exception() {
+        if (first_step_ && !aborted_) {
+            // Eager first step: the exception goes to the caller, nothing is reported, and
+            // the compiler destroys the frame (no handle was made yet; see ReturnProxy).
+            done_ = true;
+            unregister_active(this);
+            throw;
+        }
+        body_error_ = std::current_exception();
+    }
+
+    template <class U>
+    auto await_transform(const InProgress<U>& ip) {
+        return InProgressAwaiter<U>(this, ip);
+    }
+    template <class U>
+    auto await_transform(InProgress<U>&& ip) {
+        return InProgressAwaiter<U>(this, std::move(ip));
+    }
+    NotFinishedAwaiter await_transform(NotFinished_t) { return NotFinishedAwaiter{this}; }
+    /// A type-erased InProgress (e.g. `last` of POLICY_PASS_LAST): waits, rethrows a failure.
+    auto await_transform(const InProgressBase& ip) {
+        return InProgressAwaiter<void>(this, InProgress<void>::from_base(ip), true);
+    }
+
+    void abort(std::exception_ptr exc) override { abort_coroutine(std::move(exc)); }
+    void throw_exception(std::exception_ptr error) override { close_with(std::move(error)); }
+
+protected:
+    void destroy() noexcept override;
+};
+
+template <class T>
+class CoroutinePromise final : public CoroutinePromiseCommon<T> {
+public:
+    template <class U>
+        requires std::constructible_from<T, U&&>
+    void return_value(U&& v) {
+        this->value_.emplace(std::forward<U>(v));
+    }
+};
+
+template <>
+class CoroutinePromise<void> final : public CoroutinePromiseCommon<void> {
+public:
+    void return_void() noexcept {}
+};
+
+template <class T>
+void CoroutinePromiseCommon<T>::destroy() noexcept {
+    std::coroutine_handle<CoroutinePromise<T>>::from_promise(
+        static_cast<CoroutinePromise<T>&>(*this))
+        .destroy();
+}
+
+template <class T>
+void CoroutinePromiseCommon<T>::finish_frame() noexcept {
+    StateBase* self = this;
+    try {
+        if (!complete_abnormally()) {
+            this->set_status(StateBase::succeeded);
+            this->StateBase::complete();
+        }
+    } catch (...) {
+        report_exception(std::current_exception(), "Exception while finishing a coroutine");
+    }
+    self->release();  // the frame's own reference; may destroy the frame (it is suspended)
+}
+
+}  // namespace detail
+
+/// The InProgress returned by a kaa coroutine; see the file comment of kaa/coroutine.hpp.
+template <class T>
+class Coroutine : public InProgress<T> {
+public:
+    using promise_type = detail::CoroutinePromise<T>;
+
+    /// Whether the coroutine can still be resumed (false once finished, failed or aborted).
+    bool active() const { return !this->finished() && !base().aborted_; }
+    /// The minimum delay before each resumption (0: resume as soon as possible).
+    std::chrono::nanoseconds interval() const {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(base().interval());
+    }
+    /// Sets the interval; a pending interval timer restarts with the new value.
+    void set_interval(std::chrono::nanoseconds d) {
+        base().set_interval(std::chrono::duration_cast<detail::Duration>(d));
+    }
+
+    /// Aborts the coroutine (kaa-reference §1.6): throws std::runtime_error if it finished or
+    /// is not abortable; otherwise aborts the awaited InProgress if it is abortable and nothing
+    /// else listens to it, then throws InProgressAborted at the suspension point (inprogress() =
+    /// what it awaited, or empty at NotFinished; origin() = this). If the body does not catch
+    /// it, abort() rethrows it; if the body awaits again, abort() throws std::runtime_error.
+    /// Either way the coroutine ends finished and failed with the InProgressAborted.
+    void abort() { abort(InProgressAborted("Coroutine aborted", *this, *this)); }
+    /// Aborts with `exc` (its origin is set to this coroutine if empty).
+    void abort(const InProgressAborted& exc) { base().abort_coroutine(exc.clone_ptr()); }
+
+    /// Closes a running coroutine from outside: its cleanup runs and it fails with `error`.
+    /// Throws std::runtime_error if it already finished.
+    Coroutine& throw_exception(std::exception_ptr error) {
+        base().close_with(std::move(error));
+        return *this;
+    }
+    template <class E>
+        requires(!std::same_as<std::decay_t<E>, std::exception_ptr>)
+    Coroutine& throw_exception(E&& error) {
+        return throw_exception(std::make_exception_ptr(std::forward<E>(error)));
+    }
+
+    /// Internal: the frame's bookkeeping.
+    detail::CoroutineBase& base() const {
+        return static_cast<promise_type&>(this->state());
+    }
+    /// Internal: keeps `p` alive as long as the frame (lambda captures, policy state).
+    void keep_alive(std::shared_ptr<void> p) { base().keepalive_ = std::move(p); }
+
+    /// Internal: the handle of an InProgress known to belong to a Coroutine<T>.
+    Coroutine(const InProgress<T>& ip, detail::AdoptCoroutine) : InProgress<T>(ip) {}
+
+private:
+    friend class detail::CoroutinePromiseCommon<T>;
+    friend struct detail::CoroutinePromiseCommon<T>::ReturnProxy;
+    explicit Coroutine(detail::StateBase* s) : InProgress<T>(nullptr) { this->s_ = s; }
+};
+
+template <class T>
+typename detail::CoroutinePromiseCommon<T>::ReturnProxy
+detail::CoroutinePromiseCommon<T>::get_return_object() {
+    handle_ = std::coroutine_handle<CoroutinePromise<T>>::from_promise(
+        static_cast<CoroutinePromise<T>&>(*this));
+    this->add_ref();  // the returned handle's reference, adopted by the conversion
+    return ReturnProxy{this};
+}
+
+template <class T>
+detail::CoroutinePromiseCommon<T>::ReturnProxy::operator Coroutine<T>() const {
+    return Coroutine<T>(promise);
+}
+
+}  // namespace kaa

@@ -1,0 +1,239 @@
+#pragma once
+// The shared state behind every InProgress handle (internal).
+//
+// One state, two faces: a plain InProgress<T> allocates a PlainState<T>; a coroutine's promise
+// *is* a State<T>, so a coroutine call is one allocation and Coroutine<T> is an InProgress<T>.
+//
+// States of a StateBase (status_):
+//   pending   — no result yet; listeners may be added and removed.
+//   succeeded — value stored (State<T>::value_), listeners fired and dropped.
+//   failed    — error_ stored, listeners fired and dropped; handled_ tells whether anyone
+//               consumed the exception (a listener returned false, result() read, wait(),
+//               a coroutine received it, or it came from abort()). An unhandled failure is
+//               reported through report_exception() when the last strong reference goes.
+//
+// Lifetime: an intrusive strong count (refs_) counts handles; a coroutine holds one more for
+// itself while it runs. Weak references (for InProgressAborted) go through a WeakControl
+// allocated on demand.
+//
+// Threads: status_ and refs_ are atomic; everything else is touched on the loop thread only.
+// finish()/throw from another thread is posted to the loop thread by the public handle, so
+// listeners always run on the loop thread. wait() off the loop thread uses a global condition
+// variable signalled by complete().
+
+#include <kaa/detail/callback.hpp>
+#include <kaa/errors.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <vector>
+
+namespace kaa {
+class InProgressStatus;
+class InProgressAborted;
+}  // namespace kaa
+
+namespace kaa::detail {
+
+class StateBase;
+
+/// True on the thread that runs (or last ran) the kaa main loop.
+bool on_loop_thread() noexcept;
+/// Queues `task` to run on the loop thread and wakes the loop. Thread-safe.
+void post_to_loop(Task task);
+
+/// Which outcomes a listener wants.
+enum class ListenKind : std::uint8_t { result = 1, exception = 2, both = 3 };
+
+/// A node in a state's listener list. Coroutine awaiters embed one (no allocation); callbacks
+/// connected by users live in a heap FnListener.
+struct Listener {
+    Listener* next = nullptr;
+    /// Called once when the state finishes with an outcome this listener wants.
+    /// Returns false to mark a failure as handled.
+    bool (*fire)(Listener*, StateBase&) = nullptr;
+    /// Called instead of fire() when the listener is dropped without firing.
+    void (*drop)(Listener*) = nullptr;
+    std::uint64_t id = 0;
+    ListenKind kind = ListenKind::both;
+
+    bool wants(bool failed) const {
+        return (static_cast<unsigned>(kind) &
+                static_cast<unsigned>(failed ? ListenKind::exception : ListenKind::result)) != 0;
+    }
+};
+
+/// A heap listener around a callable `bool(StateBase&)`; deletes itself after firing or dropping.
+template <class F>
+struct FnListener final : Listener {
+    F fn;
+    explicit FnListener(F f, ListenKind k) : fn(std::move(f)) {
+        kind = k;
+        fire = [](Listener* l, StateBase& s) -> bool {
+            auto* self = static_cast<FnListener*>(l);
+            std::unique_ptr<FnListener> owned(self);
+            return self->fn(s);
+        };
+        drop = [](Listener* l) { delete static_cast<FnListener*>(l); };
+    }
+};
+
+/// A weak reference target: nulled under a global mutex when the state dies.
+struct WeakControl {
+    std::atomic<std::uint32_t> refs{1};
+    StateBase* target = nullptr;
+};
+
+/// A connected abort listener: gets the InProgressAborted, may veto by returning false.
+struct AbortListener {
+    std::uint64_t id;
+    std::function<bool(const InProgressAborted&)> fn;
+};
+
+/// The rarely used parts of a state, allocated on first use to keep the common state small.
+struct StateExtra {
+    std::vector<AbortListener> abort_listeners;
+    WeakControl* weak = nullptr;
+    std::shared_ptr<InProgressStatus> progress;
+};
+
+/// Returns a fresh listener/connection id (loop thread).
+std::uint64_t next_listener_id() noexcept;
+
+class StateBase {
+public:
+    enum Status : std::uint8_t { pending = 0, succeeded = 1, failed = 2 };
+
+    StateBase() = default;
+    StateBase(const StateBase&) = delete;
+    StateBase& operator=(const StateBase&) = delete;
+
+    void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void release() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) last_release();
+    }
+    /// Increments the strong count unless it already reached zero (weak upgrade).
+    bool try_add_ref() noexcept;
+
+    Status status() const noexcept { return status_.load(std::memory_order_acquire); }
+    bool finished() const noexcept { return status() != pending; }
+
+    /// Appends a listener. On a finished state it fires (or is dropped) at once: a late
+    /// connect always sees the outcome (kaa-reference Q1).
+    void add_listener(Listener* l);
+    /// Unlinks a listener without firing or dropping it; returns whether it was linked.
+    bool unlink_listener(Listener* l) noexcept;
+    /// Unlinks and drops the listener with this id; returns whether one was found.
+    bool remove_listener(std::uint64_t id) noexcept;
+    /// Number of listeners that want the result (len(ip) in kaa).
+    std::size_t result_listener_count() const noexcept;
+
+    /// Stores an exception and completes (loop thread; must be pending).
+    void fail(std::exception_ptr e);
+    /// Runs after the value or error was stored: wakes threads, fires and drops listeners.
+    void complete();
+
+    /// kaa's abort for a plain InProgress (§2.5); coroutines override it.
+    virtual void abort(std::exception_ptr exc);
+    /// Fails it from outside (InProgress::throw_exception; loop thread). Throws
+    /// std::runtime_error if finished. Coroutines override it to close the frame first.
+    virtual void throw_exception(std::exception_ptr error);
+    bool abortable() const noexcept;
+    void set_abortable(bool on) noexcept { abortable_ = on ? 1 : 0; }
+    std::uint64_t add_abort_listener(std::function<bool(const InProgressAborted&)> fn);
+    bool remove_abort_listener(std::uint64_t id) noexcept;
+    /// Emits the abort listeners with exc; returns false iff one returned false.
+    bool emit_abort(const std::exception_ptr& exc);
+
+    StateExtra& extra();
+    StateExtra* extra_if() const noexcept { return extra_.get(); }
+    WeakControl* weak_control();
+
+    std::exception_ptr error_;
+    /// The exception was consumed; do not report it.
+    bool handled_ = false;
+    /// -1: abortable iff abort listeners exist; 0/1: set explicitly.
+    std::int8_t abortable_ = -1;
+    /// Any/All subscribe lazily: on_listeners_changed() is called when this is set.
+    bool watches_listeners_ = false;
+
+protected:
+    virtual ~StateBase();
+    /// Frees the memory (plain: delete; coroutine: destroy the frame).
+    virtual void destroy() noexcept = 0;
+    /// Called after a listener was added or removed when watches_listeners_ is set.
+    virtual void on_listeners_changed() {}
+    void set_status(Status s) noexcept;
+
+    std::atomic<std::uint32_t> refs_{1};
+
+private:
+    void last_release() noexcept;
+    std::atomic<Status> status_{pending};
+    Listener* head_ = nullptr;
+    Listener* tail_ = nullptr;
+    std::unique_ptr<StateExtra> extra_;
+};
+
+/// A state with a typed value. T = void stores nothing.
+template <class T>
+class State : public StateBase {
+public:
+    /// Stores the value and completes (loop thread; must be pending).
+    template <class U>
+    void succeed(U&& v) {
+        value_.emplace(std::forward<U>(v));
+        set_status(succeeded);
+        complete();
+    }
+    T& value() { return *value_; }
+
+protected:
+    std::optional<T> value_;
+};
+
+template <>
+class State<void> : public StateBase {
+public:
+    void succeed() {
+        set_status(succeeded);
+        complete();
+    }
+};
+
+/// The state of an InProgress created directly (not a coroutine).
+template <class T>
+class PlainState final : public State<T> {
+protected:
+    void destroy() noexcept override { delete this; }
+};
+
+/// An owning strong reference to a state (internal convenience).
+class StateRef {
+public:
+    StateRef() = default;
+    explicit StateRef(StateBase* s, bool adopt = false) : s_(s) {
+        if (s_ && !adopt) s_->add_ref();
+    }
+    StateRef(const StateRef& o) : StateRef(o.s_) {}
+    StateRef(StateRef&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
+    StateRef& operator=(StateRef o) noexcept {
+        std::swap(s_, o.s_);
+        return *this;
+    }
+    ~StateRef() {
+        if (s_) s_->release();
+    }
+    StateBase* get() const { return s_; }
+    StateBase* operator->() const { return s_; }
+    explicit operator bool() const { return s_ != nullptr; }
+
+private:
+    StateBase* s_ = nullptr;
+};
+
+}  // namespace kaa::detail

@@ -1,0 +1,137 @@
+#pragma once
+// kaa's exception types and the handler for exceptions nobody consumed.
+//
+// Mirrors kaa.base's hierarchy: `BaseException` does *not* derive from std::exception, just as
+// Python's BaseException is not an Exception, so `catch (const std::exception&)` in user code
+// and in kaa's own signal emission does not swallow an abort. InProgressAborted and
+// TimeoutException derive from it.
+//
+// InProgressAborted refers to the InProgress that was aborted (`inprogress()`) and to the one
+// abort() was called on (`origin()`). It holds them weakly: an InProgress that failed with an
+// abort exception naming itself would otherwise keep itself alive forever.
+//
+// Threads: exception objects are values and may be read on any thread; the handler is global and
+// may be called from any thread (it is called where the last handle of an InProgress dies).
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace kaa {
+
+class InProgressBase;
+
+namespace detail {
+class StateBase;
+struct WeakControl;
+
+/// A weak reference to an InProgress state; upgrading gives an empty handle once it is gone.
+class WeakState {
+public:
+    WeakState() = default;
+    explicit WeakState(StateBase* s);
+    WeakState(const WeakState& o);
+    WeakState(WeakState&& o) noexcept : ctl_(o.ctl_) { o.ctl_ = nullptr; }
+    WeakState& operator=(WeakState o) noexcept {
+        std::swap(ctl_, o.ctl_);
+        return *this;
+    }
+    ~WeakState();
+    /// The state with one more strong reference, or nullptr if it is gone or was never set.
+    StateBase* lock() const;
+    bool empty() const { return ctl_ == nullptr; }
+
+private:
+    WeakControl* ctl_ = nullptr;
+};
+}  // namespace detail
+
+/// Root of kaa's control-flow exceptions; deliberately not a std::exception.
+class BaseException {
+public:
+    explicit BaseException(std::string message = {}) : message_(std::move(message)) {}
+    virtual ~BaseException() = default;
+    /// The message given at construction.
+    virtual const char* what() const noexcept { return message_.c_str(); }
+
+private:
+    std::string message_;
+};
+
+/// Thrown where an InProgress was aborted: at a coroutine's suspension point, by result(), wait().
+class InProgressAborted : public BaseException {
+public:
+    explicit InProgressAborted(std::string message = "InProgress task aborted");
+    InProgressAborted(std::string message, const InProgressBase& inprogress,
+                      const InProgressBase& origin);
+    /// The InProgress that was aborted (the awaited one inside a coroutine), or an empty handle
+    /// (a coroutine aborted at NotFinished, or the object is gone).
+    InProgressBase inprogress() const;
+    /// The InProgress abort() was called on; empty if not set.
+    InProgressBase origin() const;
+    /// A copy of the same dynamic type with inprogress() replaced; origin() is kept.
+    std::exception_ptr retarget(const InProgressBase& inprogress) const;
+    /// A copy of the same dynamic type with origin() set.
+    std::exception_ptr with_origin(const InProgressBase& origin) const;
+    /// Throws a copy of the same dynamic type (used by retarget; override with KAA_ABORT_TYPE).
+    virtual std::exception_ptr clone_ptr() const;
+
+protected:
+    detail::WeakState inprogress_;
+    detail::WeakState origin_;
+    friend class InProgressBase;
+};
+
+// Subclasses of InProgressAborted put this in their body so that retargeting keeps their type.
+#define KAA_ABORT_TYPE(Type)                                                            \
+    std::exception_ptr clone_ptr() const override { return std::make_exception_ptr(*this); }
+
+/// The failure of wait(timeout) and of InProgress::timeout(); an InProgressAborted.
+class TimeoutException : public InProgressAborted {
+public:
+    using InProgressAborted::InProgressAborted;
+    KAA_ABORT_TYPE(TimeoutException)
+};
+
+/// Asks the main loop to end, like Python's SystemExit (delivered by SIGINT/SIGTERM).
+class SystemExit : public BaseException {
+public:
+    using BaseException::BaseException;
+};
+
+/// A weak callable or weak timer was invoked after its target died.
+class CallableError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// A value of the wrong kind was handed to kaa (Python's TypeError).
+class TypeError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// A socket operation failed or was used in the wrong state.
+class SocketError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Called with an exception nobody consumed and a short context line
+/// ("Unhandled InProgress exception", "Exception while emitting signal", …).
+using UnhandledExceptionHandler = std::function<void(std::exception_ptr, std::string_view context)>;
+
+/// Replaces the handler; returns the previous one. An empty function restores the default,
+/// which writes the context, the exception's type and its message to stderr.
+UnhandledExceptionHandler set_unhandled_exception_handler(UnhandledExceptionHandler handler);
+
+/// Hands an exception to the current handler. Never throws.
+void report_exception(std::exception_ptr error, std::string_view context) noexcept;
+
+/// "TypeName: message" for any exception (std::exception, BaseException or other).
+std::string describe_exception(std::exception_ptr error);
+
+}  // namespace kaa

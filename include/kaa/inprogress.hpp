@@ -1,0 +1,397 @@
+#pragma once
+// InProgress<T>: a result that is at once a future (co_await it, wait() for it), a one-shot
+// signal (connect callbacks to it) and a handle to abort the work behind it.
+//
+// An InProgress is a cheap copyable handle to shared state; copies refer to the same operation
+// and compare equal. It is pending until finish() or throw_exception(), then succeeded or
+// failed for good. Every listener is called at most once and all listeners are dropped when it
+// finishes; a listener connected after that is called at once with the outcome (a deliberate
+// divergence from kaa.base, kaa-reference Q1).
+//
+// Exceptions: a failed InProgress whose exception nobody consumed (result() read, wait(), a
+// coroutine awaiting it, an exception listener returning false, waitfor()) is reported once,
+// through report_exception(), when its last handle goes away.
+//
+// Threads: main-loop thread only, except finished(), failed(), wait() and result() after
+// finished(), which any thread may call, and finish()/throw_exception(), which, called from
+// another thread, are queued to the loop thread (listeners always run on the loop thread).
+
+#include <kaa/detail/callback.hpp>
+#include <kaa/detail/loop.hpp>
+#include <kaa/detail/state.hpp>
+#include <kaa/errors.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace kaa {
+
+class InProgressStatus;
+template <class T = void>
+class InProgress;
+
+/// Identifies a listener connected to an InProgress, for disconnect().
+struct ListenerId {
+    std::uint64_t value = 0;
+    friend bool operator==(ListenerId, ListenerId) = default;
+};
+
+/// Options for a new InProgress.
+struct InProgressOptions {
+    /// std::nullopt: abortable iff it has abort listeners (kaa's default).
+    std::optional<bool> abortable;
+};
+
+/// The type-independent part of every InProgress handle. An empty handle refers to nothing
+/// (InProgressAborted::inprogress() of a coroutine aborted at NotFinished, for instance).
+class InProgressBase {
+public:
+    /// An empty handle.
+    InProgressBase() = default;
+    InProgressBase(const InProgressBase& o) noexcept : s_(o.s_) {
+        if (s_) s_->add_ref();
+    }
+    InProgressBase(InProgressBase&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
+    InProgressBase& operator=(const InProgressBase& o) noexcept {
+        InProgressBase(o).swap(*this);
+        return *this;
+    }
+    InProgressBase& operator=(InProgressBase&& o) noexcept {
+        InProgressBase(std::move(o)).swap(*this);
+        return *this;
+    }
+    ~InProgressBase() {
+        if (s_) s_->release();
+    }
+    void swap(InProgressBase& o) noexcept { std::swap(s_, o.s_); }
+
+    /// True unless this is an empty handle.
+    bool valid() const noexcept { return s_ != nullptr; }
+    explicit operator bool() const noexcept { return valid(); }
+
+    /// Whether a result or an exception was stored.
+    bool finished() const { return state().finished(); }
+    /// Whether it finished with an exception.
+    bool failed() const { return state().status() == detail::StateBase::failed; }
+    /// The stored exception (null unless failed). Reading it does not count as handling it.
+    std::exception_ptr exception() const { return failed() ? state().error_ : nullptr; }
+    /// Number of connected result listeners (kaa's len(ip)); exception-only ones don't count.
+    std::size_t count() const { return state().result_listener_count(); }
+
+    /// Connects `f(std::exception_ptr, bound...)`, called once if it fails. Returning exactly
+    /// false marks the exception handled. Called at once if it already failed.
+    template <class F, class... Bound>
+    ListenerId connect_exception(F f, Bound... bound) {
+        return add([f = std::move(f), ... bound = std::move(bound)](detail::StateBase& s) mutable {
+            return detail::invoke_keeps_going(f, s.error_, bound...);
+        }, detail::ListenKind::exception);
+    }
+    /// Connects `f(const InProgressAborted&, bound...)`, called when abort() is called. Returning
+    /// exactly false vetoes the abort (abort() then throws std::runtime_error). Makes it abortable.
+    template <class F, class... Bound>
+    ListenerId connect_abort(F f, Bound... bound) {
+        return {state().add_abort_listener(
+            [f = std::move(f), ... bound = std::move(bound)](const InProgressAborted& e) mutable {
+                return detail::invoke_keeps_going(f, e, bound...);
+            })};
+    }
+    /// Removes one listener (result, exception, both or abort); returns whether it was found.
+    bool disconnect(ListenerId id) {
+        return state().remove_listener(id.value) || state().remove_abort_listener(id.value);
+    }
+
+    /// kaa's rule: explicitly set, else true iff abort listeners are connected.
+    bool abortable() const { return state().abortable(); }
+    /// Sets abortability explicitly (false wins over abort listeners).
+    void set_abortable(bool on) { state().set_abortable(on); }
+
+    /// Aborts with a new InProgressAborted. Throws std::runtime_error if it is finished, not
+    /// abortable, or an abort listener vetoed. For a coroutine, see Coroutine::abort().
+    void abort();
+    /// Aborts with `exc`: if exc names another InProgress, a copy of the same type naming this
+    /// one is delivered, keeping exc's origin.
+    void abort(const InProgressAborted& exc);
+    /// As above; throws std::invalid_argument unless `exc` holds an InProgressAborted.
+    void abort(std::exception_ptr exc);
+
+    /// Fails it with `error` (loop thread; queued from others). Throws std::runtime_error if it
+    /// already finished.
+    void throw_exception(std::exception_ptr error);
+    /// Fails it with a copy of `error`.
+    template <class E>
+        requires(!std::same_as<std::decay_t<E>, std::exception_ptr>)
+    void throw_exception(E&& error) {
+        throw_exception(std::make_exception_ptr(std::forward<E>(error)));
+    }
+
+    /// Blocks until finished, running the main loop re-entrantly on the loop thread and waiting
+    /// on a condition variable elsewhere. Rethrows a failure (it then counts as handled).
+    /// Throws TimeoutException (inprogress() = this) if `timeout` passes first.
+    void wait_finished(std::optional<std::chrono::nanoseconds> timeout = std::nullopt) const;
+
+    /// The progress status attached to it (coroutines and threads with `progress`), or null.
+    std::shared_ptr<InProgressStatus> progress() const;
+    /// Attaches a progress status.
+    void set_progress(std::shared_ptr<InProgressStatus> status);
+
+    /// Same shared state.
+    friend bool operator==(const InProgressBase& a, const InProgressBase& b) noexcept {
+        return a.s_ == b.s_;
+    }
+
+    /// Internal: the shared state. Throws std::logic_error on an empty handle.
+    detail::StateBase& state() const {
+        if (!s_) throw std::logic_error("kaa: operation on an empty InProgress handle");
+        return *s_;
+    }
+    /// Internal: wraps a state, taking over one strong reference.
+    static InProgressBase adopt(detail::StateBase* s) noexcept {
+        InProgressBase b;
+        b.s_ = s;
+        return b;
+    }
+
+protected:
+    ListenerId add(auto fn, detail::ListenKind kind) {
+        auto* l = new detail::FnListener<decltype(fn)>(std::move(fn), kind);
+        l->id = detail::next_listener_id();
+        ListenerId id{l->id};
+        state().add_listener(l);
+        return id;
+    }
+    /// Rethrows the stored exception if failed (marking it handled); throws if unfinished.
+    void check_result() const;
+
+    detail::StateBase* s_ = nullptr;
+};
+
+namespace detail {
+template <class T>
+struct ResultRef {
+    using type = const T&;
+};
+template <>
+struct ResultRef<void> {
+    using type = void;
+};
+template <class T>
+T& state_value(StateBase& s) {
+    return static_cast<State<T>&>(s).value();
+}
+}  // namespace detail
+
+/// An operation that finishes with a T (or with nothing, for void) or fails with an exception.
+template <class T>
+class InProgress : public InProgressBase {
+public:
+    using value_type = T;
+
+    /// A new, pending InProgress.
+    InProgress() { s_ = new detail::PlainState<T>(); }
+    /// A new, pending InProgress with options (e.g. `{.abortable = true}`).
+    explicit InProgress(InProgressOptions opts) : InProgress() {
+        if (opts.abortable) s_->set_abortable(*opts.abortable);
+    }
+    /// Internal: wraps a state, taking over one strong reference.
+    static InProgress adopt(detail::StateBase* s) noexcept {
+        InProgress ip(nullptr);
+        ip.s_ = s;
+        return ip;
+    }
+    /// Internal: view a type-erased handle as typed; the caller guarantees the type.
+    static InProgress from_base(const InProgressBase& b) {
+        InProgress ip(nullptr);
+        InProgressBase& base = ip;
+        base = b;
+        return ip;
+    }
+
+    /// Stores the result and calls the result listeners; returns *this. Throws
+    /// std::runtime_error if it already finished. Called from another thread, it is queued.
+    template <class U>
+        requires(!std::is_void_v<T> && std::constructible_from<T, U&&> &&
+                 !std::derived_from<std::decay_t<U>, InProgressBase>)
+    InProgress& finish(U&& value) {
+        if (!detail::on_loop_thread()) {
+            detail::post_to_loop([self = *this, v = T(std::forward<U>(value))]() mutable {
+                self.finish(std::move(v));
+            });
+            return *this;
+        }
+        ensure_pending();
+        typed().succeed(std::forward<U>(value));
+        return *this;
+    }
+    /// Finishes a void InProgress.
+    InProgress& finish()
+        requires std::is_void_v<T>
+    {
+        if (!detail::on_loop_thread()) {
+            detail::post_to_loop([self = *this]() mutable { self.finish(); });
+            return *this;
+        }
+        ensure_pending();
+        typed().succeed();
+        return *this;
+    }
+    /// Finishing with another InProgress waits for it: same as waitfor(other).
+    InProgress& finish(const InProgress<T>& other) {
+        if (other == *this) throw std::invalid_argument("kaa: InProgress cannot finish with itself");
+        return waitfor(other);
+    }
+
+    /// Fails it with `error`; returns *this.
+    InProgress& throw_exception(std::exception_ptr error) {
+        InProgressBase::throw_exception(std::move(error));
+        return *this;
+    }
+    template <class E>
+        requires(!std::same_as<std::decay_t<E>, std::exception_ptr>)
+    InProgress& throw_exception(E&& error) {
+        return throw_exception(std::make_exception_ptr(std::forward<E>(error)));
+    }
+
+    /// The result; rethrows the exception if it failed (which then counts as handled).
+    /// Throws std::runtime_error("operation not finished") before it finished.
+    typename detail::ResultRef<T>::type result() const {
+        check_result();
+        if constexpr (!std::is_void_v<T>) return detail::state_value<T>(*s_);
+    }
+
+    /// Connects `f(const T&, bound...)` (for void: `f(bound...)`), called once on success.
+    /// Called at once if it already succeeded.
+    template <class F, class... Bound>
+    ListenerId connect(F f, Bound... bound) {
+        return add([f = std::move(f), ... bound = std::move(bound)](detail::StateBase& s) mutable {
+            if constexpr (std::is_void_v<T>) {
+                return detail::invoke_keeps_going(f, bound...);
+            } else {
+                return detail::invoke_keeps_going(f, std::as_const(detail::state_value<T>(s)),
+                                                  bound...);
+            }
+        }, detail::ListenKind::result);
+    }
+    /// Connects `on_result` as connect() does and `on_error(std::exception_ptr)` for failure.
+    template <class F, class G>
+    ListenerId connect_both(F on_result, G on_error) {
+        return add([f = std::move(on_result), g = std::move(on_error)](
+                       detail::StateBase& s) mutable {
+            if (s.status() == detail::StateBase::failed) {
+                return detail::invoke_keeps_going(g, s.error_);
+            }
+            if constexpr (std::is_void_v<T>) {
+                return detail::invoke_keeps_going(f);
+            } else {
+                return detail::invoke_keeps_going(f, std::as_const(detail::state_value<T>(s)));
+            }
+        }, detail::ListenKind::both);
+    }
+    /// One overloaded callable for both outcomes: `f(const T&)` / `f()` and `f(exception_ptr)`.
+    template <class F>
+    ListenerId connect_both(F f) {
+        auto shared = std::make_shared<F>(std::move(f));
+        if constexpr (std::is_void_v<T>) {
+            return connect_both([shared] { return (*shared)(); },
+                                [shared](std::exception_ptr e) { return (*shared)(e); });
+        } else {
+            return connect_both([shared](const T& v) { return (*shared)(v); },
+                                [shared](std::exception_ptr e) { return (*shared)(e); });
+        }
+    }
+
+    /// Makes this InProgress finish or fail exactly as `other` does; `other`'s failure then
+    /// counts as handled (this one inherits it). Returns *this.
+    InProgress& waitfor(const InProgress<T>& other) {
+        forward_to(other, *this);
+        return *this;
+    }
+
+    /// Calls f(args...) now and finishes with its return value, or fails with its exception.
+    template <class F, class... Args>
+    InProgress& execute(F&& f, Args&&... args) {
+        try {
+            if constexpr (std::is_void_v<T>) {
+                std::invoke(std::forward<F>(f), std::forward<Args>(args)...);
+                finish();
+            } else {
+                finish(std::invoke(std::forward<F>(f), std::forward<Args>(args)...));
+            }
+        } catch (...) {
+            throw_exception(std::current_exception());
+        }
+        return *this;
+    }
+
+    /// Waits (see wait_finished()) and returns the result or rethrows.
+    T wait(std::optional<std::chrono::nanoseconds> timeout = std::nullopt) const {
+        wait_finished(timeout);
+        if constexpr (std::is_void_v<T>) {
+            result();
+        } else {
+            return result();
+        }
+    }
+
+    /// A new InProgress that finishes with this one's outcome but cannot be aborted; it counts
+    /// as a listener, so a coroutine abort does not cascade into this one.
+    InProgress<T> noabort() const {
+        InProgress<T> shield(InProgressOptions{.abortable = false});
+        forward_to(*this, shield);
+        return shield;
+    }
+
+    /// A new InProgress that takes this one's outcome, or fails with TimeoutException
+    /// (inprogress() = this one) after `t`. When the time passes: `callback` runs first, then,
+    /// if `abort`, this one is aborted with the TimeoutException. Aborting the returned one
+    /// aborts this one only if `abort` is set.
+    InProgress<T> timeout(std::chrono::nanoseconds t, std::function<void()> callback = {},
+                          bool abort = false) const;
+
+protected:
+    explicit InProgress(std::nullptr_t) {}
+    detail::State<T>& typed() const { return static_cast<detail::State<T>&>(state()); }
+    void ensure_pending() const {
+        if (state().finished()) throw std::runtime_error("kaa: InProgress already finished");
+    }
+
+    /// Connects `to` to `from` so that `to` takes `from`'s outcome.
+    static ListenerId forward_to(const InProgress<T>& from, InProgress<T> to) {
+        return const_cast<InProgress<T>&>(from).add(
+            [to](detail::StateBase& s) mutable -> bool {
+                if (to.finished()) return false;
+                if (s.status() == detail::StateBase::failed) {
+                    to.throw_exception(s.error_);
+                    return false;  // inherited: the source's failure counts as handled
+                }
+                if constexpr (std::is_void_v<T>) {
+                    to.finish();
+                } else {
+                    to.finish(detail::state_value<T>(s));
+                }
+                return true;
+            },
+            detail::ListenKind::both);
+    }
+
+    template <class>
+    friend class InProgress;
+};
+
+/// `kaa::inprogress(ip)` is ip itself (the protocol of kaa.inprogress()).
+template <class T>
+InProgress<T> inprogress(const InProgress<T>& ip) {
+    return ip;
+}
+/// The InProgress an InProgressAborted refers to.
+inline InProgressBase inprogress(const InProgressAborted& e) { return e.inprogress(); }
+
+}  // namespace kaa
+
+#include <kaa/detail/inprogress_impl.hpp>

@@ -1,0 +1,14 @@
+#pragma once
+// kaa for C++: everything in one include.
+
+#include <kaa/coroutine.hpp>
+#include <kaa/coroutine_policy.hpp>
+#include <kaa/delay.hpp>
+#include <kaa/errors.hpp>
+#include <kaa/inprogress.hpp>
+#include <kaa/inprogress_any.hpp>
+#include <kaa/inprogress_callable.hpp>
+#include <kaa/main.hpp>
+#include <kaa/signal.hpp>
+#include <kaa/status.hpp>
+#include <kaa/timer.hpp>

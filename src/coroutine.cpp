@@ -1,0 +1,306 @@
+// Coroutine frames: abort and close, resumption scheduling, and the frame allocator.
+
+#include <kaa/coroutine.hpp>
+
+#include <array>
+#include <map>
+#include <string>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+namespace kaa::detail {
+
+thread_local bool t_defer_next_start = false;
+
+// ---------------------------------------------------------------- frame allocator
+
+namespace {
+
+// Size classes of 64 bytes up to 4 KiB; larger frames go to operator new directly.
+constexpr std::size_t kClassBytes = 64;
+constexpr std::size_t kClasses = 64;
+constexpr std::size_t kMaxCachedPerClass = 4096;
+
+struct FreeLists {
+    std::array<std::vector<void*>, kClasses> lists;
+    ~FreeLists() {
+        for (auto& l : lists) {
+            for (void* p : l) ::operator delete(p);
+        }
+    }
+};
+thread_local FreeLists t_free;
+
+inline std::size_t size_class(std::size_t size) { return (size + kClassBytes - 1) / kClassBytes; }
+
+}  // namespace
+
+void* frame_alloc(std::size_t size) {
+    std::size_t c = size_class(size);
+    if (c < kClasses) {
+        auto& l = t_free.lists[c];
+        if (!l.empty()) {
+            void* p = l.back();
+            l.pop_back();
+            return p;
+        }
+        return ::operator new(c * kClassBytes);
+    }
+    return ::operator new(size);
+}
+
+void frame_free(void* p, std::size_t size) noexcept {
+    std::size_t c = size_class(size);
+    if (c < kClasses) {
+        auto& l = t_free.lists[c];
+        if (l.size() < kMaxCachedPerClass) {
+            try {
+                l.push_back(p);
+                return;
+            } catch (...) {
+            }
+        }
+    }
+    ::operator delete(p);
+}
+
+// ---------------------------------------------------------------- CoroutineBase
+
+namespace {
+InProgressBase strong(StateBase* s) {
+    s->add_ref();
+    return InProgressBase::adopt(s);
+}
+}  // namespace
+
+CoroutineBase::~CoroutineBase() {
+    if (timer_) timer_cancel(timer_.get());
+    unregister_active(this);
+}
+
+void CoroutineBase::cancel_pending_resumption() noexcept {
+    ++resume_gen_;
+    if (timer_) timer_cancel(timer_.get());
+}
+
+void CoroutineBase::arm_interval() {
+    if (!timer_) {
+        timer_ = std::make_unique<IntervalTimer>();
+        timer_->owner = this;
+        timer_->fire = [](TimerNode* n) {
+            CoroutineBase* co = static_cast<IntervalTimer*>(n)->owner;
+            co->resume_now();
+        };
+    }
+    timer_arm(timer_.get(), refresh_now() + interval_);
+}
+
+void CoroutineBase::set_interval(Duration d) {
+    if (d < Duration::zero()) throw std::invalid_argument("kaa: negative coroutine interval");
+    if (!on_loop_thread()) {
+        InProgressBase keep = strong(self_);
+        post_to_loop([keep, this, d] { set_interval(d); });
+        return;
+    }
+    interval_ = d;
+    if (timer_ && timer_->armed()) timer_arm(timer_.get(), refresh_now() + d);
+}
+
+void CoroutineBase::on_prerequisite_done() {
+    awaiting_ = nullptr;
+    awaiting_node_ = nullptr;
+    if (interval_ > Duration::zero()) {
+        arm_interval();
+    } else {
+        resume_soon();
+    }
+}
+
+void CoroutineBase::resume_soon() {
+    run_bounded([this] { resume_now(); },
+                [this] {
+                    InProgressBase keep = strong(self_);
+                    return Task([keep = std::move(keep), this, gen = resume_gen_] {
+                        if (gen == resume_gen_ && !done_) resume_now();
+                    });
+                });
+}
+
+void CoroutineBase::suspend_not_finished() {
+    first_step_ = false;
+    suspended_ = true;
+    if (interval_ > Duration::zero()) {
+        arm_interval();
+        return;
+    }
+    InProgressBase keep = strong(self_);
+    schedule_ready([keep = std::move(keep), this, gen = resume_gen_] {
+        if (gen == resume_gen_ && !done_) resume_now();
+    });
+}
+
+void CoroutineBase::start_deferred() {
+    if (!deferred_ || done_) return;
+    first_step_ = false;
+    resume_now();
+}
+
+bool CoroutineBase::complete_abnormally() {
+    done_ = true;
+    unregister_active(this);
+    cancel_pending_resumption();
+    StateBase& s = *self_;
+    if (closing_) {
+        s.fail(abort_exc_);
+        return true;
+    }
+    if (aborted_) {
+        // kaa Q2/Q3: the abort listeners are called exactly once and the InProgress always
+        // ends failed with the abort exception, which is never reported as unhandled.
+        try {
+            s.emit_abort(abort_exc_);
+        } catch (const BaseException&) {
+        }
+        s.handled_ = true;
+        s.fail(abort_exc_);
+        return true;
+    }
+    if (body_error_) {
+        std::exception_ptr e = std::move(body_error_);
+        body_error_ = nullptr;
+        s.fail(std::move(e));
+        return true;
+    }
+    return false;
+}
+
+void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
+    StateBase& s = *self_;
+    if (done_ || s.finished()) throw std::runtime_error("kaa: coroutine is already finished");
+    if (aborted_) throw std::runtime_error("kaa: coroutine is already being aborted");
+    if (!force && !s.abortable()) throw std::runtime_error("kaa: coroutine is not abortable");
+    if (!suspended_ && !deferred_) {
+        throw std::runtime_error("kaa: a coroutine cannot abort itself while it runs");
+    }
+    InProgressBase me = strong(self_);
+
+    // The origin is the coroutine abort() was first called on.
+    try {
+        std::rethrow_exception(exc);
+    } catch (const InProgressAborted& e) {
+        if (!e.origin().valid()) exc = e.with_origin(me);
+    } catch (...) {
+        throw std::invalid_argument(
+            "kaa: exception must be an instance of InProgressAborted (or subclass thereof)");
+    }
+
+    // Detach from what we await; abort it only if nothing else waits on it (§1.6 item 4).
+    InProgressBase prereq;
+    if (awaiting_) {
+        prereq = strong(awaiting_);
+        awaiting_->unlink_listener(awaiting_node_);
+        awaiting_ = nullptr;
+        awaiting_node_ = nullptr;
+        if (!prereq.finished() && prereq.count() == 0 && prereq.abortable()) {
+            try {
+                prereq.abort(exc);
+            } catch (const InProgressAborted&) {
+                // The awaited coroutine did not catch it: that is its outcome, not ours.
+            } catch (...) {
+                report_exception(std::current_exception(), "Exception while aborting");
+            }
+        }
+    }
+    cancel_pending_resumption();
+
+    std::exception_ptr delivered = exc;
+    try {
+        std::rethrow_exception(exc);
+    } catch (const InProgressAborted& e) {
+        delivered = e.retarget(prereq);
+    }
+    aborted_ = true;
+    abort_exc_ = delivered;
+    pending_abort_ = delivered;
+    resume_now();  // the body runs to its end (any further co_await throws)
+
+    if (body_error_) {
+        std::exception_ptr e = std::move(body_error_);
+        body_error_ = nullptr;
+        if (!force) std::rethrow_exception(e);
+    }
+}
+
+namespace {
+/// Thrown at the suspension point of a coroutine closed by throw_exception() from outside.
+class CoroutineClosed : public BaseException {
+public:
+    CoroutineClosed() : BaseException("coroutine closed") {}
+};
+}  // namespace
+
+void CoroutineBase::close_with(std::exception_ptr error) {
+    if (!on_loop_thread()) {
+        InProgressBase keep = strong(self_);
+        post_to_loop([keep, this, error] { close_with(error); });
+        return;
+    }
+    if (done_ || self_->finished()) throw std::runtime_error("kaa: coroutine is already finished");
+    if (!suspended_ && !deferred_) {
+        throw std::runtime_error("kaa: a coroutine cannot be closed while it runs");
+    }
+    InProgressBase me = strong(self_);
+    if (awaiting_) {
+        awaiting_->unlink_listener(awaiting_node_);
+        awaiting_ = nullptr;
+        awaiting_node_ = nullptr;
+    }
+    cancel_pending_resumption();
+    aborted_ = true;
+    closing_ = true;
+    abort_exc_ = std::move(error);
+    pending_abort_ = std::make_exception_ptr(CoroutineClosed());
+    resume_now();
+    body_error_ = nullptr;  // whatever the body threw while closing is superseded
+}
+
+void CoroutineBase::shutdown_unwind() noexcept {
+    if (done_ || aborted_) return;
+    try {
+        InProgressBase me = strong(self_);
+        abort_coroutine(
+            std::make_exception_ptr(InProgressAborted("kaa: main loop shut down", me, me)),
+            /*force=*/true);
+    } catch (...) {
+        // A frame that is running (shutdown from inside its body) is left to finish by itself.
+    }
+}
+
+}  // namespace kaa::detail
+
+// ---------------------------------------------------------------- policy state store
+
+namespace kaa::detail {
+
+namespace {
+std::map<std::pair<const void*, std::string>, std::shared_ptr<PolicyState>>& policy_store() {
+    static auto* store =
+        new std::map<std::pair<const void*, std::string>, std::shared_ptr<PolicyState>>();
+    return *store;
+}
+}  // namespace
+
+std::shared_ptr<PolicyState> policy_state(const void* scope, const std::string& group) {
+    auto& slot = policy_store()[{scope, group}];
+    if (!slot) slot = std::make_shared<PolicyState>();
+    return slot;
+}
+
+void policy_state_release(const void* scope, const std::string& group) {
+    auto& store = policy_store();
+    auto it = store.find({scope, group});
+    if (it != store.end() && it->second->calls.empty()) store.erase(it);
+}
+
+}  // namespace kaa::detail

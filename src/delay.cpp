@@ -1,0 +1,51 @@
+// kaa::delay: an InProgress state with an embedded timer entry.
+
+#include <kaa/delay.hpp>
+
+#include <stdexcept>
+
+namespace kaa {
+
+namespace {
+
+class DelayState final : public detail::State<void>, public detail::TimerNode {
+public:
+    DelayState() {
+        set_abortable(true);
+        fire = [](detail::TimerNode* n) {
+            auto* self = static_cast<DelayState*>(n);
+            detail::StateRef armed_ref(self, /*adopt=*/true);  // the reference taken by arm()
+            if (!self->finished()) self->succeed();
+        };
+    }
+    void arm(detail::Clock::time_point due) {
+        add_ref();  // held while armed
+        detail::timer_arm(this, due);
+    }
+    void abort(std::exception_ptr exc) override {
+        if (!finished() && armed()) {
+            detail::timer_cancel(this);
+            detail::StateRef armed_ref(this, /*adopt=*/true);
+            StateBase::abort(std::move(exc));
+            return;
+        }
+        StateBase::abort(std::move(exc));
+    }
+
+protected:
+    void destroy() noexcept override { delete this; }
+};
+
+}  // namespace
+
+InProgress<void> delay(std::chrono::nanoseconds duration) {
+    if (duration < std::chrono::nanoseconds::zero()) {
+        throw std::invalid_argument("kaa: delay() with a negative duration");
+    }
+    auto* s = new DelayState();
+    auto ip = InProgress<void>::adopt(s);
+    s->arm(detail::refresh_now() + std::chrono::duration_cast<detail::Duration>(duration));
+    return ip;
+}
+
+}  // namespace kaa

@@ -1,0 +1,260 @@
+// InProgressAny / InProgressAll: lazy subscription to sub-InProgresses.
+
+#include <kaa/inprogress_any.hpp>
+
+#include <stdexcept>
+#include <string>
+
+namespace kaa {
+
+namespace {
+
+const char* mode_name(FinishMode m) {
+    switch (m) {
+        case FinishMode::idx_result: return "FINISH_IDX_RESULT";
+        case FinishMode::result: return "FINISH_RESULT";
+        case FinishMode::idx: return "FINISH_IDX";
+        case FinishMode::self: return "FINISH_SELF";
+    }
+    return "?";
+}
+
+void check_mode(FinishMode m) {
+    switch (m) {
+        case FinishMode::idx_result:
+        case FinishMode::result:
+        case FinishMode::idx:
+        case FinishMode::self:
+            return;
+    }
+    throw std::invalid_argument("kaa: invalid finish mode for InProgressAny/InProgressAll");
+}
+
+/// Shared by Any and All: the sub-InProgresses and the lazy (un)subscription to them.
+template <class R>
+class MultiState : public detail::State<R> {
+public:
+    explicit MultiState(std::vector<InProgressBase> items, FinishMode mode)
+        : items_(std::move(items)), links_(items_.size()), mode_(mode) {
+        this->watches_listeners_ = true;
+    }
+
+protected:
+    /// A subscribed sub-InProgress finished.
+    virtual void on_item(std::size_t index) = 0;
+    /// Called when subscribing (for All's recount, kaa-reference Q6).
+    virtual void on_subscribe() {}
+
+    void on_listeners_changed() override {
+        if (this->finished()) return;
+        const bool want = this->result_listener_count() > 0;
+        if (want && !subscribed_) {
+            subscribe();
+        } else if (!want && subscribed_) {
+            unsubscribe();
+        }
+    }
+
+    void subscribe() {
+        subscribed_ = true;
+        on_subscribe();
+        detail::WeakState weak(this);
+        for (std::size_t i = 0; i < items_.size() && subscribed_ && !this->finished(); ++i) {
+            if (items_[i].finished()) continue;
+            links_[i] = connect_item(items_[i], weak, i);
+        }
+    }
+
+    void unsubscribe() noexcept {
+        subscribed_ = false;
+        for (std::size_t i = 0; i < items_.size(); ++i) {
+            if (links_[i].value) {
+                if (!items_[i].finished()) items_[i].disconnect(links_[i]);
+                links_[i] = {};
+            }
+        }
+    }
+
+    InProgressBase self_handle() {
+        this->add_ref();
+        return InProgressBase::adopt(this);
+    }
+    SubResult make(std::size_t i, FinishMode mode) {
+        return SubResult(mode, i, items_[i], self_handle());
+    }
+
+    std::vector<InProgressBase> items_;
+    std::vector<ListenerId> links_;
+    FinishMode mode_;
+    bool subscribed_ = false;
+
+private:
+    // A listener on a sub-InProgress; it holds the Any/All weakly (no cycle).
+    struct Link {
+        static ListenerId connect(InProgressBase& item, detail::WeakState weak, std::size_t i) {
+            auto* l = new detail::FnListener<std::function<bool(detail::StateBase&)>>(
+                [weak = std::move(weak), i](detail::StateBase&) -> bool {
+                    detail::StateRef multi(weak.lock(), /*adopt=*/true);
+                    if (!multi) return true;
+                    auto* self = static_cast<MultiState*>(multi.get());
+                    self->links_[i] = {};
+                    self->on_item(i);
+                    return false;  // the Any/All carries the failure on: handled
+                },
+                detail::ListenKind::both);
+            l->id = detail::next_listener_id();
+            ListenerId id{l->id};
+            item.state().add_listener(l);
+            return id;
+        }
+    };
+    ListenerId connect_item(InProgressBase& item, const detail::WeakState& weak, std::size_t i) {
+        return Link::connect(item, weak, i);
+    }
+
+protected:
+    void destroy() noexcept override { delete this; }
+};
+
+class AnyState final : public MultiState<SubResult> {
+public:
+    AnyState(std::vector<InProgressBase> items, FinishMode mode,
+             std::function<bool(const SubResult&)> filter)
+        : MultiState(std::move(items), mode), filter_(std::move(filter)) {
+        // kaa: the counter starts at len(objects) or 1, so an empty Any never finishes.
+        remaining_ = items_.empty() ? 1 : items_.size();
+    }
+
+    /// Offers the sub-InProgresses already finished at construction, in index order.
+    void check_prefinished() {
+        for (std::size_t i = 0; i < items_.size() && !finished(); ++i) {
+            if (items_[i].finished()) offer(i);
+        }
+    }
+
+private:
+    void on_item(std::size_t i) override {
+        if (!finished()) offer(i);
+    }
+
+    void offer(std::size_t i) {
+        --remaining_;
+        SubResult r = make(i, mode_);
+        if (remaining_ > 0 && filter_ && filter_(r)) return;
+        unsubscribe();
+        if (items_[i].failed()) items_[i].state().handled_ = true;
+        succeed(std::move(r));
+    }
+
+    std::function<bool(const SubResult&)> filter_;
+    std::size_t remaining_;
+};
+
+class AllState final : public MultiState<AllResult> {
+public:
+    AllState(std::vector<InProgressBase> items, FinishMode mode)
+        : MultiState(std::move(items), mode) {}
+
+    void check_prefinished() {
+        on_subscribe();
+        if (remaining_ == 0) finish_all();
+    }
+
+private:
+    void on_subscribe() override {
+        remaining_ = 0;
+        for (auto& item : items_) remaining_ += item.finished() ? 0 : 1;
+        if (remaining_ == 0 && !finished() && subscribed_) {
+            // Q6: everything finished before the first listener connected.
+            schedule_finish_ = true;
+        }
+    }
+    void on_listeners_changed() override {
+        MultiState::on_listeners_changed();
+        if (schedule_finish_ && !finished()) {
+            schedule_finish_ = false;
+            finish_all();
+        }
+    }
+    void on_item(std::size_t) override {
+        if (finished()) return;
+        if (remaining_ > 0) --remaining_;
+        if (remaining_ == 0) finish_all();
+    }
+    void finish_all() {
+        unsubscribe();
+        std::vector<SubResult> results;
+        results.reserve(items_.size());
+        for (std::size_t i = 0; i < items_.size(); ++i) {
+            if (items_[i].failed()) items_[i].state().handled_ = true;
+            results.push_back(make(i, mode_ == FinishMode::self ? FinishMode::idx_result : mode_));
+        }
+        succeed(AllResult(mode_, std::move(results), self_handle()));
+    }
+
+    std::size_t remaining_ = 0;
+    bool schedule_finish_ = false;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------- results
+
+std::size_t SubResult::index() const {
+    if (mode_ == FinishMode::result || mode_ == FinishMode::self) {
+        throw std::logic_error(std::string("kaa: no index in a ") + mode_name(mode_) + " result");
+    }
+    return index_;
+}
+
+void SubResult::require_result() const {
+    if (mode_ == FinishMode::idx || mode_ == FinishMode::self) {
+        throw std::logic_error(std::string("kaa: no sub-result in a ") + mode_name(mode_) +
+                               " result");
+    }
+}
+
+bool SubResult::failed() const {
+    require_result();
+    return source_.failed();
+}
+
+std::exception_ptr SubResult::exception() const {
+    require_result();
+    return source_.exception();
+}
+
+InProgressBase SubResult::inprogress() const {
+    require_result();
+    return source_;
+}
+
+InProgressBase SubResult::self() const {
+    if (mode_ != FinishMode::self) {
+        throw std::logic_error(std::string("kaa: no self in a ") + mode_name(mode_) + " result");
+    }
+    return InProgressBase::adopt(self_.lock());
+}
+
+InProgressBase AllResult::self() const { return InProgressBase::adopt(self_.lock()); }
+
+// ---------------------------------------------------------------- constructors
+
+InProgressAny::InProgressAny(InProgressList items, FinishMode mode,
+                             std::function<bool(const SubResult&)> filter)
+    : InProgress<SubResult>(nullptr) {
+    check_mode(mode);
+    auto* s = new AnyState(items.items(), mode, std::move(filter));
+    s_ = s;
+    s->check_prefinished();
+}
+
+InProgressAll::InProgressAll(InProgressList items, FinishMode mode)
+    : InProgress<AllResult>(nullptr) {
+    check_mode(mode);
+    auto* s = new AllState(items.items(), mode);
+    s_ = s;
+    s->check_prefinished();
+}
+
+}  // namespace kaa

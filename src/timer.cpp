@@ -1,0 +1,212 @@
+// Timers: the shared TimerCore, and the wall-clock At timers.
+
+#include <kaa/main.hpp>
+#include <kaa/timer.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace kaa {
+
+namespace detail {
+
+TimerCore::TimerCore() {
+    fire = [](TimerNode* n) {
+        auto* core = static_cast<TimerCore*>(n);
+        std::shared_ptr<TimerCore> keep = std::move(core->self);
+        core->on_fire();
+    };
+}
+
+bool TimerCore::active() const { return armed() && (!alive || alive()); }
+
+void TimerCore::arm_at(Clock::time_point due) {
+    timer_arm(this, due);
+    if (!self) self = shared_from_this();
+}
+
+void TimerCore::start(Duration iv, bool now) {
+    ++generation;
+    interval = iv;
+    if (now) {
+        const std::uint64_t gen = generation;
+        if (!callback()) {
+            if (generation == gen) stop();
+            return;
+        }
+        if (generation != gen) return;  // the callback restarted or stopped it
+    }
+    arm_at(refresh_now() + iv);
+}
+
+void TimerCore::stop() noexcept {
+    ++generation;
+    interval.reset();
+    timer_cancel(this);
+    self.reset();  // may release the last reference: nothing after this
+}
+
+void TimerCore::on_fire() {
+    const std::uint64_t gen = generation;
+    const Clock::time_point due_was = due;
+    if (alive && !alive()) {
+        stop();
+        return;
+    }
+    if (oneshot) interval.reset();
+    bool keep_going = callback();
+    if (generation != gen) {
+        // start() or stop() ran inside the callback. A one-shot that re-armed itself and
+        // then returned false cancels that restart (kaa's documented gotcha).
+        if (!keep_going && oneshot) stop();
+        return;
+    }
+    if (oneshot || !keep_going) {
+        if (!oneshot) stop();
+        return;
+    }
+    // Repeat on the original grid, skipping missed periods.
+    Clock::time_point now = loop_now();
+    Duration iv = *interval;
+    Clock::time_point next = due_was + iv;
+    if (iv <= Duration::zero()) {
+        next = now;
+    } else if (next <= now) {
+        auto missed = (now - due_was) / iv;
+        next = due_was + (missed + 1) * iv;
+    }
+    arm_at(next);
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------- Timer
+
+void Timer::start(std::chrono::nanoseconds interval, bool now) {
+    auto iv = std::chrono::duration_cast<detail::Duration>(interval);
+    if (iv < detail::Duration::zero()) throw std::invalid_argument("kaa: negative timer interval");
+    if (!detail::on_loop_thread()) {
+        detail::post_to_loop([core = core_, iv, now] { core->start(iv, now); });
+        return;
+    }
+    core_->start(iv, now);
+}
+
+void Timer::stop() {
+    if (!detail::on_loop_thread()) {
+        detail::post_to_loop([core = core_] { core->stop(); });
+        return;
+    }
+    core_->stop();
+}
+
+std::optional<std::chrono::nanoseconds> Timer::interval() const {
+    if (!core_->interval) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(*core_->interval);
+}
+
+// ---------------------------------------------------------------- At timers
+
+namespace {
+std::vector<int> checked_sorted(std::vector<int> v, int max, const char* what) {
+    for (int x : v) {
+        if (x < 0 || x > max) {
+            throw std::invalid_argument(std::string("kaa: AtTimer ") + what + " out of range: " +
+                                        std::to_string(x));
+        }
+    }
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    if (v.empty()) throw std::invalid_argument(std::string("kaa: AtTimer needs at least one ") + what);
+    return v;
+}
+}  // namespace
+
+OneShotAtTimer::OneShotAtTimer(std::function<bool()> callback) : state_(std::make_shared<State>()) {
+    state_->callback = std::move(callback);
+}
+
+std::vector<int> OneShotAtTimer::all_hours() {
+    std::vector<int> v(24);
+    for (int i = 0; i < 24; ++i) v[static_cast<std::size_t>(i)] = i;
+    return v;
+}
+
+std::vector<int> OneShotAtTimer::all_minutes() {
+    std::vector<int> v(60);
+    for (int i = 0; i < 60; ++i) v[static_cast<std::size_t>(i)] = i;
+    return v;
+}
+
+std::chrono::system_clock::time_point OneShotAtTimer::next_match(
+    std::chrono::system_clock::time_point after, const std::vector<int>& hours,
+    const std::vector<int>& minutes, const std::vector<int>& seconds) {
+    using namespace std::chrono;
+    std::time_t t = system_clock::to_time_t(after);  // truncated to whole seconds
+    std::tm base{};
+    localtime_r(&t, &base);
+    for (int day = 0; day < 2; ++day) {
+        for (int h : hours) {
+            for (int m : minutes) {
+                for (int s : seconds) {
+                    std::tm cand = base;
+                    cand.tm_mday += day;
+                    cand.tm_hour = h;
+                    cand.tm_min = m;
+                    cand.tm_sec = s;
+                    cand.tm_isdst = -1;
+                    std::time_t ct = std::mktime(&cand);
+                    auto tp = system_clock::from_time_t(ct);
+                    if (tp > after) return tp;
+                }
+            }
+        }
+    }
+    throw std::logic_error("kaa: AtTimer found no matching time within two days");
+}
+
+void OneShotAtTimer::start(std::vector<int> hours, std::vector<int> minutes,
+                           std::vector<int> seconds) {
+    state_->hours = checked_sorted(std::move(hours), 23, "hour");
+    state_->minutes = checked_sorted(std::move(minutes), 59, "minute");
+    state_->seconds = checked_sorted(std::move(seconds), 59, "second");
+    state_->last.reset();
+    schedule();
+}
+
+void OneShotAtTimer::schedule() {
+    using namespace std::chrono;
+    auto now = system_clock::now();
+    auto from = state_->last && *state_->last > now ? *state_->last : now;
+    auto next = next_match(from, state_->hours, state_->minutes, state_->seconds);
+    state_->next = next;
+    state_->last = next;
+    std::weak_ptr<State> weak = state_;
+    if (!state_->timer) {
+        state_->timer.emplace([weak] {
+            auto st = weak.lock();
+            if (!st) return;
+            st->next.reset();
+            bool again = st->callback();
+            if (st->repeat && again && st->last) {
+                OneShotAtTimer self(std::function<bool()>{});
+                self.state_ = st;
+                self.schedule();
+            }
+        });
+    }
+    state_->timer->start(duration_cast<nanoseconds>(next - now));
+}
+
+void OneShotAtTimer::stop() {
+    if (state_->timer) state_->timer->stop();
+    state_->next.reset();
+}
+
+bool OneShotAtTimer::active() const { return state_->timer && state_->timer->active(); }
+
+std::optional<std::chrono::system_clock::time_point> OneShotAtTimer::next() const {
+    return state_->next;
+}
+
+}  // namespace kaa

@@ -1,0 +1,696 @@
+// Tests for kaa/signal.hpp: Callable, WeakCallable, Signal, Signals and inprogress(signal).
+// Named after kaa-reference §12 group E (items 70–82) and item 58; no main loop is needed.
+
+#include <kaa/signal.hpp>
+
+#include <kaa/errors.hpp>
+#include <kaa/inprogress.hpp>
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using Calls = std::vector<std::string>;
+
+// Collects what report_exception() is given while it lives; restores the old handler after.
+class ReportCapture {
+public:
+    ReportCapture()
+        : previous_(kaa::set_unhandled_exception_handler(
+              [this](std::exception_ptr e, std::string_view context) {
+                  contexts.emplace_back(context);
+                  messages.push_back(kaa::describe_exception(e));
+              })) {}
+    ~ReportCapture() { kaa::set_unhandled_exception_handler(std::move(previous_)); }
+    ReportCapture(const ReportCapture&) = delete;
+    ReportCapture& operator=(const ReportCapture&) = delete;
+
+    std::vector<std::string> contexts;
+    std::vector<std::string> messages;
+
+private:
+    kaa::UnhandledExceptionHandler previous_;
+};
+
+// A plain function (equality-comparable by pointer) that records its arguments.
+Calls g_calls;
+void record(std::string emitted, std::string bound) { g_calls.push_back(emitted + "," + bound); }
+void record_one(std::string emitted) { g_calls.push_back(emitted); }
+
+struct Listener {
+    Calls calls;
+    void on_value(int v, std::string tag) { calls.push_back(std::to_string(v) + tag); }
+};
+
+// Counts live copies, so tests can see when a signal lets go of bound arguments.
+struct Counted {
+    static inline int live = 0;
+    Counted() { ++live; }
+    Counted(const Counted&) { ++live; }
+    Counted(Counted&&) noexcept { ++live; }
+    Counted& operator=(const Counted&) = default;
+    ~Counted() { --live; }
+};
+
+class SignalTest : public ::testing::Test {
+protected:
+    void SetUp() override { g_calls.clear(); }
+};
+
+// ------------------------------------------------------------------ E70 Callable
+
+// §12 E70
+TEST(Callable, BoundArgumentsFollowCallArguments) {
+    auto c = kaa::callable([](std::string a, int b, int c2) { return a + std::to_string(b + c2); },
+                           1, 2);
+    EXPECT_EQ(c("x"), "x3");
+    auto join = kaa::callable(
+        [](const std::string& a, const std::string& b, const std::string& c2) { return a + b + c2; },
+        std::string("1"), std::string("2"));
+    EXPECT_EQ(join(std::string("x")), "x12");
+}
+
+// §12 E70
+TEST(Callable, InitArgsFirstPutsBoundArgumentsFirst) {
+    auto join = kaa::callable_init_args_first(
+        [](const std::string& a, const std::string& b, const std::string& c) { return a + b + c; },
+        std::string("1"), std::string("2"));
+    EXPECT_EQ(join(std::string("x")), "12x");
+    const auto& const_join = join;
+    EXPECT_EQ(const_join(std::string("y")), "12y");
+}
+
+// §3.1: a Callable compares equal to its own function.
+TEST(Callable, EqualsItsFunction) {
+    auto c = kaa::callable(&record_one);
+    EXPECT_TRUE(c == &record_one);
+    EXPECT_FALSE(c == static_cast<void (*)(std::string)>(nullptr));
+}
+
+// ------------------------------------------------------------------ E71 weak callables
+
+// §12 E71
+TEST(WeakCallable, ThrowsCallableErrorOnceOwnerIsGone) {
+    auto owner = std::make_shared<Listener>();
+    kaa::WeakCallable wc(owner, &Listener::on_value, std::string("!"));
+    EXPECT_TRUE(wc.valid());
+    wc(1);
+    EXPECT_EQ(owner->calls, Calls{"1!"});
+    owner.reset();
+    EXPECT_FALSE(wc.valid());
+    EXPECT_THROW(wc(2), kaa::CallableError);
+    EXPECT_EQ(wc.call_if_alive(3), std::nullopt);
+}
+
+// §12 E71
+TEST(WeakCallable, ThrowsCallableErrorOnceWeakBoundArgumentIsGone) {
+    auto owner = std::make_shared<int>(0);
+    auto arg = std::make_shared<int>(7);
+    int seen = 0;
+    kaa::WeakCallable wc(owner, [&seen](int x, const std::shared_ptr<int>& a) { seen = x + *a; },
+                         std::weak_ptr<int>(arg));
+    wc(1);
+    EXPECT_EQ(seen, 8);
+    arg.reset();
+    EXPECT_FALSE(wc.valid());
+    EXPECT_THROW(wc(1), kaa::CallableError);
+}
+
+// §12 E71
+TEST_F(SignalTest, WeakConnectionIsRemovedWhenOwnerDies) {
+    std::vector<kaa::SignalAction> actions;
+    kaa::Signal<int> sig([&](kaa::Signal<int>&, kaa::SignalAction a) { actions.push_back(a); });
+    auto owner = std::make_shared<Listener>();
+    Listener* raw = owner.get();
+    kaa::Connection c = sig.connect_weak(owner, &Listener::on_value, std::string("a"));
+    sig.emit(1);
+    EXPECT_EQ(raw->calls, Calls{"1a"});
+    EXPECT_EQ(sig.count(), 1u);
+
+    owner.reset();
+    EXPECT_EQ(sig.count(), 0u);
+    EXPECT_FALSE(c.connected());
+    EXPECT_EQ(actions, (std::vector<kaa::SignalAction>{kaa::SignalAction::connected,
+                                                       kaa::SignalAction::disconnected}));
+    EXPECT_TRUE(sig.emit(2));
+}
+
+// §12 E71: a dead weak connection found by emit() is removed, not called.
+TEST_F(SignalTest, EmitRemovesWeakConnectionWhoseOwnerDied) {
+    int disconnected = 0;
+    kaa::Signal<> sig([&](kaa::Signal<>&, kaa::SignalAction a) {
+        if (a == kaa::SignalAction::disconnected) ++disconnected;
+    });
+    auto owner = std::make_shared<int>(0);
+    int called = 0;
+    sig.connect_weak(owner, [&called] { ++called; });
+    owner.reset();
+    EXPECT_TRUE(sig.emit());
+    EXPECT_EQ(called, 0);
+    EXPECT_EQ(disconnected, 1);
+    EXPECT_EQ(sig.count(), 0u);
+}
+
+// §8.3 C17: a weak connection whose owner is already gone connects nothing.
+TEST_F(SignalTest, WeakConnectionToDeadOwnerConnectsNothing) {
+    int changes = 0;
+    kaa::Signal<> sig([&](kaa::Signal<>&, kaa::SignalAction) { ++changes; });
+    std::weak_ptr<int> dead = std::make_shared<int>(1);
+    kaa::Connection c = sig.connect_weak(dead, [] {});
+    EXPECT_FALSE(c.connected());
+    EXPECT_EQ(sig.count(), 0u);
+    EXPECT_EQ(changes, 0);
+}
+
+// §3.2: a weak connection calls a member function on its owner.
+TEST_F(SignalTest, WeakConnectionCallsMemberFunctionOnOwner) {
+    auto owner = std::make_shared<Listener>();
+    kaa::Signal<int> sig;
+    sig.connect_weak(std::weak_ptr<Listener>(owner), &Listener::on_value, std::string("m"));
+    sig.emit(3);
+    EXPECT_EQ(owner->calls, Calls{"3m"});
+}
+
+// §3.2: the owner is held strongly during the call, even if the call drops the last other ref.
+TEST_F(SignalTest, WeakConnectionKeepsOwnerAliveDuringItsCall) {
+    auto owner = std::make_shared<Listener>();
+    std::weak_ptr<Listener> watch = owner;
+    kaa::Signal<int> sig;
+    bool alive_after_reset = false;
+    sig.connect_weak(owner, [&](int) {
+        owner.reset();
+        alive_after_reset = !watch.expired();
+    });
+    sig.emit(1);
+    EXPECT_TRUE(alive_after_reset);
+    EXPECT_TRUE(watch.expired());
+    EXPECT_EQ(sig.count(), 0u);
+}
+
+// §3.2: a std::weak_ptr bound argument is weak too: locked for the call, its death removes the
+// connection.
+TEST_F(SignalTest, WeakBoundArgumentIsLockedAndItsDeathDisconnects) {
+    auto owner = std::make_shared<int>(0);
+    auto arg = std::make_shared<int>(5);
+    kaa::Signal<int> sig;
+    std::vector<int> got;
+    sig.connect_weak(owner, [&got](int v, const std::shared_ptr<int>& a) { got.push_back(v + *a); },
+                     std::weak_ptr<int>(arg));
+    sig.emit(1);
+    arg.reset();
+    sig.emit(2);
+    EXPECT_EQ(got, std::vector<int>{6});
+    EXPECT_EQ(sig.count(), 0u);
+}
+
+// ------------------------------------------------------------------ E72–E75 emit
+
+// §12 E72
+TEST_F(SignalTest, EmitReturnsFalseIffSomeCallbackReturnedFalse) {
+    kaa::Signal<int> sig;
+    Calls calls;
+    sig.connect([&](int) { calls.push_back("void"); });
+    sig.connect([&](int) {
+        calls.push_back("true");
+        return true;
+    });
+    sig.connect([&](int) {
+        calls.push_back("zero");
+        return 0;  // not a bool: does not count as false
+    });
+    EXPECT_TRUE(sig.emit(1));
+    kaa::Connection f = sig.connect([&](int) {
+        calls.push_back("false");
+        return false;
+    });
+    sig.connect([&](int) { calls.push_back("after"); });
+    calls.clear();
+    EXPECT_FALSE(sig.emit(1));
+    EXPECT_EQ(calls, (Calls{"void", "true", "zero", "false", "after"}));
+    sig.disconnect(f);
+    EXPECT_TRUE(sig.emit(1));
+}
+
+// §12 E72
+TEST_F(SignalTest, EmitWithNoCallbacksReturnsTrue) {
+    kaa::Signal<int> sig;
+    EXPECT_TRUE(sig.emit(1));
+    EXPECT_TRUE(sig.empty());
+}
+
+// §12 E73
+TEST_F(SignalTest, OrdinaryExceptionIsReportedAndLaterCallbacksRun) {
+    ReportCapture reports;
+    kaa::Signal<> sig;
+    int after = 0;
+    sig.connect([] { throw std::runtime_error("boom"); });
+    sig.connect([] { throw 42; });  // not even a std::exception
+    sig.connect([&after] { ++after; });
+    EXPECT_TRUE(sig.emit());
+    EXPECT_EQ(after, 1);
+    ASSERT_EQ(reports.contexts.size(), 2u);
+    EXPECT_EQ(reports.contexts[0], "Exception while emitting signal");
+    EXPECT_NE(reports.messages[0].find("boom"), std::string::npos);
+    EXPECT_EQ(sig.count(), 3u);
+}
+
+// §12 E74
+TEST_F(SignalTest, InProgressAbortedPropagatesOutOfEmit) {
+    ReportCapture reports;
+    kaa::Signal<> sig;
+    int after = 0;
+    sig.connect([] { throw kaa::InProgressAborted("stop"); });
+    sig.connect([&after] { ++after; });
+    EXPECT_THROW(sig.emit(), kaa::InProgressAborted);
+    EXPECT_THROW(sig.emit(), kaa::BaseException);
+    EXPECT_EQ(after, 0);
+    EXPECT_TRUE(reports.contexts.empty());
+}
+
+// §12 E74: SystemExit is a BaseException too.
+TEST_F(SignalTest, SystemExitPropagatesOutOfEmit) {
+    kaa::Signal<> sig;
+    sig.connect([] { throw kaa::SystemExit("bye"); });
+    EXPECT_THROW(sig.emit(), kaa::SystemExit);
+}
+
+// §12 E75
+TEST_F(SignalTest, OnceCallbackIsDisconnectedBeforeItRuns) {
+    kaa::Signal<int> sig;
+    Calls calls;
+    sig.connect_once([&](int depth) {
+        calls.push_back("once" + std::to_string(depth));
+        EXPECT_EQ(sig.count(), 1u);  // already gone; only the plain one is left
+        if (depth < 3) sig.emit(depth + 1);
+    });
+    sig.connect([&](int depth) { calls.push_back("plain" + std::to_string(depth)); });
+    sig.emit(1);
+    EXPECT_EQ(calls, (Calls{"once1", "plain2", "plain1"}));
+    sig.emit(9);
+    EXPECT_EQ(calls.back(), "plain9");
+    EXPECT_EQ(calls.size(), 4u);
+}
+
+// §3.3: the emission iterates over a snapshot.
+TEST_F(SignalTest, CallbackConnectedDuringEmitIsNotCalledInIt) {
+    kaa::Signal<> sig;
+    int late = 0;
+    sig.connect_once([&] { sig.connect([&late] { ++late; }); });
+    sig.emit();
+    EXPECT_EQ(late, 0);
+    sig.emit();
+    EXPECT_EQ(late, 1);
+}
+
+// STYLE §2.9: a callback disconnected by an earlier one in the same emission is not called.
+TEST_F(SignalTest, CallbackDisconnectedDuringEmitIsSkipped) {
+    kaa::Signal<> sig;
+    int second = 0;
+    kaa::Connection c2;
+    sig.connect([&] { sig.disconnect(c2); });
+    c2 = sig.connect([&second] { ++second; });
+    sig.emit();
+    EXPECT_EQ(second, 0);
+    EXPECT_EQ(sig.count(), 1u);
+}
+
+// The file comment: a callback may destroy the signal; the emission stops after it.
+TEST_F(SignalTest, DestroyingSignalInsideCallbackStopsEmission) {
+    auto sig = std::make_unique<kaa::Signal<>>();
+    int later = 0;
+    kaa::Connection c = sig->connect([&sig] { sig.reset(); });
+    sig->connect([&later] { ++later; });
+    EXPECT_TRUE(sig->emit());
+    EXPECT_EQ(sig, nullptr);
+    EXPECT_EQ(later, 0);
+    EXPECT_FALSE(c.connected());
+}
+
+// ------------------------------------------------------------------ E76 order and arguments
+
+// §12 E76
+TEST_F(SignalTest, ConnectFirstRunsBeforeEarlierCallbacks) {
+    kaa::Signal<> sig;
+    Calls calls;
+    sig.connect([&] { calls.push_back("a"); });
+    sig.connect_first([&] { calls.push_back("b"); });
+    sig.connect_first_once([&] { calls.push_back("c"); });
+    sig.emit();
+    EXPECT_EQ(calls, (Calls{"c", "b", "a"}));
+}
+
+// §12 E76
+TEST_F(SignalTest, BoundArgumentsFollowEmittedArguments) {
+    kaa::Signal<std::string> sig;
+    sig.connect(&record, std::string("first"));
+    sig.emit("e");
+    EXPECT_EQ(g_calls, Calls{"e,first"});
+}
+
+// §8.3 C12: a signal without arguments passes only the bound ones.
+TEST_F(SignalTest, NoEmittedArgumentsPassesOnlyBoundOnes) {
+    kaa::Signal<> sig;
+    std::vector<int> got;
+    sig.connect([&got](int v) { got.push_back(v); }, 42);
+    sig.emit();
+    EXPECT_EQ(got, std::vector<int>{42});
+}
+
+// ------------------------------------------------------------------ E77–E78 disconnect
+
+// §12 E77
+TEST_F(SignalTest, DisconnectByFunctionRemovesAllItsConnections) {
+    kaa::Signal<std::string> sig;
+    sig.connect(&record, std::string("a"));
+    sig.connect(&record, std::string("b"));
+    sig.connect(&record_one);
+    EXPECT_TRUE(sig.disconnect(&record));
+    EXPECT_EQ(sig.count(), 1u);
+    EXPECT_FALSE(sig.disconnect(&record));
+    EXPECT_TRUE(sig.disconnect(record_one));  // a function name works too
+    EXPECT_EQ(sig.count(), 0u);
+}
+
+// §12 E77
+TEST_F(SignalTest, DisconnectByFunctionAndArgumentsRemovesOnlyExactMatches) {
+    kaa::Signal<std::string> sig;
+    sig.connect(&record, std::string("a"));
+    sig.connect(&record, std::string("b"));
+    EXPECT_FALSE(sig.disconnect(&record, std::string("c")));
+    EXPECT_FALSE(sig.disconnect(&record, 1));  // other types never match
+    EXPECT_TRUE(sig.disconnect(&record, std::string("a")));
+    EXPECT_EQ(sig.count(), 1u);
+    sig.emit("e");
+    EXPECT_EQ(g_calls, Calls{"e,b"});
+}
+
+// §12 E77: member pointers of weak connections compare too.
+TEST_F(SignalTest, DisconnectByMemberPointerRemovesWeakConnections) {
+    auto a = std::make_shared<Listener>();
+    kaa::Signal<int> sig;
+    sig.connect_weak(a, &Listener::on_value, std::string("x"));
+    sig.connect_weak(a, &Listener::on_value, std::string("y"));
+    EXPECT_TRUE(sig.disconnect(&Listener::on_value, std::string("x")));
+    EXPECT_EQ(sig.count(), 1u);
+    EXPECT_TRUE(sig.disconnect(&Listener::on_value));
+    EXPECT_EQ(sig.count(), 0u);
+}
+
+// §12 E78 (Q8)
+TEST_F(SignalTest, DisconnectingOneHandleLeavesOtherConnectionsOfSameFunction) {
+    kaa::Signal<std::string> sig;
+    kaa::Connection a = sig.connect(&record, std::string("a"));
+    kaa::Connection b = sig.connect(&record, std::string("b"));
+    EXPECT_FALSE(a == b);
+    EXPECT_TRUE(sig.disconnect(a));
+    EXPECT_FALSE(sig.disconnect(a));
+    EXPECT_FALSE(a.connected());
+    EXPECT_TRUE(b.connected());
+    sig.emit("e");
+    EXPECT_EQ(g_calls, Calls{"e,b"});
+}
+
+// §12 E78 (Q8)
+TEST_F(SignalTest, FiringOnceConnectionLeavesOtherConnectionsOfSameFunction) {
+    kaa::Signal<std::string> sig;
+    sig.connect_once(&record, std::string("a"));
+    sig.connect(&record, std::string("b"));
+    sig.emit("1");
+    sig.emit("2");
+    EXPECT_EQ(g_calls, (Calls{"1,a", "1,b", "2,b"}));
+}
+
+// A Connection belongs to one signal only.
+TEST_F(SignalTest, DisconnectIgnoresConnectionOfAnotherSignal) {
+    kaa::Signal<> one;
+    kaa::Signal<> two;
+    kaa::Connection c = one.connect([] {});
+    EXPECT_FALSE(two.disconnect(c));
+    EXPECT_TRUE(c.connected());
+    EXPECT_TRUE(c.disconnect());
+    EXPECT_EQ(one.count(), 0u);
+}
+
+// A disconnected callback and its bound arguments are destroyed.
+TEST_F(SignalTest, DisconnectDestroysCallbackAndBoundArguments) {
+    Counted::live = 0;
+    {
+        kaa::Signal<> sig;
+        kaa::Connection c = sig.connect([](const Counted&) {}, Counted());
+        EXPECT_EQ(Counted::live, 1);
+        sig.disconnect(c);
+        EXPECT_EQ(Counted::live, 0);
+        sig.connect([](const Counted&) {}, Counted());
+        EXPECT_EQ(Counted::live, 1);
+    }
+    EXPECT_EQ(Counted::live, 0);
+}
+
+// STYLE §2.11: ScopedConnection disconnects when it goes out of scope.
+TEST_F(SignalTest, ScopedConnectionDisconnectsOnDestruction) {
+    kaa::Signal<> sig;
+    {
+        kaa::ScopedConnection scoped(sig.connect([] {}));
+        EXPECT_TRUE(scoped.connected());
+        EXPECT_EQ(sig.count(), 1u);
+    }
+    EXPECT_EQ(sig.count(), 0u);
+    kaa::ScopedConnection kept(sig.connect([] {}));
+    kaa::Connection c = kept.release();
+    EXPECT_EQ(sig.count(), 1u);
+    EXPECT_TRUE(c.connected());
+}
+
+// §3.3: connecting something that cannot be called is a TypeError.
+TEST_F(SignalTest, NullCallbackThrowsTypeError) {
+    kaa::Signal<> sig;
+    EXPECT_THROW(sig.connect(static_cast<void (*)()>(nullptr)), kaa::TypeError);
+    EXPECT_THROW(sig.connect(std::function<void()>()), kaa::TypeError);
+    EXPECT_EQ(sig.count(), 0u);
+}
+
+// ------------------------------------------------------------------ E79 changed callback
+
+// §12 E79
+TEST_F(SignalTest, ChangedCallbackReportsEachConnectAndSuccessfulDisconnect) {
+    using A = kaa::SignalAction;
+    std::vector<A> actions;
+    kaa::Signal<> sig;
+    sig.set_changed_callback([&](kaa::Signal<>& s, A a) {
+        EXPECT_EQ(&s, &sig);
+        actions.push_back(a);
+    });
+    kaa::Connection c = sig.connect([] {});
+    sig.connect_once(&record_one, std::string("x"));
+    sig.disconnect(c);
+    sig.disconnect(c);            // nothing removed: no call
+    sig.disconnect(&record);      // nothing removed: no call
+    sig.emit();                   // fires and removes the once connection
+    EXPECT_EQ(actions, (std::vector<A>{A::connected, A::connected, A::disconnected,
+                                       A::disconnected}));
+}
+
+// §12 E79
+TEST_F(SignalTest, DisconnectAllCallsChangedCallbackOnceOnlyIfNonEmpty) {
+    int calls = 0;
+    kaa::Signal<> sig([&](kaa::Signal<>&, kaa::SignalAction a) {
+        if (a == kaa::SignalAction::disconnected) ++calls;
+    });
+    sig.disconnect_all();
+    EXPECT_EQ(calls, 0);
+    kaa::Connection a = sig.connect([] {});
+    sig.connect([] {});
+    sig.connect([] {});
+    sig.disconnect_all();
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(sig.count(), 0u);
+    EXPECT_FALSE(a.connected());
+}
+
+// §3.3: a changed callback throwing CallableError is dropped.
+TEST_F(SignalTest, ChangedCallbackThrowingCallableErrorIsDropped) {
+    int calls = 0;
+    kaa::Signal<> sig([&](kaa::Signal<>&, kaa::SignalAction) {
+        ++calls;
+        throw kaa::CallableError("gone");
+    });
+    sig.connect([] {});
+    sig.connect([] {});
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(sig.count(), 2u);
+}
+
+// ------------------------------------------------------------------ E80 limit
+
+// §12 E80
+TEST_F(SignalTest, ConnectionNumber1001ThrowsInvalidArgument) {
+    kaa::Signal<> sig;
+    for (std::size_t i = 0; i < kaa::Signal<>::max_connections; ++i) sig.connect([] {});
+    EXPECT_EQ(sig.count(), 1000u);
+    try {
+        sig.connect([] {});
+        FAIL() << "connection 1001 was accepted";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "Number of callbacks exceeds Signal::max_connections limit (1000)");
+    }
+    EXPECT_EQ(sig.count(), 1000u);
+}
+
+// ------------------------------------------------------------------ E81 deferred
+
+// §12 E81
+TEST_F(SignalTest, DeferredEmissionsReplayInOrderToNextConnectionOnly) {
+    Calls order;
+    kaa::Signal<int> sig([&](kaa::Signal<int>&, kaa::SignalAction a) {
+        if (a == kaa::SignalAction::connected) order.push_back("changed");
+    });
+    sig.emit_deferred(1);
+    sig.emit_deferred(2);
+    sig.connect([&](int v) { order.push_back("f" + std::to_string(v)); });
+    sig.connect([&](int v) { order.push_back("g" + std::to_string(v)); });
+    EXPECT_EQ(order, (Calls{"changed", "f1", "f2", "changed"}));
+    order.clear();
+    sig.emit(3);
+    EXPECT_EQ(order, (Calls{"f3", "g3"}));
+}
+
+// §3.3: emit_when_handled emits when something is connected, else defers.
+TEST_F(SignalTest, EmitWhenHandledDefersWithoutCallbacks) {
+    kaa::Signal<int> sig;
+    std::vector<int> got;
+    EXPECT_EQ(sig.emit_when_handled(1), std::nullopt);
+    sig.connect([&got](int v) { got.push_back(v); });
+    EXPECT_EQ(sig.emit_when_handled(2), std::optional<bool>(true));
+    EXPECT_EQ(got, (std::vector<int>{1, 2}));
+}
+
+// ------------------------------------------------------------------ E82 Signals
+
+// §12 E82, §8.2 S2
+TEST(Signals, KeepsKeyOrder) {
+    kaa::Signals<int> s{"foo", "bar", "baz"};
+    EXPECT_EQ(s.keys(), (std::vector<std::string>{"foo", "bar", "baz"}));
+    EXPECT_TRUE(s.contains("bar"));
+    EXPECT_FALSE(s.contains("qux"));
+    EXPECT_TRUE(s.erase("bar"));
+    EXPECT_FALSE(s.erase("bar"));
+    EXPECT_EQ(s.keys(), (std::vector<std::string>{"foo", "baz"}));
+    EXPECT_EQ(s.values().size(), 2u);
+    EXPECT_EQ(s.values()[1].get(), &s["baz"]);
+}
+
+// §12 E82
+TEST(Signals, SubsetKeepsGivenOrderAndSharesSignals) {
+    kaa::Signals<int> s{"a", "b", "c"};
+    kaa::Signals<int> sub = s.subset("c", std::string("a"));
+    EXPECT_EQ(sub.keys(), (std::vector<std::string>{"c", "a"}));
+    EXPECT_EQ(&sub["a"], &s["a"]);
+    int got = 0;
+    sub.connect("a", [&got](int v) { got = v; });
+    s.emit("a", 5);
+    EXPECT_EQ(got, 5);
+    EXPECT_THROW(s.subset("nope"), std::out_of_range);
+}
+
+// §12 E82, §8.2 S2
+TEST(Signals, AddReturnsNewCollectionAndLeavesOriginalUnchanged) {
+    kaa::Signals<int> s{"foo", "bar"};
+    kaa::Signals<int> more = s.add("new");
+    EXPECT_EQ(more.keys(), (std::vector<std::string>{"foo", "bar", "new"}));
+    EXPECT_EQ(s.keys(), (std::vector<std::string>{"foo", "bar"}));
+    EXPECT_EQ(&more["foo"], &s["foo"]);
+    kaa::Signals<int> merged = s.add(kaa::Signals<int>{"x"});
+    EXPECT_EQ(merged.keys(), (std::vector<std::string>{"foo", "bar", "x"}));
+    EXPECT_THROW(s.add("foo"), std::invalid_argument);
+}
+
+// §8.2 S1: the forwarding helpers call the named signal.
+TEST(Signals, ForwardingHelpersUseTheNamedSignal) {
+    kaa::Signals<int> s{"foo", "bar"};
+    std::vector<int> got;
+    s.connect("foo", [&got](int v) { got.push_back(v); });
+    s["foo"].emit(1);
+    EXPECT_TRUE(s.emit("foo", 2));
+    EXPECT_TRUE(s.emit("bar", 3));
+    EXPECT_EQ(got, (std::vector<int>{1, 2}));
+    EXPECT_EQ(s.count("foo"), 1u);
+    EXPECT_EQ(s.count("bar"), 0u);
+}
+
+// §3.4: an unknown name throws std::out_of_range naming it.
+TEST(Signals, UnknownNameThrowsOutOfRangeNamingIt) {
+    kaa::Signals<> s{"a"};
+    try {
+        s["missing"];
+        FAIL() << "no exception";
+    } catch (const std::out_of_range& e) {
+        EXPECT_NE(std::string(e.what()).find("'missing'"), std::string::npos);
+    }
+}
+
+// ------------------------------------------------------------------ D58 inprogress(signal)
+
+// §12 D58
+TEST(SignalInProgress, FinishesAtNextEmissionAndLeavesNoConnection) {
+    kaa::Signal<int> sig;
+    kaa::InProgress<int> ip = kaa::inprogress(sig);
+    EXPECT_EQ(sig.count(), 1u);
+    EXPECT_FALSE(ip.finished());
+    sig.emit(7);
+    ASSERT_TRUE(ip.finished());
+    EXPECT_EQ(ip.result(), 7);
+    EXPECT_EQ(sig.count(), 0u);
+    sig.emit(8);
+    EXPECT_EQ(ip.result(), 7);
+}
+
+// §12 D58
+TEST(SignalInProgress, DroppedInProgressLeavesNoConnection) {
+    int disconnected = 0;
+    kaa::Signal<int> sig([&](kaa::Signal<int>&, kaa::SignalAction a) {
+        if (a == kaa::SignalAction::disconnected) ++disconnected;
+    });
+    {
+        kaa::InProgress<int> ip = kaa::inprogress(sig);
+        EXPECT_EQ(sig.count(), 1u);
+    }
+    EXPECT_EQ(sig.count(), 0u);
+    EXPECT_EQ(disconnected, 1);
+    EXPECT_TRUE(sig.emit(1));
+}
+
+// §2.15: the result is void, the argument, or a tuple of the arguments.
+TEST(SignalInProgress, ResultTypeFollowsTheArguments) {
+    kaa::Signal<> none;
+    kaa::Signal<const std::string&> one;
+    kaa::Signal<int, std::string> two;
+    kaa::InProgress<void> a = kaa::inprogress(none);
+    kaa::InProgress<std::string> b = kaa::inprogress(one);
+    kaa::InProgress<std::tuple<int, std::string>> c = kaa::inprogress(two);
+    none.emit();
+    one.emit("x");
+    two.emit(1, "y");
+    EXPECT_TRUE(a.finished());
+    EXPECT_EQ(b.result(), "x");
+    EXPECT_EQ(c.result(), std::make_tuple(1, std::string("y")));
+}
+
+// §3.3 + §2.15: a deferred emission finishes it at once.
+TEST(SignalInProgress, DeferredEmissionFinishesItAtOnce) {
+    kaa::Signal<int> sig;
+    sig.emit_deferred(4);
+    kaa::InProgress<int> ip = kaa::inprogress(sig);
+    ASSERT_TRUE(ip.finished());
+    EXPECT_EQ(ip.result(), 4);
+    EXPECT_EQ(sig.count(), 0u);
+}
+
+}  // namespace

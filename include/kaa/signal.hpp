@@ -95,7 +95,9 @@ struct owner_of<std::weak_ptr<O>> {
     using type = O;
 };
 template <class P>
-concept owner_pointer = requires { typename owner_of<std::remove_cvref_t<P>>::type; };
+concept owner_pointer = requires {
+    typename owner_of<std::remove_cvref_t<P>>::type;
+};
 template <class P>
 using owner_of_t = typename owner_of<std::remove_cvref_t<P>>::type;
 
@@ -275,6 +277,19 @@ private:
     Connection c_;
 };
 
+namespace detail {
+/// What Signal::disconnect(f) compares: an equality-comparable callable (not a Connection).
+template <class F>
+concept comparable_callable =
+    !std::same_as<std::decay_t<F>, Connection> && std::equality_comparable<std::decay_t<F>>;
+/// A bound argument Signal::disconnect(f, bound...) can compare.
+template <class T>
+concept comparable_arg = std::equality_comparable<std::decay_t<T>>;
+/// A signal name for Signals::subset() and Signals::add().
+template <class T>
+concept signal_name = std::convertible_to<const T&, std::string_view>;
+}  // namespace detail
+
 // ---------------------------------------------------------------- Callable
 
 /// Where a Callable puts its bound (init) arguments relative to the call arguments.
@@ -315,10 +330,8 @@ public:
 
     /// kaa's equality: a Callable equals its own function.
     template <class G>
-        requires std::same_as<std::decay_t<G>, F> && std::equality_comparable<F>
-    friend bool operator==(const Callable& c, const G& g) {
-        return c.f_ == g;
-    }
+    requires std::same_as<std::decay_t<G>, F> && std::equality_comparable<F>
+    friend bool operator==(const Callable& c, const G& g) { return c.f_ == g; }
 
 private:
     template <class Self, class... A>
@@ -418,8 +431,8 @@ private:
     // others by reference); std::nullopt if anything died.
     template <class Self, std::size_t... I>
     static auto lock(Self& self, std::index_sequence<I...>) {
-        using Locked = std::tuple<std::shared_ptr<O>,
-                                  decltype(detail::lock_arg(std::get<I>(self.bound_)))...>;
+        using Locked =
+            std::tuple<std::shared_ptr<O>, decltype(detail::lock_arg(std::get<I>(self.bound_)))...>;
         std::optional<Locked> out;
         std::shared_ptr<O> owner = self.owner_.lock();
         if (!owner) return out;
@@ -625,16 +638,12 @@ public:
     /// bound arguments or owner; for function pointers, member pointers and other
     /// equality-comparable callables (lambdas never match: keep the Connection instead).
     /// Returns whether anything was removed; calls the changed callback once if so.
-    template <class F>
-        requires(!std::same_as<std::decay_t<F>, Connection> &&
-                 std::equality_comparable<std::decay_t<F>>)
+    template <detail::comparable_callable F>
     bool disconnect(const F& f);
     /// As disconnect(f), but only connections bound with exactly `bound...` (same decayed
     /// types, compared with ==).
-    template <class F, class B0, class... Bound>
-        requires(std::equality_comparable<std::decay_t<F>> &&
-                 std::equality_comparable<std::decay_t<B0>> &&
-                 (std::equality_comparable<std::decay_t<Bound>> && ...))
+    template <detail::comparable_callable F, detail::comparable_arg B0,
+              detail::comparable_arg... Bound>
     bool disconnect(const F& f, const B0& b0, const Bound&... bound);
     /// Removes every connection; calls the changed callback once if there was any.
     void disconnect_all();
@@ -684,10 +693,10 @@ private:
     struct DeferredArgs;
 
     // Shared so that an emission survives the Signal being destroyed by one of its callbacks.
-    struct Core {
-        Signal* owner = nullptr;                         // null once the Signal is destroyed
-        std::vector<EntryPtr> entries;                   // connection order
-        changed_callback changed;                        // may be empty
+    struct Core : std::enable_shared_from_this<Core> {
+        Signal* owner = nullptr;                          // null once the Signal is destroyed
+        std::vector<EntryPtr> entries;                    // connection order
+        changed_callback changed;                         // may be empty
         std::vector<std::unique_ptr<Deferred>> deferred;  // emit_deferred() queue
     };
 
@@ -706,7 +715,9 @@ private:
 
     static bool remove_entry(Core& core, const detail::SignalEntryBase* entry);
     static bool detach_entry(void* core, detail::SignalEntryBase* entry) {
-        return remove_entry(*static_cast<Core*>(core), entry);
+        // Keeps the core alive in case the changed callback destroys the Signal.
+        std::shared_ptr<Core> keep = static_cast<Core*>(core)->shared_from_this();
+        return remove_entry(*keep, entry);
     }
     static void prune(Core& core);
     static void notify(Core& core, SignalAction action);
@@ -750,13 +761,11 @@ public:
 
     /// A new collection of the named signals, in the given order, sharing them. Throws
     /// std::out_of_range for an unknown name.
-    template <class... Names>
-        requires(std::convertible_to<const Names&, std::string_view> && ...)
+    template <detail::signal_name... Names>
     Signals subset(const Names&... names) const;
     /// A new collection: these signals followed by new ones with the given names. This one is
     /// unchanged. Throws std::invalid_argument for a name already present.
-    template <class... Names>
-        requires(std::convertible_to<const Names&, std::string_view> && ...)
+    template <detail::signal_name... Names>
     Signals add(const Names&... names) const;
     /// A new collection: these signals followed by `other`'s (shared). This one is unchanged.
     /// Throws std::invalid_argument for a name present in both.
@@ -821,10 +830,10 @@ Connection Signal<Args...>::connect_weak_impl(ConnectOptions opts, const P& owne
                                               Bound... bound) {
     using O = detail::owner_of_t<P>;
     if constexpr (std::is_member_pointer_v<F>) {
-        static_assert(std::invocable<F&, O*, detail::signal_param_t<Args>...,
-                                     detail::locked_arg_t<Bound>...>,
-                      "kaa::Signal::connect_weak: the member cannot be called on the owner with "
-                      "the emitted arguments followed by the bound arguments");
+        static_assert(
+            std::invocable<F&, O*, detail::signal_param_t<Args>..., detail::locked_arg_t<Bound>...>,
+            "kaa::Signal::connect_weak: the member cannot be called on the owner with "
+            "the emitted arguments followed by the bound arguments");
     } else {
         static_assert(
             std::invocable<F&, detail::signal_param_t<Args>..., detail::locked_arg_t<Bound>...>,
@@ -844,9 +853,8 @@ Connection Signal<Args...>::add(EntryPtr entry, ConnectOptions opts) {
     prune(*core);
     if (!entry->alive()) return Connection();
     if (core->entries.size() >= max_connections) {
-        throw std::invalid_argument(
-            "Number of callbacks exceeds Signal::max_connections limit (" +
-            std::to_string(max_connections) + ")");
+        throw std::invalid_argument("Number of callbacks exceeds Signal::max_connections limit (" +
+                                    std::to_string(max_connections) + ")");
     }
     entry->once = opts.once;
     entry->core = core.get();
@@ -909,9 +917,7 @@ bool Signal<Args...>::disconnect(const Connection& c) {
 }
 
 template <class... Args>
-template <class F>
-    requires(!std::same_as<std::decay_t<F>, Connection> &&
-             std::equality_comparable<std::decay_t<F>>)
+template <detail::comparable_callable F>
 bool Signal<Args...>::disconnect(const F& f) {
     using D = std::decay_t<F>;
     const D wanted = f;
@@ -922,10 +928,7 @@ bool Signal<Args...>::disconnect(const F& f) {
 }
 
 template <class... Args>
-template <class F, class B0, class... Bound>
-    requires(std::equality_comparable<std::decay_t<F>> &&
-             std::equality_comparable<std::decay_t<B0>> &&
-             (std::equality_comparable<std::decay_t<Bound>> && ...))
+template <detail::comparable_callable F, detail::comparable_arg B0, detail::comparable_arg... Bound>
 bool Signal<Args...>::disconnect(const F& f, const B0& b0, const Bound&... bound) {
     using D = std::decay_t<F>;
     using T = std::tuple<std::decay_t<B0>, std::decay_t<Bound>...>;
@@ -1007,8 +1010,9 @@ bool Signal<Args...>::emit(Args... args) {
     const std::vector<EntryPtr> snapshot = core->entries;
     bool result = true;
     for (const auto& e : snapshot) {
-        if (core->owner == nullptr) break;  // the signal was destroyed by a callback
-        if (!e->connected) continue;        // disconnected by an earlier callback
+        // Skips entries disconnected by an earlier callback, and all of them once a callback
+        // destroyed the signal (~Signal clears `connected`).
+        if (!e->connected) continue;
         if (!dispatch(*core, e, args...)) result = false;
     }
     return result;
@@ -1037,6 +1041,10 @@ std::size_t Signal<Args...>::count() const {
 
 template <class... Args>
 InProgress<detail::signal_result_t<Args...>> inprogress(Signal<Args...>& signal) {
+    static_assert(
+        (std::constructible_from<std::decay_t<Args>, detail::signal_param_t<Args>> && ...),
+        "kaa::inprogress(Signal&): the result stores copies of the emitted arguments, "
+        "so they must be copyable");
     using R = detail::signal_result_t<Args...>;
     InProgress<R> ip;
     signal.add(std::make_shared<detail::InProgressSignalEntry<Args...>>(ip), {.once = true});
@@ -1060,8 +1068,7 @@ std::vector<std::shared_ptr<Signal<Args...>>> Signals<Args...>::values() const {
 }
 
 template <class... Args>
-template <class... Names>
-    requires(std::convertible_to<const Names&, std::string_view> && ...)
+template <detail::signal_name... Names>
 Signals<Args...> Signals<Args...>::subset(const Names&... names) const {
     Signals out;
     (out.insert(std::string(std::string_view(names)), find_or_throw(names)), ...);
@@ -1069,8 +1076,7 @@ Signals<Args...> Signals<Args...>::subset(const Names&... names) const {
 }
 
 template <class... Args>
-template <class... Names>
-    requires(std::convertible_to<const Names&, std::string_view> && ...)
+template <detail::signal_name... Names>
 Signals<Args...> Signals<Args...>::add(const Names&... names) const {
     Signals out = *this;
     (out.insert(std::string(std::string_view(names)), std::make_shared<signal_type>()), ...);

@@ -684,3 +684,29 @@ TEST(SignalInProgress, DeferredEmissionFinishesItAtOnce) {
 }
 
 }  // namespace
+
+// §12 E83 — Signals::any() finishes with (index, value) of the first signal emitted, and all()
+// once every signal has been emitted.
+TEST(Signals, AnyFinishesWithFirstEmittedAndAllWhenEveryOneEmitted) {
+    kaa::Signals<std::string> sig{"one", "two", "three"};
+    auto any = sig.subset("one", "three").any();
+    std::optional<std::pair<std::size_t, std::string>> got;
+    any.connect([&](const kaa::SubResult& r) { got.emplace(r.index(), r.result<std::string>()); });
+    sig["three"].emit("worked");
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->first, 1u);
+    EXPECT_EQ(got->second, "worked");
+    EXPECT_EQ(sig["one"].count(), 0u);  // the Any let go of the other signal
+
+    auto all = sig.subset("one", "two").all();
+    bool finished = false;
+    all.connect([&](const kaa::AllResult& r) {
+        finished = true;
+        EXPECT_EQ(r[0].result<std::string>(), "result for sig one");
+        EXPECT_EQ(r[1].result<std::string>(), "result for sig two");
+    });
+    sig["two"].emit("result for sig two");
+    EXPECT_FALSE(finished);
+    sig["one"].emit("result for sig one");
+    EXPECT_TRUE(finished);
+}

@@ -24,6 +24,7 @@
 #include <kaa/detail/callback.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/inprogress.hpp>
+#include <kaa/inprogress_any.hpp>
 
 #include <concepts>
 #include <cstddef>
@@ -785,7 +786,24 @@ public:
     /// `(*this)[name].count()`.
     std::size_t count(std::string_view name) const { return (*this)[name].count(); }
 
+    /// An InProgressAny over the next emission of each signal, in key order: by default it
+    /// finishes with (index, value) of the first signal emitted — read the value with
+    /// `result.result<typename Signal<Args...>::result_type>()`.
+    InProgressAny any(FinishMode mode = FINISH_IDX_RESULT,
+                      std::function<bool(const SubResult&)> filter = {}) const {
+        return InProgressAny(next_emissions(), mode, std::move(filter));
+    }
+    /// An InProgressAll finished once every signal has been emitted.
+    InProgressAll all(FinishMode mode = FINISH_SELF) const {
+        return InProgressAll(next_emissions(), mode);
+    }
+
 private:
+    std::vector<InProgressBase> next_emissions() const {
+        std::vector<InProgressBase> ips;
+        for (const auto& entry : entries_) ips.push_back(kaa::inprogress(*entry.second));
+        return ips;
+    }
     const std::shared_ptr<signal_type>* find(std::string_view name) const noexcept;
     const std::shared_ptr<signal_type>& find_or_throw(std::string_view name) const;
     void insert(std::string name, std::shared_ptr<signal_type> signal);

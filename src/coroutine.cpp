@@ -1,17 +1,76 @@
-// Coroutine frames: abort and close, resumption scheduling, and the frame allocator.
+// Coroutine frames: abort and close, resumption scheduling, frame allocation and destruction,
+// and the policy state store of kaa::coroutine().
+//
+// Threads: everything here runs on the main-loop thread (set_interval() and close_with() from
+// another thread are posted to it); the allocator's free lists and the destruction queue are
+// per thread.
 
 #include <kaa/coroutine.hpp>
 
 #include <array>
-#include <map>
-#include <string>
+#include <coroutine>
 #include <cstdlib>
+#include <map>
 #include <new>
+#include <string>
+#include <typeinfo>
 #include <vector>
 
 namespace kaa::detail {
 
-thread_local bool t_defer_next_start = false;
+thread_local NextCoroutineSetup t_next_setup;
+
+bool holds_abort(const std::exception_ptr& e) noexcept {
+    if (!e) return false;
+    try {
+        std::rethrow_exception(e);
+    } catch (const InProgressAborted&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+bool is_exact_abort(const std::exception_ptr& e) noexcept {
+    if (!e) return false;
+    try {
+        std::rethrow_exception(e);
+    } catch (const InProgressAborted& a) {
+        return typeid(a) == typeid(InProgressAborted);
+    } catch (...) {
+        return false;
+    }
+}
+
+// ---------------------------------------------------------------- frame destruction
+
+namespace {
+thread_local bool t_destroying = false;
+thread_local std::vector<std::coroutine_handle<>>* t_destroy_queue = nullptr;
+}  // namespace
+
+void destroy_frame(std::coroutine_handle<> h) noexcept {
+    if (t_destroying) {
+        // Inside another frame's destruction (its parameters held our last handle): queue it.
+        try {
+            if (!t_destroy_queue) t_destroy_queue = new std::vector<std::coroutine_handle<>>();
+            t_destroy_queue->push_back(h);
+            return;
+        } catch (...) {
+            // Out of memory: destroy it recursively after all.
+        }
+        h.destroy();
+        return;
+    }
+    t_destroying = true;
+    h.destroy();
+    while (t_destroy_queue && !t_destroy_queue->empty()) {
+        std::coroutine_handle<> next = t_destroy_queue->back();
+        t_destroy_queue->pop_back();
+        next.destroy();
+    }
+    t_destroying = false;
+}
 
 // ---------------------------------------------------------------- frame allocator
 
@@ -81,6 +140,7 @@ CoroutineBase::~CoroutineBase() {
 
 void CoroutineBase::cancel_pending_resumption() noexcept {
     ++resume_gen_;
+    ready_queued_ = false;
     if (timer_) timer_cancel(timer_.get());
 }
 
@@ -104,7 +164,21 @@ void CoroutineBase::set_interval(Duration d) {
         return;
     }
     interval_ = d;
-    if (timer_ && timer_->armed()) timer_arm(timer_.get(), refresh_now() + d);
+    // kaa restarts the step timer with the new interval iff it is active, i.e. the coroutine
+    // waits to resume after NotFinished (or after an awaited InProgress, with an interval).
+    if (done_) return;
+    if (timer_ && timer_->armed()) {
+        if (d > Duration::zero()) {
+            timer_arm(timer_.get(), refresh_now() + d);
+        } else {
+            timer_cancel(timer_.get());
+            queue_ready();
+        }
+    } else if (ready_queued_ && d > Duration::zero()) {
+        ++resume_gen_;  // drops the queued resumption
+        ready_queued_ = false;
+        arm_interval();
+    }
 }
 
 void CoroutineBase::on_prerequisite_done() {
@@ -134,16 +208,23 @@ void CoroutineBase::suspend_not_finished() {
         arm_interval();
         return;
     }
+    queue_ready();
+}
+
+void CoroutineBase::queue_ready() {
     InProgressBase keep = strong(self_);
+    ready_queued_ = true;
     schedule_ready([keep = std::move(keep), this, gen = resume_gen_] {
-        if (gen == resume_gen_ && !done_) resume_now();
+        if (gen != resume_gen_ || done_) return;
+        ready_queued_ = false;
+        resume_now();
     });
 }
 
 void CoroutineBase::start_deferred() {
-    if (!deferred_ || done_) return;
+    if (!deferred_ || done_ || aborted_) return;
     first_step_ = false;
-    resume_now();
+    resume_soon();
 }
 
 bool CoroutineBase::complete_abnormally() {
@@ -152,6 +233,15 @@ bool CoroutineBase::complete_abnormally() {
     cancel_pending_resumption();
     StateBase& s = *self_;
     if (closing_) {
+        // As InProgress::throw_exception: an InProgressAborted thrown in notifies the abort
+        // listeners and then counts as handled.
+        if (holds_abort(abort_exc_) && s.extra_if() && !s.extra_if()->abort_listeners.empty()) {
+            try {
+                s.emit_abort(abort_exc_);
+            } catch (const BaseException&) {
+            }
+            s.handled_ = true;
+        }
         s.fail(abort_exc_);
         return true;
     }
@@ -169,6 +259,10 @@ bool CoroutineBase::complete_abnormally() {
     if (body_error_) {
         std::exception_ptr e = std::move(body_error_);
         body_error_ = nullptr;
+        // kaa (coroutine.py wrap()): a coroutine that ends with exactly InProgressAborted (it
+        // did not catch the abort of something it awaited) is not reported as unhandled; an
+        // abort is not an error. Subclasses such as TimeoutException still are.
+        if (is_exact_abort(e)) s.handled_ = true;
         s.fail(std::move(e));
         return true;
     }
@@ -284,23 +378,30 @@ void CoroutineBase::shutdown_unwind() noexcept {
 namespace kaa::detail {
 
 namespace {
-std::map<std::pair<const void*, std::string>, std::shared_ptr<PolicyState>>& policy_store() {
-    static auto* store =
-        new std::map<std::pair<const void*, std::string>, std::shared_ptr<PolicyState>>();
+using PolicyStore = std::map<PolicyKey, std::shared_ptr<PolicyState>>;
+PolicyStore& policy_store() {
+    static auto* store = new PolicyStore();  // never destroyed: frames may outlive main()
     return *store;
 }
 }  // namespace
 
-std::shared_ptr<PolicyState> policy_state(const void* scope, const std::string& group) {
-    auto& slot = policy_store()[{scope, group}];
-    if (!slot) slot = std::make_shared<PolicyState>();
-    return slot;
+std::shared_ptr<PolicyState> policy_state(const PolicyKey& key) {
+    auto& store = policy_store();
+    auto it = store.find(key);
+    if (it != store.end()) return it->second;
+    return std::make_shared<PolicyState>();
 }
 
-void policy_state_release(const void* scope, const std::string& group) {
+void policy_state_attach(const PolicyKey& key, const std::shared_ptr<PolicyState>& st) {
+    // Normally a no-op; re-stores `st` if its last call ended while this call ran (the store
+    // dropped it). A state created meanwhile by a nested call is left alone.
+    policy_store().try_emplace(key, st);
+}
+
+void policy_state_release(const PolicyKey& key, const PolicyState* st) {
     auto& store = policy_store();
-    auto it = store.find({scope, group});
-    if (it != store.end() && it->second->calls.empty()) store.erase(it);
+    auto it = store.find(key);
+    if (it != store.end() && it->second.get() == st && st->calls.empty()) store.erase(it);
 }
 
 }  // namespace kaa::detail

@@ -5,6 +5,7 @@
 #include <cxxabi.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <typeinfo>
 
@@ -32,10 +33,23 @@ void InProgressBase::abort(std::exception_ptr exc) {
 void InProgressBase::throw_exception(std::exception_ptr error) {
     if (!error) throw std::invalid_argument("kaa: throw_exception() with a null exception_ptr");
     if (!detail::on_loop_thread()) {
-        detail::post_to_loop([self = *this, error]() mutable { self.throw_exception(error); });
+        post_from_thread([self = *this, error]() mutable { self.throw_exception(error); });
         return;
     }
     state().throw_exception(std::move(error));
+}
+
+void InProgressBase::post_from_thread(detail::Task task) {
+    detail::post_to_loop([task = std::move(task)]() mutable {
+        try {
+            task();
+        } catch (const BaseException&) {
+            throw;
+        } catch (...) {
+            report_exception(std::current_exception(),
+                             "Exception in finish() called from another thread");
+        }
+    });
 }
 
 void InProgressBase::check_result() const {
@@ -51,15 +65,78 @@ void InProgressBase::check_result() const {
     }
 }
 
+namespace {
+/// While alive, a no-op result listener on the state: kaa's wait() connects a dummy listener so
+/// that lazy InProgressAny/All subscribe to their sub-InProgresses (kaa-reference §2.9).
+/// Loop thread only.
+class DummyListener {
+public:
+    explicit DummyListener(detail::StateBase& s) : s_(&s) {
+        if (!s.watches_listeners_ || s.finished()) return;
+        auto* l = new detail::FnListener([](detail::StateBase&) { return true; },
+                                         detail::ListenKind::result);
+        l->id = detail::next_listener_id();
+        id_ = l->id;
+        s.add_listener(l);
+    }
+    ~DummyListener() {
+        if (id_ && !s_->finished()) s_->remove_listener(id_);
+    }
+    DummyListener(const DummyListener&) = delete;
+    DummyListener& operator=(const DummyListener&) = delete;
+
+private:
+    detail::StateBase* s_;
+    std::uint64_t id_ = 0;
+};
+
+/// Runs a nested loop at inline depth 0: work deferred by run_bounded() (listener dispatch,
+/// coroutine resumptions) must be able to run inside the nested loop, or a wait() called deep
+/// inside a chain of inline resumptions would wait for work queued behind itself.
+class InlineDepthReset {
+public:
+    InlineDepthReset() : saved_(detail::inline_depth) { detail::inline_depth = 0; }
+    ~InlineDepthReset() { detail::inline_depth = saved_; }
+    InlineDepthReset(const InlineDepthReset&) = delete;
+    InlineDepthReset& operator=(const InlineDepthReset&) = delete;
+
+private:
+    int saved_;
+};
+}  // namespace
+
 void InProgressBase::wait_finished(std::optional<std::chrono::nanoseconds> timeout) const {
     detail::StateBase& s = state();
     std::optional<detail::Duration> t;
     if (timeout) t = std::chrono::duration_cast<detail::Duration>(*timeout);
     if (!s.finished()) {
         if (detail::on_loop_thread()) {
+            InProgressBase keep = *this;
+            DummyListener dummy(s);
+            InlineDepthReset depth;
             detail::loop_while([&s] { return !s.finished(); }, t);
         } else {
-            detail::block_until([&s] { return s.finished(); }, t);
+            // The dummy listener must be added on the loop thread; it lives until the state
+            // finishes (then it is dropped with the other listeners) or the wait gave up.
+            std::shared_ptr<std::uint64_t> dummy_id;
+            if (s.watches_listeners_) {
+                dummy_id = std::make_shared<std::uint64_t>(0);
+                detail::post_to_loop([self = *this, dummy_id] {
+                    auto& st = self.state();
+                    if (st.finished()) return;
+                    auto* l = new detail::FnListener([](detail::StateBase&) { return true; },
+                                                     detail::ListenKind::result);
+                    l->id = detail::next_listener_id();
+                    *dummy_id = l->id;
+                    st.add_listener(l);
+                });
+            }
+            bool done = detail::block_until([&s] { return s.finished(); }, t);
+            if (!done && dummy_id) {
+                detail::post_to_loop([self = *this, dummy_id] {
+                    if (*dummy_id && !self.finished()) self.state().remove_listener(*dummy_id);
+                });
+            }
         }
     }
     if (!s.finished()) throw TimeoutException("Timed out", *this, *this);
@@ -136,8 +213,6 @@ std::string demangle(const char* name) {
 
 std::string describe_exception(std::exception_ptr error) {
     if (!error) return "(no exception)";
-    const std::type_info* type = abi::__cxa_current_exception_type();
-    (void)type;
     try {
         std::rethrow_exception(error);
     } catch (const std::exception& e) {

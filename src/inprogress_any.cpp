@@ -31,6 +31,11 @@ void check_mode(FinishMode m) {
 }
 
 /// Shared by Any and All: the sub-InProgresses and the lazy (un)subscription to them.
+///
+/// States: unsubscribed (no result listener on the Any/All: no links on the items) →
+/// subscribed (one link per unfinished item, links_[i] names it) → finished (no links; the
+/// value is stored). Items that finish while unsubscribed are picked up when the next listener
+/// subscribes (on_subscribe()), so an Any/All connected late still finishes (kaa-reference Q6).
 template <class R>
 class MultiState : public detail::State<R> {
 public:
@@ -38,12 +43,15 @@ public:
         : items_(std::move(items)), links_(items_.size()), mode_(mode) {
         this->watches_listeners_ = true;
     }
+    /// A subscribed Any/All that goes away takes its links with it.
+    ~MultiState() override { unsubscribe(); }
 
 protected:
     /// A subscribed sub-InProgress finished.
     virtual void on_item(std::size_t index) = 0;
-    /// Called when subscribing (for All's recount, kaa-reference Q6).
-    virtual void on_subscribe() {}
+    /// Called when subscribing, before the links are made: takes account of items that
+    /// finished meanwhile (it may finish the Any/All).
+    virtual void on_subscribe() = 0;
 
     void on_listeners_changed() override {
         if (this->finished()) return;
@@ -69,7 +77,8 @@ protected:
         subscribed_ = false;
         for (std::size_t i = 0; i < items_.size(); ++i) {
             if (links_[i].value) {
-                if (!items_[i].finished()) items_[i].disconnect(links_[i]);
+                // Also when the item finished: its dispatch may not have reached our link yet.
+                items_[i].state().remove_listener(links_[i].value);
                 links_[i] = {};
             }
         }
@@ -82,6 +91,10 @@ protected:
     SubResult make(std::size_t i, FinishMode mode) {
         return SubResult(mode, i, items_[i], self_handle());
     }
+    /// The Any/All takes a failed item's exception on (its result carries it): handled.
+    void take_failure(std::size_t i) {
+        if (items_[i].failed()) items_[i].state().handled_ = true;
+    }
 
     std::vector<InProgressBase> items_;
     std::vector<ListenerId> links_;
@@ -90,26 +103,23 @@ protected:
 
 private:
     // A listener on a sub-InProgress; it holds the Any/All weakly (no cycle).
-    struct Link {
-        static ListenerId connect(InProgressBase& item, detail::WeakState weak, std::size_t i) {
-            auto* l = new detail::FnListener<std::function<bool(detail::StateBase&)>>(
-                [weak = std::move(weak), i](detail::StateBase&) -> bool {
-                    detail::StateRef multi(weak.lock(), /*adopt=*/true);
-                    if (!multi) return true;
-                    auto* self = static_cast<MultiState*>(multi.get());
-                    self->links_[i] = {};
-                    self->on_item(i);
-                    return false;  // the Any/All carries the failure on: handled
-                },
-                detail::ListenKind::both);
-            l->id = detail::next_listener_id();
-            ListenerId id{l->id};
-            item.state().add_listener(l);
-            return id;
-        }
-    };
-    ListenerId connect_item(InProgressBase& item, const detail::WeakState& weak, std::size_t i) {
-        return Link::connect(item, weak, i);
+    static ListenerId connect_item(InProgressBase& item, const detail::WeakState& weak,
+                                   std::size_t i) {
+        auto* l = new detail::FnListener(
+            [weak, i](detail::StateBase&) -> bool {
+                detail::StateRef multi(weak.lock(), /*adopt=*/true);
+                if (!multi) return true;
+                auto* self = static_cast<MultiState*>(multi.get());
+                if (self->finished()) return true;
+                self->links_[i] = {};
+                self->on_item(i);
+                return true;  // take_failure() marks it handled when it is taken on
+            },
+            detail::ListenKind::both);
+        l->id = detail::next_listener_id();
+        ListenerId id{l->id};
+        item.state().add_listener(l);
+        return id;
     }
 
 protected:
@@ -120,32 +130,42 @@ class AnyState final : public MultiState<SubResult> {
 public:
     AnyState(std::vector<InProgressBase> items, FinishMode mode,
              std::function<bool(const SubResult&)> filter)
-        : MultiState(std::move(items), mode), filter_(std::move(filter)) {
+        : MultiState(std::move(items), mode), offered_(items_.size(), false),
+          filter_(std::move(filter)) {
         // kaa: the counter starts at len(objects) or 1, so an empty Any never finishes.
         remaining_ = items_.empty() ? 1 : items_.size();
     }
 
-    /// Offers the sub-InProgresses already finished at construction, in index order.
-    void check_prefinished() {
+    /// Offers the sub-InProgresses that finished and were not offered yet, in index order
+    /// (at construction: kaa's prefinished check, even without a listener).
+    void offer_finished() {
         for (std::size_t i = 0; i < items_.size() && !finished(); ++i) {
-            if (items_[i].finished()) offer(i);
+            if (!offered_[i] && items_[i].finished()) offer(i);
         }
     }
 
 private:
+    void on_subscribe() override { offer_finished(); }
     void on_item(std::size_t i) override {
-        if (!finished()) offer(i);
+        if (!finished() && !offered_[i]) offer(i);
     }
 
     void offer(std::size_t i) {
+        offered_[i] = true;
         --remaining_;
         SubResult r = make(i, mode_);
         if (remaining_ > 0 && filter_ && filter_(r)) return;
         unsubscribe();
-        if (items_[i].failed()) items_[i].state().handled_ = true;
+        take_failure(i);
+        // Let go of the others: the result keeps the one that finished (kaa: signals passed
+        // in are disconnected once the Any finishes).
+        std::vector<InProgressBase> others = std::move(items_);
+        items_.clear();
+        links_.clear();
         succeed(std::move(r));
     }
 
+    std::vector<bool> offered_;
     std::function<bool(const SubResult&)> filter_;
     std::size_t remaining_;
 };
@@ -155,27 +175,16 @@ public:
     AllState(std::vector<InProgressBase> items, FinishMode mode)
         : MultiState(std::move(items), mode) {}
 
-    void check_prefinished() {
-        on_subscribe();
-        if (remaining_ == 0) finish_all();
+    /// At construction: an All whose items all finished (or that has none) finishes at once.
+    void recount() {
+        remaining_ = 0;
+        for (auto& item : items_) remaining_ += item.finished() ? 0 : 1;
+        if (remaining_ == 0 && !finished()) finish_all();
     }
 
 private:
-    void on_subscribe() override {
-        remaining_ = 0;
-        for (auto& item : items_) remaining_ += item.finished() ? 0 : 1;
-        if (remaining_ == 0 && !finished() && subscribed_) {
-            // Q6: everything finished before the first listener connected.
-            schedule_finish_ = true;
-        }
-    }
-    void on_listeners_changed() override {
-        MultiState::on_listeners_changed();
-        if (schedule_finish_ && !finished()) {
-            schedule_finish_ = false;
-            finish_all();
-        }
-    }
+    // Q6: recount on subscribe, so items that finished while nobody listened count.
+    void on_subscribe() override { recount(); }
     void on_item(std::size_t) override {
         if (finished()) return;
         if (remaining_ > 0) --remaining_;
@@ -185,15 +194,15 @@ private:
         unsubscribe();
         std::vector<SubResult> results;
         results.reserve(items_.size());
+        const FinishMode item_mode = mode_ == FinishMode::self ? FinishMode::idx_result : mode_;
         for (std::size_t i = 0; i < items_.size(); ++i) {
-            if (items_[i].failed()) items_[i].state().handled_ = true;
-            results.push_back(make(i, mode_ == FinishMode::self ? FinishMode::idx_result : mode_));
+            take_failure(i);
+            results.push_back(make(i, item_mode));
         }
         succeed(AllResult(mode_, std::move(results), self_handle()));
     }
 
     std::size_t remaining_ = 0;
-    bool schedule_finish_ = false;
 };
 
 }  // namespace
@@ -236,7 +245,12 @@ InProgressBase SubResult::self() const {
     return InProgressBase::adopt(self_.lock());
 }
 
-InProgressBase AllResult::self() const { return InProgressBase::adopt(self_.lock()); }
+InProgressBase AllResult::self() const {
+    if (mode_ != FinishMode::self) {
+        throw std::logic_error(std::string("kaa: no self in a ") + mode_name(mode_) + " result");
+    }
+    return InProgressBase::adopt(self_.lock());
+}
 
 // ---------------------------------------------------------------- constructors
 
@@ -246,7 +260,7 @@ InProgressAny::InProgressAny(InProgressList items, FinishMode mode,
     check_mode(mode);
     auto* s = new AnyState(items.items(), mode, std::move(filter));
     s_ = s;
-    s->check_prefinished();
+    s->offer_finished();
 }
 
 InProgressAll::InProgressAll(InProgressList items, FinishMode mode)
@@ -254,7 +268,7 @@ InProgressAll::InProgressAll(InProgressList items, FinishMode mode)
     check_mode(mode);
     auto* s = new AllState(items.items(), mode);
     s_ = s;
-    s->check_prefinished();
+    s->recount();
 }
 
 }  // namespace kaa

@@ -2,19 +2,25 @@
 // queue (eventfd wakeup), POSIX SIGINT/SIGTERM, and the loop's phases.
 //
 // One iteration (step_once), phase by phase — docs/loop.md numbers them the same way:
-//   1. read the clock; compute the sleep: 0 if work is ready, else until the next timer,
-//      else 30 s (kaa's idle step)
-//   2. epoll_wait — the only blocking call
-//   3. read the clock again; deliver a pending SIGINT/SIGTERM as kaa::SystemExit
-//   4. timers: pop every due timer in (deadline, arming order), then fire them one by one,
-//      skipping any cancelled or re-armed by an earlier callback of this batch
+//   1. read the clock; compute the sleep: 0 if work is ready, posted or a signal is pending,
+//      else until the next timer, else 30 s (kaa's idle step)
+//   2. epoll_wait — the only blocking call (into a buffer on this call's stack: a callback may
+//      run a nested loop)
+//   3. read the clock again; drain the wakeup eventfd; deliver a pending SIGINT/SIGTERM as
+//      kaa::SystemExit (the rest of the iteration is skipped)
+//   4. timers: pop and fire, one at a time in (deadline, arming order), every timer that was
+//      due at the clock reading of phase 3 and armed before the phase began; a timer armed or
+//      re-armed by a callback (interval 0) waits for the next iteration, one cancelled by an
+//      earlier callback is simply gone from the heap
 //   5. I/O: for each ready fd, look the watcher up again (an earlier callback may have
-//      unregistered it) and call it
+//      unregistered it, or closed the fd and registered another one: generation check) and
+//      call it — read watcher first, then write watcher
 //   6. posted work from other threads (swapped out under the mutex, run without it)
 //   7. the ready queue (NotFinished resumptions) as it was when the phase began
-// An exception escaping a callback leaves the phase; the unprocessed rest of that phase is put
-// back so nothing is lost, and the exception goes to the caller (main::loop delivers it to the
-// `exception` signal).
+// An exception escaping a callback leaves the phase and the iteration; nothing is lost: due
+// timers stay in the heap, unrun posted and ready tasks are put back in front of newer ones,
+// and the fds of this batch are still ready (level-triggered) at the next epoll_wait. The
+// exception goes to the caller (main::loop delivers it to the `exception` signal).
 
 #include "loop_impl.hpp"
 
@@ -30,6 +36,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <deque>
+#include <stdexcept>
 #include <system_error>
 
 namespace kaa::detail {
@@ -41,6 +48,7 @@ namespace {
 // ---------------------------------------------------------------- loop thread identity
 
 std::atomic<std::thread::id> g_loop_thread{};
+std::atomic<Loop*> g_loop{nullptr};
 
 // ---------------------------------------------------------------- blocked threads
 
@@ -54,29 +62,36 @@ std::atomic<bool> g_ever_blocked{false};
 std::atomic<int> g_pending_signal{0};
 int g_signal_wake_fd = -1;
 
+// Async-signal-safe: an atomic store and a write(2) to the eventfd; errno is preserved.
 extern "C" void kaa_signal_handler(int sig) {
+    const int saved_errno = errno;
     g_pending_signal.store(sig, std::memory_order_relaxed);
     if (g_signal_wake_fd >= 0) {
         std::uint64_t one = 1;
         ssize_t r = ::write(g_signal_wake_fd, &one, sizeof one);
         (void)r;
     }
+    errno = saved_errno;
 }
 
 // ---------------------------------------------------------------- deferred inline resumptions
 
 thread_local std::deque<Task>* t_deferred = nullptr;
 
-constexpr std::size_t kFiring = static_cast<std::size_t>(-2);
-
 }  // namespace
 
 // ---------------------------------------------------------------- Loop
 
 Loop& Loop::instance() {
-    static Loop* loop = new Loop();  // never destroyed: frames and timers may outlive main()
+    static Loop* loop = [] {
+        auto* l = new Loop();  // never destroyed: frames and timers may outlive main()
+        g_loop.store(l, std::memory_order_release);
+        return l;
+    }();
     return *loop;
 }
+
+bool Loop::exists() noexcept { return g_loop.load(std::memory_order_acquire) != nullptr; }
 
 Loop::Loop() {
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -158,81 +173,76 @@ void Loop::heap_remove(TimerNode* n) {
 }
 
 void Loop::arm(TimerNode* n, Clock::time_point due) {
-    if (n->heap_index == kFiring) forget_firing(n);
-    if (n->armed()) heap_remove(n);
     n->due = due;
-    n->seq = ++timer_seq_;
+    n->seq = ++timer_seq_;  // a new seq: never fires in a timer phase already under way
+    if (n->armed()) {
+        // Move it in place: earlier than its parent goes up, otherwise (maybe) down.
+        std::size_t i = n->heap_index;
+        if (i > 0 && earlier(n, heap_[(i - 1) / 4])) {
+            sift_up(i);
+        } else {
+            sift_down(i);
+        }
+        return;
+    }
     heap_.push_back(n);
     sift_up(heap_.size() - 1);
 }
 
 void Loop::cancel(TimerNode* n) noexcept {
-    if (n->heap_index == kFiring) {
-        forget_firing(n);
-        n->heap_index = TimerNode::npos;
-    } else if (n->armed()) {
-        heap_remove(n);
-    }
-}
-
-void Loop::forget_firing(TimerNode* n) noexcept {
-    for (auto& f : firing_) {
-        if (f == n) f = nullptr;
-    }
-    n->heap_index = TimerNode::npos;
+    if (n->armed()) heap_remove(n);
 }
 
 void Loop::run_timers() {
-    if (heap_.empty() || heap_.front()->due > now_) return;
-    // Collect first: a callback may arm a timer due now (interval 0), which then waits for
-    // the next iteration instead of firing forever in this one.
-    firing_.clear();
-    while (!heap_.empty() && heap_.front()->due <= now_) {
+    // The batch is "due at now_ and armed before this phase": a callback that arms a timer due
+    // now (interval 0, a restart) gets a higher seq, so it waits for the next iteration instead
+    // of firing forever in this one. Popping one at a time keeps cancellation O(log n), keeps
+    // the batch valid across nested loops (a callback calling wait()), and leaves the rest of
+    // the batch in the heap if a callback throws.
+    const Clock::time_point batch_now = now_;
+    const std::uint64_t batch_seq = timer_seq_;
+    while (!heap_.empty()) {
         TimerNode* n = heap_.front();
+        if (n->due > batch_now || n->seq > batch_seq) break;
         heap_remove(n);
-        n->heap_index = kFiring;
-        firing_.push_back(n);
+        n->fire(n);
     }
-    std::size_t i = 0;
-    try {
-        for (; i < firing_.size(); ++i) {
-            TimerNode* n = firing_[i];
-            if (!n || n->heap_index != kFiring) continue;
-            n->heap_index = TimerNode::npos;
-            firing_[i] = nullptr;
-            n->fire(n);
-        }
-    } catch (...) {
-        // Put the rest back: they fire in the next iteration.
-        for (++i; i < firing_.size(); ++i) {
-            TimerNode* n = firing_[i];
-            if (n && n->heap_index == kFiring) {
-                n->heap_index = TimerNode::npos;
-                heap_.push_back(n);
-                sift_up(heap_.size() - 1);
-            }
-        }
-        firing_.clear();
-        throw;
-    }
-    firing_.clear();
 }
 
 // ---------------------------------------------------------------- I/O watchers
 
 void Loop::io_register(IoWatcher* w, int fd, bool write) {
     if (fd < 0) throw std::invalid_argument("kaa: cannot watch a negative file descriptor");
+    if (w->registered && w->fd == fd && w->write == write) return;
     if (static_cast<std::size_t>(fd) >= fds_.size()) fds_.resize(static_cast<std::size_t>(fd) + 1);
-    FdEntry& e = fds_[static_cast<std::size_t>(fd)];
-    IoWatcher*& slot = write ? e.write : e.read;
-    if (slot && slot != w) {
+    IoWatcher* FdEntry::*slot = write ? &FdEntry::write : &FdEntry::read;
+    if (fds_[static_cast<std::size_t>(fd)].*slot) {
         throw std::invalid_argument("kaa: another watcher already watches this fd and direction");
     }
-    slot = w;
+    // Moving a registered watcher: take it off its old fd and direction only once the new
+    // registration worked, so that a failure changes nothing.
+    const bool was_registered = w->registered;
+    const int old_fd = w->fd;
+    const bool old_write = w->write;
+    fds_[static_cast<std::size_t>(fd)].*slot = w;
+    try {
+        update_fd(fd);
+    } catch (...) {
+        fds_[static_cast<std::size_t>(fd)].*slot = nullptr;
+        throw;
+    }
+    if (was_registered) {
+        FdEntry& old = fds_[static_cast<std::size_t>(old_fd)];
+        (old_write ? old.write : old.read) = nullptr;
+        try {
+            update_fd(old_fd);
+        } catch (...) {
+            old.events = 0;
+        }
+    }
     w->fd = fd;
     w->write = write;
     w->registered = true;
-    update_fd(fd);
 }
 
 void Loop::io_unregister(IoWatcher* w) noexcept {
@@ -246,7 +256,9 @@ void Loop::io_unregister(IoWatcher* w) noexcept {
     try {
         update_fd(fd);
     } catch (...) {
-        // The fd was closed before unregistering: the kernel already forgot it.
+        // epoll refused the change (the fd was closed or reused): forget our view of it, so the
+        // next registration ADDs it again with a new generation.
+        e.events = 0;
     }
 }
 
@@ -254,61 +266,59 @@ void Loop::update_fd(int fd) {
     FdEntry& e = fds_[static_cast<std::size_t>(fd)];
     std::uint32_t want = (e.read ? EPOLLIN | EPOLLRDHUP : 0u) | (e.write ? EPOLLOUT : 0u);
     if (want == e.events) return;
-    epoll_event ev{};
-    ev.events = want;
-    int op;
+    auto ctl = [&](int op) {
+        epoll_event ev{};
+        ev.events = want;
+        ev.data.u64 =
+            (static_cast<std::uint64_t>(e.generation) << 32) | static_cast<std::uint32_t>(fd);
+        return ::epoll_ctl(epfd_, op, fd, &ev) == 0 ? 0 : errno;
+    };
     if (want == 0) {
-        op = EPOLL_CTL_DEL;
-    } else if (e.events == 0) {
-        op = EPOLL_CTL_ADD;
+        // Closing an fd removes it from the epoll set by itself: EBADF/ENOENT are fine.
+        ctl(EPOLL_CTL_DEL);
+        e.events = 0;
+        return;
+    }
+    int err;
+    if (e.events == 0) {
         ++e.generation;
+        err = ctl(EPOLL_CTL_ADD);
+        // Still in the set although we removed it: an fd whose DEL failed. Take it over.
+        if (err == EEXIST) err = ctl(EPOLL_CTL_MOD);
     } else {
-        op = EPOLL_CTL_MOD;
-    }
-    ev.data.u64 = (static_cast<std::uint64_t>(e.generation) << 32) | static_cast<std::uint32_t>(fd);
-    if (::epoll_ctl(epfd_, op, fd, &ev) < 0) {
-        int err = errno;
-        if (op == EPOLL_CTL_DEL && (err == EBADF || err == ENOENT)) {
-            e.events = 0;
-            return;
-        }
-        if (op == EPOLL_CTL_ADD && err == EEXIST) {
-            // The fd was closed and reused while we still thought it registered.
-            if (::epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) == 0) {
-                e.events = want;
-                return;
-            }
-            err = errno;
-        }
-        if (op != EPOLL_CTL_DEL) {
-            throw std::system_error(err, std::generic_category(), "kaa: epoll_ctl (watch fd)");
+        err = ctl(EPOLL_CTL_MOD);
+        if (err == ENOENT) {
+            // The fd was closed (leaving the set) and its number reused while a watcher was
+            // still registered: add the new one under a new generation.
+            ++e.generation;
+            err = ctl(EPOLL_CTL_ADD);
         }
     }
+    if (err != 0) throw std::system_error(err, std::generic_category(), "kaa: epoll_ctl (watch fd)");
     e.events = want;
 }
 
-void Loop::run_io(int nevents) {
-    for (int i = 0; i < nevents; ++i) {
-        const epoll_event ev = events_[static_cast<std::size_t>(i)];
-        if (ev.data.u64 == kWakeToken) {
-            std::uint64_t value;
-            while (::read(wakefd_, &value, sizeof value) > 0) {
-            }
-            continue;
-        }
-        int fd = static_cast<int>(ev.data.u64 & 0xffffffffu);
-        auto gen = static_cast<std::uint32_t>(ev.data.u64 >> 32);
-        if (static_cast<std::size_t>(fd) >= fds_.size()) continue;
-        // Re-check before each call: an earlier callback may have unregistered the watcher.
+void Loop::run_io(const epoll_event* events, int n) {
+    for (int i = 0; i < n; ++i) {
+        const epoll_event ev = events[i];
+        if (ev.data.u64 == kWakeToken) continue;
+        const int fd = static_cast<int>(ev.data.u64 & 0xffffffffu);
+        const auto gen = static_cast<std::uint32_t>(ev.data.u64 >> 32);
         const bool readable = ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
         const bool writable = ev.events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+        // Look the entry up again before each call (fds_ may have grown, the watcher may be
+        // gone, the fd may have been closed and re-added: then the generation differs).
+        auto watcher = [&](bool write) -> IoWatcher* {
+            if (static_cast<std::size_t>(fd) >= fds_.size()) return nullptr;
+            const FdEntry& e = fds_[static_cast<std::size_t>(fd)];
+            if (e.generation != gen || e.events == 0) return nullptr;
+            return write ? e.write : e.read;
+        };
         if (readable) {
-            FdEntry& e = fds_[static_cast<std::size_t>(fd)];
-            if (e.generation == gen && e.read) e.read->ready(e.read);
+            if (IoWatcher* w = watcher(false)) w->ready(w);
         }
         if (writable) {
-            FdEntry& e = fds_[static_cast<std::size_t>(fd)];
-            if (e.generation == gen && e.write) e.write->ready(e.write);
+            if (IoWatcher* w = watcher(true)) w->ready(w);
         }
     }
 }
@@ -322,6 +332,8 @@ void Loop::post(Task t) {
         was_empty = posted_.empty();
         posted_.push_back(std::move(t));
     }
+    // Only the first post of a batch writes: later ones find posted_ non-empty, and phase 1
+    // never sleeps while posted_ is non-empty.
     if (was_empty) wakeup();
 }
 
@@ -336,116 +348,160 @@ bool Loop::has_posted() {
     return !posted_.empty();
 }
 
-void Loop::run_posted() {
-    {
-        std::lock_guard lock(post_mutex_);
-        if (posted_.empty()) return;
-        std::swap(posted_, posted_running_);
-    }
+namespace {
+// Runs batch[0..] in order. If one throws, the unrun rest is moved in front of `pending` (the
+// tasks queued meanwhile) and the exception propagates. `batch` is left empty either way.
+template <class Requeue>
+void run_batch(std::vector<Task>& batch, Requeue requeue) {
     std::size_t i = 0;
     try {
-        for (; i < posted_running_.size(); ++i) {
-            Task t = std::move(posted_running_[i]);
+        for (; i < batch.size(); ++i) {
+            Task t = std::move(batch[i]);
             t();
         }
     } catch (...) {
         std::vector<Task> rest;
-        for (++i; i < posted_running_.size(); ++i) rest.push_back(std::move(posted_running_[i]));
-        posted_running_.clear();
-        std::lock_guard lock(post_mutex_);
-        for (auto& t : posted_) rest.push_back(std::move(t));
-        posted_ = std::move(rest);
+        rest.reserve(batch.size() - i - 1);
+        for (++i; i < batch.size(); ++i) rest.push_back(std::move(batch[i]));
+        batch.clear();
+        requeue(std::move(rest));
         throw;
     }
-    posted_running_.clear();
+    batch.clear();
+}
+
+void prepend(std::vector<Task>& queue, std::vector<Task>&& rest) {
+    for (auto& t : queue) rest.push_back(std::move(t));
+    queue = std::move(rest);
+}
+}  // namespace
+
+void Loop::run_posted() {
+    // The batch lives in this frame, not in a member: a task may run a nested loop.
+    std::vector<Task> batch;
+    {
+        std::lock_guard lock(post_mutex_);
+        if (posted_.empty()) return;
+        batch = std::move(posted_);
+        posted_ = std::move(posted_spare_);
+        posted_.clear();
+    }
+    run_batch(batch, [this](std::vector<Task>&& rest) {
+        std::lock_guard lock(post_mutex_);
+        prepend(posted_, std::move(rest));
+    });
+    std::lock_guard lock(post_mutex_);
+    if (batch.capacity() > posted_spare_.capacity()) posted_spare_ = std::move(batch);
 }
 
 void Loop::schedule(Task t) { ready_.push_back(std::move(t)); }
 
 void Loop::run_ready() {
     if (ready_.empty()) return;
-    std::swap(ready_, ready_running_);
-    std::size_t i = 0;
-    try {
-        for (; i < ready_running_.size(); ++i) {
-            Task t = std::move(ready_running_[i]);
-            t();
-        }
-    } catch (...) {
-        std::vector<Task> rest;
-        for (++i; i < ready_running_.size(); ++i) rest.push_back(std::move(ready_running_[i]));
-        for (auto& t : ready_) rest.push_back(std::move(t));
-        ready_ = std::move(rest);
-        ready_running_.clear();
-        throw;
-    }
-    ready_running_.clear();
+    std::vector<Task> batch = std::move(ready_);
+    ready_ = std::move(ready_spare_);
+    ready_.clear();
+    run_batch(batch, [this](std::vector<Task>&& rest) { prepend(ready_, std::move(rest)); });
+    if (batch.capacity() > ready_spare_.capacity()) ready_spare_ = std::move(batch);
 }
 
 // ---------------------------------------------------------------- one iteration
 
+int Loop::sleep_ms() {
+    if (!ready_.empty() || has_posted() || g_pending_signal.load(std::memory_order_relaxed) != 0) {
+        return 0;
+    }
+    if (heap_.empty()) return kIdleSleepMs;
+    auto wait = heap_.front()->due - now_;
+    if (wait <= Duration::zero()) return 0;
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
+    return static_cast<int>(std::min<std::int64_t>(ms, kIdleSleepMs));
+}
+
+void Loop::drain_wakeups(const epoll_event* events, int n) {
+    for (int i = 0; i < n; ++i) {
+        if (events[i].data.u64 == kWakeToken) {
+            std::uint64_t value;
+            while (::read(wakefd_, &value, sizeof value) > 0) {
+            }
+            return;
+        }
+    }
+}
+
 void Loop::step_once(bool may_block) {
     // 1. clock and sleep time
     now_ = Clock::now();
-    int timeout_ms = 0;
-    if (may_block && ready_.empty() && !has_posted() &&
-        g_pending_signal.load(std::memory_order_relaxed) == 0) {
-        if (!heap_.empty()) {
-            auto wait = heap_.front()->due - now_;
-            if (wait > Duration::zero()) {
-                auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
-                timeout_ms = static_cast<int>(std::min<std::int64_t>(ms, kIdleSleepMs));
-            }
-        } else {
-            timeout_ms = kIdleSleepMs;
-        }
-    }
+    const int timeout_ms = may_block ? sleep_ms() : 0;
     // 2. wait for I/O
-    if (events_.empty()) events_.resize(256);
-    int n = ::epoll_wait(epfd_, events_.data(), static_cast<int>(events_.size()), timeout_ms);
+    epoll_event events[kMaxEvents];
+    int n = ::epoll_wait(epfd_, events, kMaxEvents, timeout_ms);
     if (n < 0) {
         if (errno != EINTR) throw std::system_error(errno, std::generic_category(), "kaa: epoll_wait");
         n = 0;
     }
-    // 3. clock again; POSIX signals
+    // 3. clock again; wakeups; POSIX signals
     now_ = Clock::now();
+    drain_wakeups(events, n);
     if (int sig = g_pending_signal.exchange(0, std::memory_order_relaxed)) {
         throw SystemExit(sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
     // 4. timers
     run_timers();
     // 5. I/O
-    run_io(n);
+    run_io(events, n);
     // 6. work posted from other threads
     run_posted();
     // 7. ready queue
     run_ready();
 }
 
+// ---------------------------------------------------------------- POSIX signals
+
 void Loop::install_signal_handlers() {
     if (signals_installed_) return;
-    signals_installed_ = true;
+    g_pending_signal.store(0, std::memory_order_relaxed);
     struct sigaction sa {};
     sa.sa_handler = kaa_signal_handler;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    struct sigaction old {};
     // SIGINT only if nobody installed a handler (kaa: only over Python's default).
-    if (::sigaction(SIGINT, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
-        ::sigaction(SIGINT, &sa, nullptr);
+    sigint_installed_ = false;
+    if (::sigaction(SIGINT, nullptr, &old_sigint_) == 0 && old_sigint_.sa_handler == SIG_DFL) {
+        sigint_installed_ = ::sigaction(SIGINT, &sa, nullptr) == 0;
     }
-    ::sigaction(SIGTERM, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, &old_sigterm_);
+    signals_installed_ = true;
+}
+
+void Loop::restore_signal_handlers() noexcept {
+    if (!signals_installed_) return;
+    signals_installed_ = false;
+    if (sigint_installed_) ::sigaction(SIGINT, &old_sigint_, nullptr);
+    ::sigaction(SIGTERM, &old_sigterm_, nullptr);
+    sigint_installed_ = false;
+    // A signal caught after the loop's last phase 3 asked for what is happening anyway.
+    g_pending_signal.store(0, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------- active coroutines
 
 void Loop::shutdown_active() {
-    // Each shutdown() unwinds one frame, which may start or end others: take from the head
-    // until the list is empty (bounded by a pass limit against frames that refuse to die).
-    for (int pass = 0; pass < 1000 && active_.next != &active_; ++pass) {
-        ActiveNode* n = active_.next;
-        unregister_active(n);
-        n->shutdown(n);
+    // Move the registry into a local list first and unwind from there: each shutdown() may end
+    // other frames (they unlink themselves from the local list) or start new ones (they go to
+    // the registry and are handled in the next round). Rounds, not frames, are bounded.
+    for (int round = 0; round < 100 && active_.next != &active_; ++round) {
+        ActiveNode local{&local, &local, nullptr};
+        local.next = active_.next;
+        local.prev = active_.prev;
+        local.next->prev = &local;
+        local.prev->next = &local;
+        active_.next = active_.prev = &active_;
+        while (local.next != &local) {
+            ActiveNode* n = local.next;
+            unregister_active(n);
+            n->shutdown(n);
+        }
     }
 }
 

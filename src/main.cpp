@@ -1,4 +1,7 @@
-// kaa::main: the run/stop/loop facade and the shutdown sequence over detail::Loop.
+// kaa::main: the run/stop/step/loop facade over detail::Loop, loop_while() (the loop every
+// run(), loop() and wait() on the loop thread goes through), and the shutdown sequence.
+//
+// Threads: loop thread only, except stop(), step(), post_task() and wakeup() (see main.hpp).
 
 #include "loop_impl.hpp"
 
@@ -23,27 +26,39 @@ bool is_system_exit(const std::exception_ptr& e) {
     }
 }
 
-void shutdown_sequence() {
+// Runs one part of the shutdown sequence; what escapes it (a BaseException from a listener, a
+// changed callback throwing) is reported, so the remaining parts still run.
+template <class F>
+void shutdown_part(F&& part, const char* context) noexcept {
+    try {
+        part();
+    } catch (...) {
+        report_exception(std::current_exception(), context);
+    }
+}
+
+// kaa's _stop() (reference §4.5): shutdown, disconnect shutdown and step listeners,
+// shutdown_after, thread pools (hooks), then unwind suspended coroutine frames.
+void shutdown_sequence() noexcept {
     Loop& L = Loop::instance();
     L.shutting_down = true;
     L.running = false;
+    L.shutdown_deferred = false;
     MainSignals& s = signals();
-    s.shutdown.emit();
-    s.shutdown.disconnect_all();
-    s.step.disconnect_all();
-    s.shutdown_after.emit();
-    for (auto& hook : L.shutdown_hooks()) {
-        try {
-            hook();
-        } catch (...) {
-            report_exception(std::current_exception(), "Exception in shutdown hook");
-        }
+    shutdown_part([&] { s.shutdown.emit(); }, "Exception in main shutdown signal");
+    shutdown_part([&] { s.shutdown.disconnect_all(); }, "Exception in main shutdown signal");
+    shutdown_part([&] { s.step.disconnect_all(); }, "Exception in main shutdown signal");
+    shutdown_part([&] { s.shutdown_after.emit(); }, "Exception in main shutdown_after signal");
+    for (std::size_t i = 0; i < L.shutdown_hooks().size(); ++i) {
+        shutdown_part([&] { L.shutdown_hooks()[i](); }, "Exception in shutdown hook");
     }
-    L.shutdown_active();
+    shutdown_part([&] { L.shutdown_active(); }, "Exception while unwinding coroutines");
     L.stopped = true;
 }
 
 void at_process_exit() {
+    // Never create the loop just to shut it down.
+    if (!Loop::exists()) return;
     Loop& L = Loop::instance();
     if (!detail::on_loop_thread() || L.running) return;
     try {
@@ -71,16 +86,23 @@ void run() {
     L.shutting_down = false;
     L.stopped = false;
     L.stop_requested = false;
+    L.shutdown_deferred = false;
     L.in_run = true;
     L.install_signal_handlers();
+    // Dispositions go back before the shutdown sequence: a second SIGINT/SIGTERM during a slow
+    // shutdown gets the process's own behaviour (by default: terminate).
+    auto leave = [&L] {
+        L.in_run = false;
+        L.restore_signal_handlers();
+    };
     try {
         detail::loop_while([] { return true; }, std::nullopt);
     } catch (...) {
-        L.in_run = false;
+        leave();
         shutdown_sequence();
         throw;
     }
-    L.in_run = false;
+    leave();
     shutdown_sequence();
 }
 
@@ -93,6 +115,10 @@ void stop() {
     if (L.running) {
         L.stop_requested = true;
         L.wakeup();
+    } else if (L.stepping > 0) {
+        // Inside a callback of a bare step(): shutting down here could unwind the very frame
+        // that called stop(). step() does it once the iteration is over.
+        L.shutdown_deferred = true;
     } else if (!L.shutting_down) {
         shutdown_sequence();
     }
@@ -104,8 +130,20 @@ void step() {
         return;
     }
     Loop& L = Loop::instance();
-    L.step_once(true);
-    signals().step.emit();
+    struct Stepping {
+        Loop& L;
+        explicit Stepping(Loop& l) : L(l) { ++L.stepping; }
+        ~Stepping() { --L.stepping; }
+    };
+    {
+        Stepping guard(L);
+        L.step_once(true);
+        signals().step.emit();
+    }
+    if (L.stepping == 0 && L.shutdown_deferred && !L.running) {
+        L.shutdown_deferred = false;
+        if (!L.shutting_down) shutdown_sequence();
+    }
 }
 
 void loop(const std::function<bool()>& condition, std::optional<std::chrono::nanoseconds> timeout) {
@@ -114,11 +152,7 @@ void loop(const std::function<bool()>& condition, std::optional<std::chrono::nan
     detail::loop_while(condition, t);
 }
 
-void loop(bool condition, std::optional<std::chrono::nanoseconds> timeout) {
-    loop([condition] { return condition; }, timeout);
-}
-
-bool is_running() { return Loop::instance().in_run && Loop::instance().running; }
+bool is_running() { return Loop::instance().running; }
 bool is_shutting_down() { return Loop::instance().shutting_down; }
 bool is_stopped() { return Loop::instance().stopped; }
 bool is_mainthread() { return detail::on_loop_thread(); }
@@ -144,25 +178,41 @@ void loop_while(const std::function<bool()>& cond, std::optional<Duration> timeo
 
     ++L.depth;
     L.running = true;
-    const bool outermost = L.depth == 1;
+    // run()'s own loop: the only one that a stop() or a SystemExit ends normally.
+    const bool run_loop = L.depth == 1 && L.in_run;
     struct Leave {
         Loop& L;
         TimerNode* node;
         ~Leave() {
             L.cancel(node);
-            if (--L.depth == 0) L.running = false;
+            if (--L.depth == 0) {
+                L.running = false;
+                L.stop_requested = false;  // consumed: a later loop() must not see it
+            }
         }
     } leave{L, &deadline};
 
-    while (!deadline.passed && !(outermost && L.stop_requested) && cond()) {
+    for (;;) {
+        if (L.stop_requested) {
+            if (run_loop) break;
+            // Unwind to run() (through the callback that nested this loop, e.g. a wait()),
+            // or out of a loop()/wait() that is not inside run(): kaa raises SystemExit too.
+            throw SystemExit("kaa: main::stop()");
+        }
+        if (deadline.passed || !cond()) break;
         try {
             L.step_once(true);
             main::signals().step.emit();
         } catch (...) {
             std::exception_ptr e = std::current_exception();
-            bool swallowed = !main::signals().exception.emit(e);
-            if (swallowed) continue;
-            if (outermost && L.in_run && main::is_system_exit(e)) break;
+            const bool system_exit = main::is_system_exit(e);
+            if (!main::signals().exception.emit(e)) {
+                // A listener returned false: swallowed, the loop goes on (a vetoed SystemExit
+                // from stop() also cancels that stop).
+                if (system_exit) L.stop_requested = false;
+                continue;
+            }
+            if (run_loop && system_exit) break;
             throw;
         }
     }

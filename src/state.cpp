@@ -6,6 +6,7 @@
 #include <kaa/inprogress.hpp>
 
 #include <mutex>
+#include <vector>
 
 namespace kaa::detail {
 
@@ -38,8 +39,33 @@ bool StateBase::try_add_ref() noexcept {
     return false;
 }
 
+namespace {
+// States whose last reference went while another state was being finalised on this thread,
+// linked through StateBase::next_dead_. The outermost last_release() frees them one by one: no
+// recursion through ~StateBase → listener captures → release → ~StateBase …, which overflows
+// the stack on long chains. Trivially destructible, so releases during thread or process exit
+// (after thread_local destructors ran) are still safe.
+thread_local bool t_releasing = false;
+thread_local StateBase* t_dead = nullptr;
+}  // namespace
+
 void StateBase::last_release() noexcept {
-    if (status() == failed && !handled_) {
+    if (t_releasing) {
+        next_dead_ = t_dead;  // tail_ is not needed any more: the state is dead
+        t_dead = this;
+        return;
+    }
+    t_releasing = true;
+    finalize();
+    while (StateBase* s = t_dead) {
+        t_dead = s->next_dead_;
+        s->finalize();
+    }
+    t_releasing = false;
+}
+
+void StateBase::finalize() noexcept {
+    if (status() == failed && !handled_.load()) {
         report_exception(error_, "Unhandled InProgress exception");
     }
     if (extra_ && extra_->weak) {
@@ -76,7 +102,15 @@ void StateBase::add_listener(Listener* l) {
         bool is_failed = status() == failed;
         if (l->wants(is_failed)) {
             StateRef keep(this);
-            if (!l->fire(l, *this) && is_failed) handled_ = true;
+            bool keep_going = true;
+            try {
+                keep_going = l->fire(l, *this);
+            } catch (const BaseException&) {
+                throw;
+            } catch (...) {
+                report_exception(std::current_exception(), "Exception while emitting signal");
+            }
+            if (!keep_going && is_failed) handled_ = true;
         } else {
             l->drop(l);
         }
@@ -89,7 +123,11 @@ void StateBase::add_listener(Listener* l) {
         head_ = l;
     }
     tail_ = l;
-    if (watches_listeners_) on_listeners_changed();
+    if (watches_listeners_) {
+        // on_listeners_changed() may finish it, and a listener may drop the last handle.
+        StateRef keep(try_add_ref() ? this : nullptr, /*adopt=*/true);
+        on_listeners_changed();
+    }
 }
 
 bool StateBase::unlink_listener(Listener* l) noexcept {
@@ -100,6 +138,7 @@ bool StateBase::unlink_listener(Listener* l) noexcept {
         if (tail_ == cur) tail_ = prev;
         cur->next = nullptr;
         if (watches_listeners_) {
+            StateRef keep(try_add_ref() ? this : nullptr, /*adopt=*/true);
             try {
                 on_listeners_changed();
             } catch (...) {
@@ -123,6 +162,7 @@ bool StateBase::remove_listener(std::uint64_t id) noexcept {
 }
 
 std::size_t StateBase::result_listener_count() const noexcept {
+    if (finished()) return 0;  // whatever is left in head_ is being dispatched
     std::size_t n = 0;
     for (Listener* cur = head_; cur; cur = cur->next) n += cur->wants(false) ? 1 : 0;
     return n;
@@ -136,36 +176,47 @@ void StateBase::fail(std::exception_ptr e) {
 
 void StateBase::complete() {
     notify_blocked_threads();
-    // Take the lists out first: a listener may connect, disconnect, finish another
-    // InProgress or drop the last handle to this one (kept alive by `keep`).
+    // Abort listeners go at once (kaa disconnects every signal after the emission); dropping
+    // them may release the last handle of other states, never of this one (the caller holds
+    // a handle).
+    if (extra_ && !extra_->abort_listeners.empty()) {
+        std::vector<AbortListener> dropped = std::move(extra_->abort_listeners);
+        extra_->abort_listeners.clear();
+    }
+    if (!head_) return;
+    run_bounded([this] { dispatch(); },
+                [this] {
+                    StateRef keep(this);
+                    return Task([keep = std::move(keep)] { keep->dispatch(); });
+                });
+}
+
+void StateBase::dispatch() {
+    // head_ now holds the listeners still to be called. Unlink each before calling it: a
+    // listener may connect (fires at once), disconnect another listener (it is then never
+    // called), finish other InProgress objects or drop the last handle to this one (`keep`).
     StateRef keep(this);
-    Listener* l = head_;
-    head_ = tail_ = nullptr;
-    if (extra_) extra_->abort_listeners.clear();
     const bool is_failed = status() == failed;
-    while (l) {
-        Listener* next = l->next;
+    std::exception_ptr base_exception;
+    while (Listener* l = head_) {
+        head_ = l->next;
+        if (!head_) tail_ = nullptr;
         l->next = nullptr;
         if (!l->wants(is_failed)) {
             l->drop(l);
-            l = next;
             continue;
         }
         try {
             if (!l->fire(l, *this) && is_failed) handled_ = true;
         } catch (const BaseException&) {
-            // kaa: BaseException (an abort, SystemExit) propagates out of the emission.
-            for (Listener* rest = next; rest;) {
-                Listener* n2 = rest->next;
-                rest->drop(rest);
-                rest = n2;
-            }
-            throw;
+            // kaa: BaseException (an abort, SystemExit) propagates out of the emission. The
+            // other listeners are still called, so no awaiting coroutine is left hanging.
+            if (!base_exception) base_exception = std::current_exception();
         } catch (...) {
             report_exception(std::current_exception(), "Exception while emitting signal");
         }
-        l = next;
     }
+    if (base_exception) std::rethrow_exception(base_exception);
 }
 
 bool StateBase::abortable() const noexcept {

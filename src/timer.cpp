@@ -1,4 +1,6 @@
-// Timers: the shared TimerCore, and the wall-clock At timers.
+// Timers: the shared TimerCore (Timer, OneShotTimer, Weak*), and the wall-clock At timers.
+//
+// Threads: loop thread only; Timer::start()/stop() post themselves from other threads.
 
 #include <kaa/main.hpp>
 #include <kaa/timer.hpp>
@@ -30,8 +32,16 @@ void TimerCore::start(Duration iv, bool now) {
     interval = iv;
     if (now) {
         const std::uint64_t gen = generation;
-        if (!callback()) {
+        timer_cancel(this);  // a restart: the old schedule ends before the synchronous call
+        bool keep_going;
+        try {
+            keep_going = callback();
+        } catch (...) {
             if (generation == gen) stop();
+            throw;  // to the caller of start()
+        }
+        if (!keep_going) {
+            stop();
             return;
         }
         if (generation != gen) return;  // the callback restarted or stopped it
@@ -54,11 +64,20 @@ void TimerCore::on_fire() {
         return;
     }
     if (oneshot) interval.reset();
-    bool keep_going = callback();
+    bool keep_going;
+    try {
+        keep_going = callback();
+    } catch (...) {
+        // The exception goes to the loop (main::signals().exception); the timer ends, unless
+        // the callback restarted it before throwing.
+        if (generation == gen) stop();
+        throw;
+    }
     if (generation != gen) {
-        // start() or stop() ran inside the callback. A one-shot that re-armed itself and
-        // then returned false cancels that restart (kaa's documented gotcha).
-        if (!keep_going && oneshot) stop();
+        // start() or stop() ran inside the callback. A timer that re-armed itself and then
+        // returned false cancels that restart (kaa's documented OneShotTimer gotcha; kaa's
+        // NotifierCallback unregisters whatever is registered then, for every timer).
+        if (!keep_going) stop();
         return;
     }
     if (oneshot || !keep_going) {
@@ -122,7 +141,8 @@ std::vector<int> checked_sorted(std::vector<int> v, int max, const char* what) {
 }
 }  // namespace
 
-OneShotAtTimer::OneShotAtTimer(std::function<bool()> callback) : state_(std::make_shared<State>()) {
+OneShotAtTimer::OneShotAtTimer(std::function<bool()> callback, int)
+    : state_(std::make_shared<State>()) {
     state_->callback = std::move(callback);
 }
 
@@ -170,37 +190,55 @@ void OneShotAtTimer::start(std::vector<int> hours, std::vector<int> minutes,
     state_->hours = checked_sorted(std::move(hours), 23, "hour");
     state_->minutes = checked_sorted(std::move(minutes), 59, "minute");
     state_->seconds = checked_sorted(std::move(seconds), 59, "second");
+    ++state_->generation;
     state_->last.reset();
-    schedule();
+    schedule(state_);
 }
 
-void OneShotAtTimer::schedule() {
+void OneShotAtTimer::schedule(const std::shared_ptr<State>& st) {
     using namespace std::chrono;
     auto now = system_clock::now();
-    auto from = state_->last && *state_->last > now ? *state_->last : now;
-    auto next = next_match(from, state_->hours, state_->minutes, state_->seconds);
-    state_->next = next;
-    state_->last = next;
-    std::weak_ptr<State> weak = state_;
-    if (!state_->timer) {
-        state_->timer.emplace([weak] {
-            auto st = weak.lock();
-            if (!st) return;
-            st->next.reset();
-            bool again = st->callback();
-            if (st->repeat && again && st->last) {
-                OneShotAtTimer self(std::function<bool()>{});
-                self.state_ = st;
-                self.schedule();
-            }
-        });
+    auto from = st->last && *st->last > now ? *st->last : now;
+    auto next = next_match(from, st->hours, st->minutes, st->seconds);
+    st->next = next;
+    st->last = next;
+    if (!st->timer) {
+        // Strong: while scheduled the State keeps itself alive through its timer (see State).
+        st->timer.emplace([st] { fire(st); });
     }
-    state_->timer->start(duration_cast<nanoseconds>(next - now));
+    st->timer->start(duration_cast<nanoseconds>(next - now));
+}
+
+void OneShotAtTimer::fire(const std::shared_ptr<State>& st) {
+    st->next.reset();
+    const std::uint64_t gen = st->generation;
+    bool again = false;
+    try {
+        again = st->callback();
+    } catch (...) {
+        // The exception goes to the loop and ends the timer, as for a Timer.
+        if (st->generation == gen) {
+            st->last.reset();
+            st->timer.reset();
+        }
+        throw;
+    }
+    if (st->generation != gen) return;  // start() or stop() inside the callback decided
+    if (st->repeat && again) {
+        schedule(st);
+    } else {
+        st->timer.reset();  // breaks the State ↔ timer cycle; the running core is kept alive
+    }
 }
 
 void OneShotAtTimer::stop() {
-    if (state_->timer) state_->timer->stop();
+    ++state_->generation;
     state_->next.reset();
+    state_->last.reset();
+    if (state_->timer) {
+        state_->timer->stop();
+        state_->timer.reset();
+    }
 }
 
 bool OneShotAtTimer::active() const { return state_->timer && state_->timer->active(); }

@@ -7,32 +7,54 @@
 //   singleton();  // starts it
 //   singleton();  // returns the same, still running, coroutine
 //
+// The callable must return a kaa::Coroutine<T> (kaa raises TypeError "@coroutine decorated
+// function is not a generator"; C++ rejects it at compile time: kaa::coroutine() static_asserts
+// when the callable's return type is known, and the wrapper's call operator is constrained, so
+// `std::invocable<Wrapper, Args...>` is false for a callable that does not return a coroutine).
+//
+// Arguments the wrapper passes in front of the caller's (after the object, for a member
+// function pointer), in this order:
+//   progress = true     a fresh InProgressStatus& per call; the returned coroutine's
+//                       progress() is that same object.
+//   POLICY_PASS_LAST    `last`: an InProgressBase (lvalue) naming the most recent unfinished
+//                       call, or an empty handle if there is none. Take it as
+//                       `kaa::InProgressBase last` or `const kaa::InProgressBase& last`.
+// If the callable does not accept what the options pass, the call throws kaa::TypeError.
+//
+// Options that reach the frame — interval and the SYNCHRONIZED queueing — are handed to the
+// first coroutine frame created by the call: the callable should be the coroutine itself (or
+// return one without first calling another coroutine).
+//
 // Policies (kaa-reference §1.7):
 //   POLICY_SINGLETON    while a call is unfinished, every call returns that same coroutine
 //                       (later arguments are ignored); after it finished, a call starts anew.
 //   POLICY_SYNCHRONIZED calls run strictly one after another in call order; a queued call
 //                       starts when its predecessor ends (even if it failed). Aborting a queued
-//                       call removes it from the queue (kaa-reference Q12).
-//   POLICY_PASS_LAST    the callable receives `last`, the most recent unfinished call
-//                       (std::nullopt if none), as its first argument.
+//                       call removes it from the queue; its successor then waits for the
+//                       aborted call's predecessor (kaa-reference Q12).
+//   POLICY_PASS_LAST    see `last` above.
 // A call that finishes in its eager first step is never recorded.
 //
 // State: for a member function pointer the policy state is kept per object (the first
-// argument), and `group` shares it between wrappers of the same object; otherwise per wrapper
-// (or per group name). Lambda captures: the wrapper owns the callable and every coroutine it
-// starts keeps it alive, so a capturing lambda is safe across suspensions.
+// argument: a reference, pointer, smart pointer or std::reference_wrapper), per wrapper — or,
+// with `group`, shared by the wrappers of that object that use the same group name. For any
+// other callable it is per wrapper (copies of a wrapper share it). Lambda captures: the
+// wrapper owns the callable and every coroutine it starts keeps it alive, so a capturing
+// lambda is safe across suspensions.
 //
 // Threads: main-loop thread only.
 
 #include <kaa/detail/coroutine_impl.hpp>
+#include <kaa/errors.hpp>
 #include <kaa/status.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <compare>
+#include <concepts>
+#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -55,10 +77,25 @@ struct CoroutineOptions {
     /// Pass a fresh InProgressStatus& as the first argument of each call (also progress()).
     bool progress = false;
     /// Share policy state with other wrappers of the same object using the same name.
-    std::string group;
+    std::string group{};
 };
 
+/// True for kaa::Coroutine<T>.
+template <class R>
+inline constexpr bool is_coroutine_v = false;
+template <class T>
+inline constexpr bool is_coroutine_v<Coroutine<T>> = true;
+
 namespace detail {
+
+/// Identifies one policy scope: (object or null, wrapper or null, group).
+struct PolicyKey {
+    const void* object = nullptr;   ///< the object of a member function call, else null
+    const void* wrapper = nullptr;  ///< the wrapper's identity unless a group names the scope
+    std::string group{};
+    friend auto operator<=>(const PolicyKey&, const PolicyKey&) = default;
+    friend bool operator==(const PolicyKey&, const PolicyKey&) = default;
+};
 
 /// The unfinished calls of one policy scope, oldest first.
 struct PolicyState {
@@ -66,177 +103,354 @@ struct PolicyState {
         InProgressBase ip;
         CoroutineBase* co;
     };
-    std::vector<Entry> calls;
+    std::deque<Entry> calls;  ///< a deque: the head (oldest) is the one that usually ends
 };
 
-/// Where policy state lives: (object or wrapper identity, group) → state. Loop thread only.
-std::shared_ptr<PolicyState> policy_state(const void* scope, const std::string& group);
-/// Drops the entry if its state has no calls left.
-void policy_state_release(const void* scope, const std::string& group);
+/// The state of `key`: the stored one, or a new one (not stored until policy_state_attach()).
+/// Loop thread only.
+std::shared_ptr<PolicyState> policy_state(const PolicyKey& key);
+/// Stores `st` as the state of `key` (it may have been dropped while the call ran).
+void policy_state_attach(const PolicyKey& key, const std::shared_ptr<PolicyState>& st);
+/// Forgets the state of `key` if it is `st` and has no calls left.
+void policy_state_release(const PolicyKey& key, const PolicyState* st);
 
-template <class R>
-struct coroutine_value;
+// ---- what the wrapper may tell about a callable before it is called (decoration time)
+
+/// known = the callable's return type can be read without arguments (function pointer,
+/// member function pointer, class with one non-template operator()).
+template <class F, class = void>
+struct callable_result {
+    static constexpr bool known = false;
+    using type = void;
+};
+template <class R, class... A>
+struct callable_result<R (*)(A...), void> {
+    static constexpr bool known = true;
+    using type = R;
+};
+template <class R, class... A>
+struct callable_result<R (*)(A...) noexcept, void> {
+    static constexpr bool known = true;
+    using type = R;
+};
+#define KAA_MEMBER_RESULT(QUALIFIERS)                         \
+    template <class R, class C, class... A>                   \
+    struct callable_result<R (C::*)(A...) QUALIFIERS, void> { \
+        static constexpr bool known = true;                   \
+        using type = R;                                       \
+    };
+KAA_MEMBER_RESULT()
+KAA_MEMBER_RESULT(const)
+KAA_MEMBER_RESULT(&)
+KAA_MEMBER_RESULT(const&)
+KAA_MEMBER_RESULT(&&)
+KAA_MEMBER_RESULT(const&&)
+KAA_MEMBER_RESULT(noexcept)
+KAA_MEMBER_RESULT(const noexcept)
+KAA_MEMBER_RESULT(& noexcept)
+KAA_MEMBER_RESULT(const& noexcept)
+KAA_MEMBER_RESULT(&& noexcept)
+KAA_MEMBER_RESULT(const&& noexcept)
+#undef KAA_MEMBER_RESULT
+template <class F>
+struct callable_result<F, std::void_t<decltype(&F::operator())>>
+    : callable_result<decltype(&F::operator())> {};
+
+/// What kaa::coroutine() static_asserts: the callable does not visibly return something else.
+template <class F>
+inline constexpr bool may_return_coroutine =
+    !callable_result<F>::known || is_coroutine_v<typename callable_result<F>::type>;
+
+// ---- the arguments the wrapper inserts (see the file comment)
+
+/// Which prefix arguments a call passes.
+enum class Prefix { none, status, last, status_last };
+
+template <class... T>
+struct type_list {};
+
+template <Prefix K>
+struct prefix_list;
+template <>
+struct prefix_list<Prefix::none> {
+    using type = type_list<>;
+};
+template <>
+struct prefix_list<Prefix::status> {
+    using type = type_list<InProgressStatus&>;
+};
+template <>
+struct prefix_list<Prefix::last> {
+    using type = type_list<InProgressBase&>;
+};
+template <>
+struct prefix_list<Prefix::status_last> {
+    using type = type_list<InProgressStatus&, InProgressBase&>;
+};
+
+/// The full argument list: the prefix goes first, or after the object for a member function.
+template <bool Member, class Pre, class... Args>
+struct arrange {
+    using type = void;  // a member function called without an object: not invocable
+};
+template <class... P, class... Args>
+struct arrange<false, type_list<P...>, Args...> {
+    using type = type_list<P..., Args...>;
+};
+template <class... P, class Obj, class... Rest>
+struct arrange<true, type_list<P...>, Obj, Rest...> {
+    using type = type_list<Obj, P..., Rest...>;
+};
+
+template <class F, class L>
+struct invoke_list {
+    static constexpr bool ok = false;
+    using type = void;
+};
+template <class F, class... A>
+    requires std::invocable<F&, A...>
+struct invoke_list<F, type_list<A...>> {
+    using type = std::invoke_result_t<F&, A...>;
+    static constexpr bool ok = is_coroutine_v<type>;
+};
+
+/// Whether (and with which coroutine type) F can be called with prefix K and Args.
+template <Prefix K, class F, class... Args>
+using prefixed = invoke_list<
+    F, typename arrange<std::is_member_function_pointer_v<F>, typename prefix_list<K>::type,
+                        Args&&...>::type>;
+
+/// The coroutine type a call returns: that of the first prefix combination that works.
+template <class F, class... Args>
+struct coroutine_call_result {
+    using type = std::conditional_t<
+        prefixed<Prefix::none, F, Args...>::ok, typename prefixed<Prefix::none, F, Args...>::type,
+        std::conditional_t<
+            prefixed<Prefix::status, F, Args...>::ok,
+            typename prefixed<Prefix::status, F, Args...>::type,
+            std::conditional_t<prefixed<Prefix::last, F, Args...>::ok,
+                               typename prefixed<Prefix::last, F, Args...>::type,
+                               typename prefixed<Prefix::status_last, F, Args...>::type>>>;
+};
+
+/// The wrapper of F can be called with Args: F accepts them (with some combination of the
+/// prefix arguments) and returns a kaa::Coroutine<T>.
+template <class F, class... Args>
+concept coroutine_callable_with =
+    prefixed<Prefix::none, F, Args...>::ok || prefixed<Prefix::status, F, Args...>::ok ||
+    prefixed<Prefix::last, F, Args...>::ok || prefixed<Prefix::status_last, F, Args...>::ok;
+
+template <class M>
+struct member_class;
+template <class M, class C>
+struct member_class<M C::*> {
+    using type = C;
+};
+
 template <class T>
-struct coroutine_value<Coroutine<T>> {
-    using type = T;
+struct is_reference_wrapper : std::false_type {};
+template <class T>
+struct is_reference_wrapper<std::reference_wrapper<T>> : std::true_type {};
+
+/// The address of the object a member function is called on.
+template <class F, class Obj>
+const void* object_address(const Obj& obj) {
+    using C = typename member_class<F>::type;
+    using O = std::remove_cvref_t<Obj>;
+    if constexpr (std::is_base_of_v<C, O>) {
+        return static_cast<const void*>(std::addressof(obj));
+    } else if constexpr (std::is_pointer_v<O>) {
+        return static_cast<const void*>(obj);
+    } else if constexpr (is_reference_wrapper<O>::value) {
+        return static_cast<const void*>(std::addressof(obj.get()));
+    } else {
+        return static_cast<const void*>(std::to_address(obj));  // smart pointers
+    }
+}
+
+/// Restores the thread's frame setup when the call ends (the callable may not consume it).
+struct SetupGuard {
+    SetupGuard(bool defer, Duration interval) {
+        t_next_setup = NextCoroutineSetup{defer || interval > Duration::zero(), defer, interval};
+    }
+    SetupGuard(const SetupGuard&) = delete;
+    SetupGuard& operator=(const SetupGuard&) = delete;
+    ~SetupGuard() { t_next_setup = NextCoroutineSetup{}; }
 };
 
 }  // namespace detail
 
-/// The callable returned by kaa::coroutine().
+/// The callable returned by kaa::coroutine(). Copies share the callable and the policy state.
 template <class F>
 class CoroutineFunction {
 public:
+    /// Wraps `f` with `opts`.
     CoroutineFunction(CoroutineOptions opts, F f)
-        : opts_(std::move(opts)), fn_(std::make_shared<F>(std::move(f))) {}
+        : opts_(std::make_shared<const CoroutineOptions>(std::move(opts))),
+          fn_(std::make_shared<F>(std::move(f))) {}
 
-    /// Calls the wrapped callable under the configured policy; returns its coroutine.
+    /// Calls the wrapped callable under the configured policy and returns its coroutine (which
+    /// ran eagerly up to its first suspension). Throws what the first step throws, and
+    /// kaa::TypeError if the callable does not accept the prefix arguments the options pass.
     template <class... Args>
-    auto operator()(Args&&... args) {
-        const void* scope = fn_.get();
-        if constexpr (std::is_member_function_pointer_v<F>) {
-            scope = object_address(args...);
-        }
-        const std::string group = opts_.group;
+        requires detail::coroutine_callable_with<F, Args...>
+    auto operator()(Args&&... args) const ->
+        typename detail::coroutine_call_result<F, Args...>::type {
+        using C = typename detail::coroutine_call_result<F, Args...>::type;
+        using T = typename C::value_type;
+        const CoroutineOptions& o = *opts_;
+
+        detail::PolicyKey key;
         std::shared_ptr<detail::PolicyState> st;
-        if (opts_.policy != Policy::none) st = detail::policy_state(scope, group);
-        return call(st, scope, group, std::forward<Args>(args)...);
-    }
-
-private:
-    template <class First, class... Rest>
-    static const void* object_address(First& first, Rest&...) {
-        if constexpr (std::is_pointer_v<std::decay_t<First>>) {
-            return static_cast<const void*>(first);
-        } else {
-            return static_cast<const void*>(std::addressof(first));
+        if (o.policy != Policy::none) {
+            key = policy_key(args...);
+            st = detail::policy_state(key);
         }
-    }
-
-    // The prefix arguments, in order: the object (member functions), the status
-    // (progress), `last` (POLICY_PASS_LAST); then the caller's arguments.
-    template <class... Prefix>
-    auto invoke_prefixed(Prefix&&... prefix) {
-        return std::invoke(*fn_, std::forward<Prefix>(prefix)...);
-    }
-    template <class... Args>
-    auto invoke(InProgressStatus* status, const InProgressBase* last, Args&&... args) {
-        if constexpr (std::is_member_function_pointer_v<F>) {
-            return invoke_member(status, last, std::forward<Args>(args)...);
-        } else {
-            return invoke_after(status, last, std::forward<Args>(args)...);
-        }
-    }
-    template <class Obj, class... Args>
-    auto invoke_member(InProgressStatus* status, const InProgressBase* last, Obj&& obj,
-                       Args&&... args) {
-        return invoke_after(status, last, std::forward<Obj>(obj), std::forward<Args>(args)...);
-    }
-    // Obj (if any) stays in front: it is the first of args for member functions.
-    template <class... Args>
-    auto invoke_after(InProgressStatus* status, const InProgressBase* last, Args&&... args) {
-        if constexpr (std::is_member_function_pointer_v<F>) {
-            return insert_after_object(status, last, std::forward<Args>(args)...);
-        } else {
-            return insert_front(status, last, std::forward<Args>(args)...);
-        }
-    }
-    template <class Obj, class... Args>
-    auto insert_after_object(InProgressStatus* status, const InProgressBase* last, Obj&& obj,
-                             Args&&... args) {
-        if (status && last) {
-            return std::invoke(*fn_, std::forward<Obj>(obj), *status, *last,
-                               std::forward<Args>(args)...);
-        } else if (status) {
-            return std::invoke(*fn_, std::forward<Obj>(obj), *status, std::forward<Args>(args)...);
-        } else if (last) {
-            return std::invoke(*fn_, std::forward<Obj>(obj), *last, std::forward<Args>(args)...);
-        }
-        return std::invoke(*fn_, std::forward<Obj>(obj), std::forward<Args>(args)...);
-    }
-    template <class... Args>
-    auto insert_front(InProgressStatus* status, const InProgressBase* last, Args&&... args) {
-        if (status && last) return std::invoke(*fn_, *status, *last, std::forward<Args>(args)...);
-        if (status) return std::invoke(*fn_, *status, std::forward<Args>(args)...);
-        if (last) return std::invoke(*fn_, *last, std::forward<Args>(args)...);
-        return std::invoke(*fn_, std::forward<Args>(args)...);
-    }
-
-    template <class... Args>
-    auto call(const std::shared_ptr<detail::PolicyState>& st, const void* scope,
-              const std::string& group, Args&&... args) {
-        // The branches below differ only in which prefix arguments are passed; which ones
-        // exist is fixed per wrapper, so only one of them compiles into a call of the callable.
-        InProgressStatus* status_probe = nullptr;
-        const InProgressBase* last_probe = nullptr;
-        using C = decltype(invoke(status_probe, last_probe, std::forward<Args>(args)...));
-        using T = typename detail::coroutine_value<C>::type;
-
-        if (st && opts_.policy == Policy::singleton && !st->calls.empty()) {
+        if (st && o.policy == Policy::singleton && !st->calls.empty()) {
             return C(InProgress<T>::from_base(st->calls.back().ip), detail::adopt_coroutine);
         }
-        const bool queue = st && opts_.policy == Policy::synchronized && !st->calls.empty();
+        const bool queue = st && o.policy == Policy::synchronized && !st->calls.empty();
         std::shared_ptr<InProgressStatus> status;
-        if (opts_.progress) status = std::make_shared<InProgressStatus>();
+        if (o.progress) status = std::make_shared<InProgressStatus>();
         InProgressBase last;
-        if (opts_.policy == Policy::pass_last && st && !st->calls.empty()) {
+        if (st && o.policy == Policy::pass_last && !st->calls.empty()) {
             last = st->calls.back().ip;
         }
 
-        detail::t_defer_next_start = queue;
-        C c = invoke(status.get(), opts_.policy == Policy::pass_last ? &last : nullptr,
-                     std::forward<Args>(args)...);
-        detail::t_defer_next_start = false;
+        C c = [&] {
+            detail::SetupGuard setup(queue, std::chrono::duration_cast<detail::Duration>(o.interval));
+            const bool pass_last = o.policy == Policy::pass_last;
+            if (o.progress && pass_last) {
+                return invoke<detail::Prefix::status_last, C>(status.get(), &last,
+                                                              std::forward<Args>(args)...);
+            } else if (o.progress) {
+                return invoke<detail::Prefix::status, C>(status.get(), &last,
+                                                         std::forward<Args>(args)...);
+            } else if (pass_last) {
+                return invoke<detail::Prefix::last, C>(status.get(), &last,
+                                                       std::forward<Args>(args)...);
+            }
+            return invoke<detail::Prefix::none, C>(status.get(), &last,
+                                                   std::forward<Args>(args)...);
+        }();
 
         c.keep_alive(fn_);
         if (status) c.set_progress(status);
-        if (opts_.interval > std::chrono::nanoseconds::zero() && !c.finished()) {
-            c.set_interval(opts_.interval);
-        }
         if (st && !c.finished()) {
+            detail::policy_state_attach(key, st);
             st->calls.push_back({c, &c.base()});
-            watch_end(st, scope, group, c);
+            watch_end(st, key, c);
         }
         return c;
     }
 
-    static bool is_abort(const std::exception_ptr& e) {
-        try {
-            std::rethrow_exception(e);
-        } catch (const InProgressAborted&) {
-            return true;
-        } catch (...) {
-            return false;
+    /// The options given to kaa::coroutine().
+    const CoroutineOptions& options() const { return *opts_; }
+
+private:
+    template <class... Args>
+    detail::PolicyKey policy_key(const Args&... args) const {
+        detail::PolicyKey key;
+        key.group = opts_->group;
+        if constexpr (std::is_member_function_pointer_v<F>) {
+            key.object = object_of(args...);
+        }
+        // Without a group the scope is this wrapper (and its copies); with one, on an object,
+        // every wrapper of that object using the group shares it. Plain callables keep their
+        // groups per wrapper, as kaa keeps them on the function.
+        if (key.group.empty() || !key.object) key.wrapper = fn_.get();
+        return key;
+    }
+    template <class First, class... Rest>
+    static const void* object_of(const First& first, const Rest&...) {
+        return detail::object_address<F>(first);
+    }
+
+    template <detail::Prefix K, class C, class... Args>
+    C invoke(InProgressStatus* status, InProgressBase* last, Args&&... args) const {
+        if constexpr (!detail::prefixed<K, F, Args...>::ok) {
+            throw TypeError(
+                "kaa::coroutine: the callable does not accept the arguments the options pass "
+                "(progress: InProgressStatus& first; POLICY_PASS_LAST: InProgressBase last)");
+        } else {
+            static_assert(std::is_same_v<typename detail::prefixed<K, F, Args...>::type, C>,
+                          "kaa::coroutine: the callable returns different coroutine types "
+                          "depending on the prefix arguments");
+            if constexpr (std::is_member_function_pointer_v<F>) {
+                return invoke_member<K>(status, last, std::forward<Args>(args)...);
+            } else {
+                return invoke_plain<K>(status, last, std::forward<Args>(args)...);
+            }
+        }
+    }
+    template <detail::Prefix K, class... Args>
+    decltype(auto) invoke_plain(InProgressStatus* status, InProgressBase* last,
+                                Args&&... args) const {
+        if constexpr (K == detail::Prefix::none) {
+            return std::invoke(*fn_, std::forward<Args>(args)...);
+        } else if constexpr (K == detail::Prefix::status) {
+            return std::invoke(*fn_, *status, std::forward<Args>(args)...);
+        } else if constexpr (K == detail::Prefix::last) {
+            return std::invoke(*fn_, *last, std::forward<Args>(args)...);
+        } else {
+            return std::invoke(*fn_, *status, *last, std::forward<Args>(args)...);
+        }
+    }
+    template <detail::Prefix K, class Obj, class... Args>
+    decltype(auto) invoke_member(InProgressStatus* status, InProgressBase* last, Obj&& obj,
+                                 Args&&... args) const {
+        if constexpr (K == detail::Prefix::none) {
+            return std::invoke(*fn_, std::forward<Obj>(obj), std::forward<Args>(args)...);
+        } else if constexpr (K == detail::Prefix::status) {
+            return std::invoke(*fn_, std::forward<Obj>(obj), *status, std::forward<Args>(args)...);
+        } else if constexpr (K == detail::Prefix::last) {
+            return std::invoke(*fn_, std::forward<Obj>(obj), *last, std::forward<Args>(args)...);
+        } else {
+            return std::invoke(*fn_, std::forward<Obj>(obj), *status, *last,
+                               std::forward<Args>(args)...);
         }
     }
 
     // On the end of a recorded call: forget it and, if it was the running head of a
-    // SYNCHRONIZED queue, start the next one. Returns false (handled) for an abort, as kaa.
+    // SYNCHRONIZED queue, start the next one. An abort counts as handled, as in kaa.
     template <class C>
-    static void watch_end(std::shared_ptr<detail::PolicyState> st, const void* scope,
-                          const std::string& group, C& c) {
+    static void watch_end(std::shared_ptr<detail::PolicyState> st, const detail::PolicyKey& key,
+                          C& c) {
         InProgressBase me = c;
-        auto done = [st, scope, group, me]() {
+        auto done = [st, key, me]() {
             auto& calls = st->calls;
-            const bool was_head = !calls.empty() && calls.front().ip == me;
-            std::erase_if(calls, [&](const detail::PolicyState::Entry& e) { return e.ip == me; });
+            auto it = std::find_if(calls.begin(), calls.end(),
+                                   [&](const detail::PolicyState::Entry& e) { return e.ip == me; });
+            if (it == calls.end()) return;
+            const bool was_head = it == calls.begin();
+            calls.erase(it);
             if (was_head && !calls.empty()) calls.front().co->start_deferred();
-            if (calls.empty()) detail::policy_state_release(scope, group);
+            if (calls.empty()) detail::policy_state_release(key, st.get());
         };
         c.connect_both([done](const auto&...) { done(); }, [done](std::exception_ptr e) {
             done();
-            return !is_abort(e);
+            return !detail::holds_abort(e);
         });
     }
 
-    CoroutineOptions opts_;
+    std::shared_ptr<const CoroutineOptions> opts_;
     std::shared_ptr<F> fn_;
 };
 
-/// kaa's @coroutine decorator: wraps `f` (returning a kaa::Coroutine<T>) with `opts`.
+/// kaa's @coroutine decorator: wraps `f`, a callable returning a kaa::Coroutine<T>, with
+/// `opts` (interval, policy, progress, group). See the file comment.
 template <class F>
 CoroutineFunction<F> coroutine(CoroutineOptions opts, F f) {
+    static_assert(detail::may_return_coroutine<F>,
+                  "kaa::coroutine(): the callable must return kaa::Coroutine<T> (kaa raises "
+                  "TypeError: '@coroutine decorated function is not a generator')");
     return CoroutineFunction<F>(std::move(opts), std::move(f));
+}
+
+/// kaa::coroutine() with default options (no interval, no policy, no progress).
+template <class F>
+CoroutineFunction<F> coroutine(F f) {
+    return coroutine(CoroutineOptions{}, std::move(f));
 }
 
 }  // namespace kaa

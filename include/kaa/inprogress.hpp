@@ -8,9 +8,22 @@
 // finishes; a listener connected after that is called at once with the outcome (a deliberate
 // divergence from kaa.base, kaa-reference Q1).
 //
+// Listeners run inside finish()/throw_exception(), on the loop thread, in connection order;
+// each is unlinked just before it is called, so one that disconnects a later one prevents its
+// call. A listener may connect, disconnect, finish other InProgress objects or drop the last
+// handle. An ordinary exception escaping a listener is reported (report_exception) and the
+// others still run; a kaa::BaseException (InProgressAborted, SystemExit) propagates out of
+// finish() once the others ran. Stack depth is bounded: when finishing nests deeper than
+// detail::kMaxInlineDepth (a chain of InProgress objects waiting for each other, coroutines
+// resumed inline), the deeper dispatches are queued and run by the outermost finish() before it
+// returns — so finishing the last of 100,000 chained InProgress objects finishes all of them
+// before that finish() returns, with a flat stack.
+//
 // Exceptions: a failed InProgress whose exception nobody consumed (result() read, wait(), a
-// coroutine awaiting it, an exception listener returning false, waitfor()) is reported once,
-// through report_exception(), when its last handle goes away.
+// coroutine awaiting it, an exception listener returning false, waitfor(), an InProgressAny/All
+// taking it on) is reported once, through report_exception() with the context "Unhandled
+// InProgress exception", when its last handle goes away (on the thread that drops it). An
+// abort() is never reported.
 //
 // Threads: main-loop thread only, except finished(), failed(), wait() and result() after
 // finished(), which any thread may call, and finish()/throw_exception(), which, called from
@@ -132,8 +145,10 @@ public:
     }
 
     /// Blocks until finished, running the main loop re-entrantly on the loop thread and waiting
-    /// on a condition variable elsewhere. Rethrows a failure (it then counts as handled).
-    /// Throws TimeoutException (inprogress() = this) if `timeout` passes first.
+    /// on a condition variable elsewhere (another thread must run the loop then). Counts as a
+    /// result listener while it waits, so a lazy InProgressAny/All subscribes (kaa's dummy
+    /// listener). Rethrows a failure (it then counts as handled). Throws TimeoutException
+    /// (inprogress() = origin() = this) if `timeout` passes first; the InProgress is untouched.
     void wait_finished(std::optional<std::chrono::nanoseconds> timeout = std::nullopt) const;
 
     /// The progress status attached to it (coroutines and threads with `progress`), or null.
@@ -168,6 +183,9 @@ protected:
     }
     /// Rethrows the stored exception if failed (marking it handled); throws if unfinished.
     void check_result() const;
+    /// Queues `task` (a finish/throw called on another thread) to the loop thread; an ordinary
+    /// exception it throws there (e.g. "already finished") is reported, not thrown into the loop.
+    static void post_from_thread(detail::Task task);
 
     detail::StateBase* s_ = nullptr;
 };
@@ -214,13 +232,14 @@ public:
     }
 
     /// Stores the result and calls the result listeners; returns *this. Throws
-    /// std::runtime_error if it already finished. Called from another thread, it is queued.
+    /// std::runtime_error if it already finished. Called from another thread, it is queued to
+    /// the loop thread (and returns at once); a std::runtime_error there is reported instead.
     template <class U>
         requires(!std::is_void_v<T> && std::constructible_from<T, U&&> &&
                  !std::derived_from<std::decay_t<U>, InProgressBase>)
     InProgress& finish(U&& value) {
         if (!detail::on_loop_thread()) {
-            detail::post_to_loop([self = *this, v = T(std::forward<U>(value))]() mutable {
+            post_from_thread([self = *this, v = T(std::forward<U>(value))]() mutable {
                 self.finish(std::move(v));
             });
             return *this;
@@ -234,15 +253,18 @@ public:
         requires std::is_void_v<T>
     {
         if (!detail::on_loop_thread()) {
-            detail::post_to_loop([self = *this]() mutable { self.finish(); });
+            post_from_thread([self = *this]() mutable { self.finish(); });
             return *this;
         }
         ensure_pending();
         typed().succeed();
         return *this;
     }
-    /// Finishing with another InProgress waits for it: same as waitfor(other).
+    /// Finishing with another InProgress waits for it: same as waitfor(other); stays pending
+    /// until then. Throws std::invalid_argument for finish(*this) (an InProgress<T> cannot
+    /// hold itself; kaa finishes with itself) and std::runtime_error if it already finished.
     InProgress& finish(const InProgress<T>& other) {
+        if (detail::on_loop_thread()) ensure_pending();
         if (other == *this) throw std::invalid_argument("kaa: InProgress cannot finish with itself");
         return waitfor(other);
     }
@@ -306,9 +328,16 @@ public:
         }
     }
 
-    /// Makes this InProgress finish or fail exactly as `other` does; `other`'s failure then
-    /// counts as handled (this one inherits it). Returns *this.
+    /// Makes this InProgress finish or fail exactly as `other` does (at once if `other` already
+    /// finished); `other`'s failure then counts as handled (this one inherits it and is
+    /// reported instead, if nobody consumes it). If this one finished meanwhile (an abort),
+    /// `other`'s outcome is not taken and its failure is not marked handled. Returns *this.
+    /// Called from another thread, it is queued to the loop thread.
     InProgress& waitfor(const InProgress<T>& other) {
+        if (!detail::on_loop_thread()) {
+            post_from_thread([self = *this, other]() mutable { self.waitfor(other); });
+            return *this;
+        }
         forward_to(other, *this);
         return *this;
     }
@@ -365,7 +394,7 @@ protected:
     static ListenerId forward_to(const InProgress<T>& from, InProgress<T> to) {
         return const_cast<InProgress<T>&>(from).add(
             [to](detail::StateBase& s) mutable -> bool {
-                if (to.finished()) return false;
+                if (to.finished()) return true;  // not passed on: not handled here
                 if (s.status() == detail::StateBase::failed) {
                     to.throw_exception(s.error_);
                     return false;  // inherited: the source's failure counts as handled

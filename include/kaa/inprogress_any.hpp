@@ -10,9 +10,19 @@
 //
 // Both subscribe to their sub-InProgresses lazily — only while something listens to them
 // (a callback, an awaiting coroutine, wait()) — and unsubscribe from all of them when they
-// finish (kaa-reference Q5). Sub-InProgresses already finished at construction are taken into
-// account at once: an Any with one finishes immediately; an All recounts when its first
-// listener connects (Q6). Nested lists are flattened; indexes refer to the flattened order.
+// finish (kaa-reference Q5) or when their last listener disconnects. Sub-InProgresses already
+// finished at construction are taken into account at once: an Any with one finishes
+// immediately (inside the constructor, even without a listener); an All whose items all
+// finished finishes immediately too. Items that finish while nobody listens are picked up when
+// the next listener connects: an All recounts (Q6) and an Any offers them in index order (a C++
+// decision: kaa's Any would miss them). Nested lists are flattened; indexes refer to the
+// flattened order. `InProgressAny()` with no items never finishes; `InProgressAll()` finishes
+// at once with itself.
+//
+// Failures: a failed sub-InProgress does not fail the Any/All; its SubResult carries the
+// exception (failed(), exception(), result<T>() rethrows). A failure the Any/All takes on this
+// way counts as handled (it is not reported as unhandled); one it ignores (filtered out, or
+// finishing after the Any finished) is not.
 //
 // Finish modes (kaa's finish=…): the result object records the mode and only offers what that
 // mode finishes with — FINISH_IDX_RESULT (default for Any): index() and the sub-result;
@@ -33,8 +43,14 @@
 
 namespace kaa {
 
-/// What InProgressAny and InProgressAll finish with.
-enum class FinishMode { idx_result, result, idx, self };
+/// What InProgressAny and InProgressAll finish with (kaa's finish=…). Any other value (e.g. a
+/// cast integer) makes their constructors throw std::invalid_argument.
+enum class FinishMode {
+    idx_result,  ///< index and sub-result (Any's default)
+    result,      ///< sub-result only
+    idx,         ///< index only
+    self,        ///< the Any/All itself (All's default)
+};
 inline constexpr FinishMode FINISH_IDX_RESULT = FinishMode::idx_result;
 inline constexpr FinishMode FINISH_RESULT = FinishMode::result;
 inline constexpr FinishMode FINISH_IDX = FinishMode::idx;
@@ -85,7 +101,8 @@ public:
     const SubResult& operator[](std::size_t i) const { return items_.at(i); }
     auto begin() const { return items_.begin(); }
     auto end() const { return items_.end(); }
-    /// The All itself (FINISH_SELF).
+    /// The All itself (FINISH_SELF; other modes throw std::logic_error). Empty once the All
+    /// is gone (the result holds it weakly).
     InProgressBase self() const;
     FinishMode mode() const { return mode_; }
 
@@ -98,15 +115,24 @@ private:
 /// A list of InProgress handles, flattened from nested lists (kaa's *objects).
 class InProgressList {
 public:
+    /// No items.
     InProgressList() = default;
+    /// The items, in order.
     InProgressList(std::initializer_list<InProgressBase> items) : items_(items) {}
+    /// The items, in order.
     InProgressList(std::vector<InProgressBase> items) : items_(std::move(items)) {}
+    /// The items, in order.
     template <class T>
     InProgressList(const std::vector<InProgress<T>>& items) : items_(items.begin(), items.end()) {}
+    /// Nested lists, flattened in order (kaa flattens nested lists, tuples and generators):
+    /// `{{a, b}, {c}}` is a, b, c. A single item among lists needs its own braces.
     InProgressList(std::initializer_list<InProgressList> nested) {
         for (const auto& n : nested) items_.insert(items_.end(), n.items_.begin(), n.items_.end());
     }
+    /// The flattened items.
     const std::vector<InProgressBase>& items() const { return items_; }
+    /// Number of flattened items.
+    std::size_t size() const { return items_.size(); }
 
 private:
     std::vector<InProgressBase> items_;

@@ -5,10 +5,14 @@
 #include <kaa/coroutine_policy.hpp>
 #include <kaa/delay.hpp>
 #include <kaa/errors.hpp>
+#include <kaa/event.hpp>
+#include <kaa/generator.hpp>
 #include <kaa/inprogress.hpp>
 #include <kaa/inprogress_any.hpp>
 #include <kaa/inprogress_callable.hpp>
+#include <kaa/io.hpp>
 #include <kaa/main.hpp>
 #include <kaa/signal.hpp>
 #include <kaa/status.hpp>
+#include <kaa/thread.hpp>
 #include <kaa/timer.hpp>

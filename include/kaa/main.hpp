@@ -8,13 +8,19 @@
 // Phases of one iteration (src/loop.cpp, docs/loop.md): clock → epoll_wait → SIGINT/SIGTERM →
 // timers → I/O → work posted from other threads → ready coroutines; then `step` is emitted.
 //
-// Threads: post() and wakeup() may be called from any thread; stop() from another thread is
-// posted to the loop; everything else is main-thread only.
+// Stopping: stop() ends run()'s loop after the current iteration; a loop nested in it (a wait()
+// inside a callback) or a loop()/wait() outside run() throws kaa::SystemExit instead, as kaa
+// raised SystemExit. SIGTERM (and SIGINT if it had its default disposition) is handled while
+// run() runs and makes it return normally; the previous dispositions are restored when it ends.
+//
+// Threads: post(), wakeup(), stop() and step() may be called from any thread (stop() is then
+// posted to the loop, step() only wakes it); everything else is main-thread only.
 
 #include <kaa/detail/callback.hpp>
 #include <kaa/signal.hpp>
 
 #include <chrono>
+#include <concepts>
 #include <exception>
 #include <functional>
 #include <optional>
@@ -41,29 +47,45 @@ struct MainSignals {
 /// The main loop's signals.
 MainSignals& signals();
 
-/// Runs the loop until stop(), SIGINT/SIGTERM or a SystemExit; then runs the shutdown sequence
-/// (shutdown, shutdown_after, thread pools, suspended coroutines unwound). Throws
-/// std::runtime_error if the loop is already running; other exceptions propagate (after the
-/// shutdown sequence). May be called again afterwards.
+/// Runs the loop until stop(), SIGINT/SIGTERM or a SystemExit (one the `exception` signal did
+/// not veto); then runs the shutdown sequence: emits `shutdown` (is_running() is false by then),
+/// disconnects every `shutdown` and `step` listener, emits `shutdown_after`, stops thread pools
+/// and unwinds suspended coroutine frames. Throws std::runtime_error if a loop is already
+/// running (including a wait() or loop() on this thread); another exception escaping the loop
+/// propagates after the shutdown sequence. May be called again afterwards.
 void run();
 
-/// Makes run() return after the current iteration (safe from any callback; from another
-/// thread it is posted). If the loop is not running, runs the shutdown sequence now.
+/// Makes run() return after the current iteration; safe from any callback, never runs the
+/// shutdown sequence inside the caller's stack while a loop runs. A loop nested in run(), or a
+/// loop()/wait() running outside run(), throws kaa::SystemExit before its next iteration (a
+/// listener of `exception` returning false for it cancels the stop). From another thread it is
+/// posted. If no loop runs, the shutdown sequence runs now (or, inside a bare step(), when that
+/// step() returns); once shut down, it does nothing until the next run().
 void stop();
 
-/// Runs one iteration (sleeping until something happens, at most 30 s), then emits `step`.
-/// From another thread it only wakes the loop.
+/// Runs one iteration (sleeping until something is due or posted, at most 30 s), then emits
+/// `step`. Exceptions from callbacks propagate (no `exception` signal). From another thread it
+/// only wakes the loop.
 void step();
 
-/// Runs iterations while `condition()` is true, at most `timeout` (ending at most one
-/// iteration after it passed). Re-entrant. Throws std::runtime_error if the loop runs in
-/// another thread.
+/// Runs iterations while `condition()` is true (checked before each one), at most `timeout`
+/// (ending at most one iteration after it passed). Exceptions go to the `exception` signal as
+/// in run() and propagate unless vetoed. Re-entrant. Throws std::runtime_error if the loop runs
+/// in another thread, kaa::SystemExit after stop() (see stop()).
 void loop(const std::function<bool()>& condition,
           std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
-/// As above with a fixed condition (kaa-reference Q9: the value is used, `false` returns at once).
-void loop(bool condition, std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
+/// As above with a fixed condition (kaa-reference Q9: the value is used, `false` returns at
+/// once without an iteration). A template so that a captureless lambda, which converts to
+/// bool, still picks the overload above.
+template <class B>
+    requires std::same_as<B, bool>
+void loop(B condition, std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {
+    if (!condition) return;
+    loop(std::function<bool()>([] { return true; }), timeout);
+}
 
-/// A run() is active.
+/// A loop is running on the loop thread: run(), or a loop()/wait() (kaa's is_running()).
+/// False during the shutdown sequence.
 bool is_running();
 /// The shutdown sequence started (stays true after run() returned, until the next run()).
 bool is_shutting_down();

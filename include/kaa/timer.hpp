@@ -9,7 +9,8 @@
 //
 // Callbacks run on the main-loop thread; one returning exactly `false` stops a repeating timer
 // (and cancels a restart made inside a one-shot's callback); void or any other value keeps it.
-// An exception from a callback goes to main::signals().exception.
+// An exception from a callback goes to main::signals().exception and stops the timer (unless
+// the callback restarted it first).
 //
 // Cost: arming and cancelling are O(log n) in a 4-ary heap; each timer is one allocation.
 //
@@ -21,55 +22,40 @@
 
 #include <chrono>
 #include <concepts>
-#include <ctime>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
 namespace kaa {
 
 namespace detail {
 
-/// The shared state of a timer; it holds itself (self_) while armed.
+/// The shared state of a timer; it holds itself (`self`) while armed. Loop thread only.
 struct TimerCore : TimerNode, std::enable_shared_from_this<TimerCore> {
-    std::function<bool()> callback;
-    /// For weak timers: whether the owner is still alive.
-    std::function<bool()> alive;
+    std::function<bool()> callback;  ///< the bound user callback; false = stop
+    std::function<bool()> alive;     ///< weak timers: whether the owner still lives
     std::optional<Duration> interval;
     bool oneshot = false;
     std::uint64_t generation = 0;  ///< bumped by start()/stop(); detects a restart in a callback
     std::shared_ptr<TimerCore> self;
 
     TimerCore();
+    /// (Re)starts with `iv`; with `now`, calls the callback first (false: stays stopped).
     void start(Duration iv, bool now);
+    /// Disarms; may release the last reference (nothing may touch `this` afterwards).
     void stop() noexcept;
+    /// Armed and, for weak timers, the owner alive.
     bool active() const;
+    /// Arms at `due` and takes the self-reference.
     void arm_at(Clock::time_point due);
+    /// The TimerNode::fire action: runs the callback, then stops or re-arms on the grid.
     void on_fire();
 };
-
-template <class F, class... Bound>
-std::function<bool()> bind_timer_callback(F f, Bound... bound) {
-    return [f = std::move(f), ... bound = std::move(bound)]() mutable {
-        return invoke_keeps_going(f, bound...);
-    };
-}
-
-template <class O, class F, class... Bound>
-std::function<bool()> bind_weak_timer_callback(std::weak_ptr<O> owner, F f, Bound... bound) {
-    return [owner = std::move(owner), f = std::move(f), ... bound = std::move(bound)]() mutable {
-        auto strong = owner.lock();
-        if (!strong) return false;
-        if constexpr (std::is_member_function_pointer_v<F>) {
-            return invoke_keeps_going(f, strong.get(), bound...);
-        } else {
-            return invoke_keeps_going(f, bound...);
-        }
-    };
-}
 
 }  // namespace detail
 
@@ -81,7 +67,7 @@ public:
     template <class F, class... Bound>
         requires(!std::derived_from<std::decay_t<F>, Timer>)
     explicit Timer(F f, Bound... bound) : Timer() {
-        core_->callback = detail::bind_timer_callback(std::move(f), std::move(bound)...);
+        core_->callback = detail::bind_loop_callback(std::move(f), std::move(bound)...);
     }
 
     /// Starts (or restarts, with the new interval) the timer; with `now`, the callback runs once
@@ -106,7 +92,9 @@ protected:
 /// callback may start() it again.
 class OneShotTimer : public Timer {
 public:
+    /// A stopped one-shot timer calling `f(bound...)`.
     template <class F, class... Bound>
+        requires(!std::derived_from<std::decay_t<F>, Timer>)
     explicit OneShotTimer(F f, Bound... bound) : Timer(std::move(f), std::move(bound)...) {
         core_->oneshot = true;
     }
@@ -117,17 +105,20 @@ public:
 /// again and becomes inactive.
 class WeakTimer : public Timer {
 public:
+    /// A stopped timer calling `f(bound...)` or `(owner->*f)(bound...)` while `owner` lives.
     template <class O, class F, class... Bound>
     WeakTimer(std::weak_ptr<O> owner, F f, Bound... bound) : Timer() {
         core_->alive = [owner] { return !owner.expired(); };
         core_->callback =
-            detail::bind_weak_timer_callback(std::move(owner), std::move(f), std::move(bound)...);
+            detail::bind_weak_loop_callback(std::move(owner), std::move(f), std::move(bound)...);
     }
 };
 
 /// The one-shot form of WeakTimer.
 class WeakOneShotTimer : public WeakTimer {
 public:
+    /// A stopped one-shot timer calling `f(bound...)` or `(owner->*f)(bound...)` if `owner`
+    /// still lives when it fires.
     template <class O, class F, class... Bound>
     WeakOneShotTimer(std::weak_ptr<O> owner, F f, Bound... bound)
         : WeakTimer(std::move(owner), std::move(f), std::move(bound)...) {
@@ -139,28 +130,39 @@ public:
 /// seconds. Defaults: every hour, every minute, second 0.
 class OneShotAtTimer {
 public:
+    /// A stopped timer calling `f(bound...)`.
     template <class F, class... Bound>
+        requires(!std::derived_from<std::decay_t<F>, OneShotAtTimer>)
     explicit OneShotAtTimer(F f, Bound... bound)
-        : OneShotAtTimer(detail::bind_timer_callback(std::move(f), std::move(bound)...)) {}
-    explicit OneShotAtTimer(std::function<bool()> callback);
+        : OneShotAtTimer(detail::bind_loop_callback(std::move(f), std::move(bound)...), 0) {}
 
-    /// Schedules the next matching time. Each list is sorted; values out of range (hours 0–23,
-    /// minutes and seconds 0–59) throw std::invalid_argument.
+    /// Schedules the next matching time (after now, or after the last scheduled time if that is
+    /// later); replaces a previous schedule. Each list is sorted and deduplicated; an empty list
+    /// or a value out of range (hours 0–23, minutes and seconds 0–59) throws
+    /// std::invalid_argument. Like Timer, a started At timer lives on without its handles until
+    /// it stops. Loop thread only.
     void start(std::vector<int> hours = all_hours(), std::vector<int> minutes = all_minutes(),
                std::vector<int> seconds = {0});
-    /// Cancels it.
+    /// Cancels it; also from inside its own callback (an AtTimer then does not reschedule).
     void stop();
-    /// Whether a time is scheduled.
+    /// Whether a time is scheduled (false inside its own callback unless restarted there).
     bool active() const;
-    /// The scheduled wall-clock time, or nullopt when not started.
+    /// The scheduled wall-clock time, or nullopt when not scheduled.
     std::optional<std::chrono::system_clock::time_point> next() const;
+    /// The hours given to the last start(), sorted; empty before.
     const std::vector<int>& hours() const { return state_->hours; }
+    /// The minutes given to the last start(), sorted; empty before.
     const std::vector<int>& minutes() const { return state_->minutes; }
+    /// The seconds given to the last start(), sorted; empty before.
     const std::vector<int>& seconds() const { return state_->seconds; }
 
+    /// 0, 1, …, 23.
     static std::vector<int> all_hours();
+    /// 0, 1, …, 59.
     static std::vector<int> all_minutes();
-    /// The first matching time strictly after `after` (exposed for tests).
+    /// The first local time strictly after `after` whose hour, minute and second are in the
+    /// (sorted) lists: today if one is left, else tomorrow. Pure arithmetic (mktime), exposed for
+    /// tests. Throws std::logic_error if nothing matches within two days (empty lists).
     static std::chrono::system_clock::time_point next_match(
         std::chrono::system_clock::time_point after, const std::vector<int>& hours,
         const std::vector<int>& minutes, const std::vector<int>& seconds);
@@ -169,18 +171,26 @@ protected:
     struct State {
         std::function<bool()> callback;
         std::vector<int> hours, minutes, seconds;
-        std::optional<std::chrono::system_clock::time_point> next, last;
-        bool repeat = false;
+        std::optional<std::chrono::system_clock::time_point> next;  ///< scheduled, if armed
+        std::optional<std::chrono::system_clock::time_point> last;  ///< last scheduled time
+        bool repeat = false;                                        ///< AtTimer
+        std::uint64_t generation = 0;  ///< bumped by start()/stop(): a callback restarted it
+        /// While scheduled, its callback holds this State: the cycle keeps an At timer alive
+        /// without handles, and is broken (timer reset) when it stops or does not reschedule.
         std::optional<OneShotTimer> timer;
     };
-    void schedule();
+    OneShotAtTimer(std::function<bool()> callback, int);
+    static void schedule(const std::shared_ptr<State>& state);
+    static void fire(const std::shared_ptr<State>& state);
     std::shared_ptr<State> state_;
 };
 
 /// Like OneShotAtTimer, but reschedules after each call unless the callback returned false.
 class AtTimer : public OneShotAtTimer {
 public:
+    /// A stopped timer calling `f(bound...)`.
     template <class F, class... Bound>
+        requires(!std::derived_from<std::decay_t<F>, OneShotAtTimer>)
     explicit AtTimer(F f, Bound... bound) : OneShotAtTimer(std::move(f), std::move(bound)...) {
         state_->repeat = true;
     }
@@ -203,10 +213,15 @@ enum class TimedKind { repeating, oneshot };
 template <class F>
 class Timed {
 public:
+    /// See timed().
     Timed(std::chrono::nanoseconds interval, F f, TimedPolicy policy, TimedKind kind)
         : interval_(interval), f_(std::make_shared<F>(std::move(f))), policy_(policy),
           kind_(kind), timers_(std::make_shared<std::map<const void*, Timer>>()) {}
 
+    /// Starts a timer calling `f(args...)` (copies of the arguments), unless the policy is
+    /// `once` and this function's (or this object's) timer is still active: then returns false
+    /// and does nothing. With `restart`, stops the active timer first. Never calls f itself.
+    /// Loop thread only.
     template <class... Args>
     bool operator()(Args... args) {
         const void* key = nullptr;
@@ -242,7 +257,8 @@ private:
     std::shared_ptr<std::map<const void*, Timer>> timers_;
 };
 
-/// kaa's @timed decorator: see Timed.
+/// kaa's @timed(interval, policy) decorator: returns a callable that runs `f` on a timer
+/// (see Timed). Example: `auto poll = kaa::timed(100ms, check_device, TimedPolicy::once);`
 template <class F>
 Timed<F> timed(std::chrono::nanoseconds interval, F f, TimedPolicy policy = TimedPolicy::many,
                TimedKind kind = TimedKind::repeating) {

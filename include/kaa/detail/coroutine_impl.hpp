@@ -3,12 +3,19 @@
 //
 // States of a coroutine frame (CoroutineBase):
 //   running      — body executing (eager first step: first_step_ set)
-//   suspended    — at NotFinished (queued in the ready queue or its interval timer) or awaiting
-//                  an InProgress (awaiting_ names it; our Listener node is in its list)
+//   suspended    — at NotFinished (ready_queued_: in the ready queue; or its interval timer
+//                  armed) or awaiting an InProgress (awaiting_ names it; our Listener node is
+//                  in its list), or between the awaited InProgress finishing and the
+//                  resumption (interval timer armed, or queued behind the inline-depth bound)
 //   deferred     — created by a SYNCHRONIZED policy, waiting at initial_suspend for its turn
 //   aborting     — aborted_ set; any further co_await throws std::runtime_error
 //   done         — reached final_suspend; the InProgress is finished; the frame lives on while
 //                  handles exist (refs_ counts handles + 1 for the running frame itself)
+//
+// Lifetime: a frame is destroyed (destroy_frame()) when it is done and its last handle is
+// released. Destroying a frame releases its parameters and locals, which may hold the last
+// handle of another frame (a chain of coroutines each holding the next): nested destructions
+// are queued and run one after another by the outermost one, so the stack stays flat.
 
 #include <kaa/detail/loop.hpp>
 #include <kaa/detail/state.hpp>
@@ -45,9 +52,25 @@ namespace detail {
 void* frame_alloc(std::size_t size);
 void frame_free(void* p, std::size_t size) noexcept;
 
-/// Set by the SYNCHRONIZED policy just before calling the coroutine function: the next
-/// coroutine created on this thread waits at initial_suspend until started.
-extern thread_local bool t_defer_next_start;
+/// Settings kaa::coroutine() hands to the next coroutine frame created on this thread (the
+/// promise constructor consumes them): the interval, and whether it must wait at
+/// initial_suspend until started (a queued POLICY_SYNCHRONIZED call).
+struct NextCoroutineSetup {
+    bool pending = false;
+    bool defer = false;
+    Duration interval{};
+};
+extern thread_local NextCoroutineSetup t_next_setup;
+
+/// Destroys a finished coroutine frame. A destruction started while another one runs on this
+/// thread is queued and run by the outermost one (a long chain of frames, each holding the
+/// last handle of the next, is released iteratively, not recursively).
+void destroy_frame(std::coroutine_handle<> h) noexcept;
+
+/// True if `e` holds exactly an InProgressAborted (not a subclass such as TimeoutException).
+bool is_exact_abort(const std::exception_ptr& e) noexcept;
+/// True if `e` holds an InProgressAborted or a subclass.
+bool holds_abort(const std::exception_ptr& e) noexcept;
 
 /// Tag: view an InProgress known to be a coroutine's as a Coroutine handle.
 struct AdoptCoroutine {};
@@ -69,9 +92,10 @@ public:
     explicit CoroutineBase(StateBase* self) : self_(self) {
         shutdown = [](ActiveNode* n) { static_cast<CoroutineBase*>(n)->shutdown_unwind(); };
         register_active(this);
-        if (t_defer_next_start) {
-            t_defer_next_start = false;
-            deferred_ = true;
+        if (t_next_setup.pending) {
+            deferred_ = t_next_setup.defer;
+            interval_ = t_next_setup.interval;
+            t_next_setup = NextCoroutineSetup{};
         }
     }
 
@@ -80,7 +104,8 @@ public:
     /// Closes the coroutine from outside (throw_exception on a running coroutine): cleanup runs
     /// and the InProgress fails with `error`.
     void close_with(std::exception_ptr error);
-    /// Starts a deferred (SYNCHRONIZED) coroutine.
+    /// Starts a deferred (SYNCHRONIZED) coroutine: at once, or (past the inline-depth bound)
+    /// before the outermost finish() returns.
     void start_deferred();
 
     /// Called when an awaited InProgress finished.
@@ -125,7 +150,8 @@ public:
     bool deferred_ = false;
     bool aborted_ = false;
     bool closing_ = false;
-    bool suspended_ = false;  ///< at a suspension point (not running, not deferred)
+    bool suspended_ = false;     ///< at a suspension point (not running, not deferred)
+    bool ready_queued_ = false;  ///< at NotFinished with interval 0: queued in the ready queue
     bool done_ = false;
 
 protected:
@@ -139,6 +165,7 @@ protected:
 private:
     void shutdown_unwind() noexcept;
     void arm_interval();
+    void queue_ready();
 };
 
 /// Awaiter for an InProgress<U> inside a kaa coroutine.
@@ -313,9 +340,7 @@ public:
 
 template <class T>
 void CoroutinePromiseCommon<T>::destroy() noexcept {
-    std::coroutine_handle<CoroutinePromise<T>>::from_promise(
-        static_cast<CoroutinePromise<T>&>(*this))
-        .destroy();
+    destroy_frame(handle_);
 }
 
 template <class T>

@@ -20,6 +20,7 @@ InProgress<T> InProgress<T>::timeout(std::chrono::nanoseconds t, std::function<v
         ListenerId link;
         std::function<void()> callback;
         bool abort = false;
+        bool fired = false;  // the deadline passed: the target's abort listener does nothing
         std::chrono::nanoseconds after{};
         std::shared_ptr<Ctx> self;  // set while armed
 
@@ -59,6 +60,7 @@ InProgress<T> InProgress<T>::timeout(std::chrono::nanoseconds t, std::function<v
         auto* raw = static_cast<Ctx*>(node);
         std::shared_ptr<Ctx> c = std::move(raw->self);
         if (c->target.finished()) return;
+        c->fired = true;
         c->source.disconnect(c->link);
         if (c->callback) c->callback();
         char text[96];
@@ -68,6 +70,11 @@ InProgress<T> InProgress<T>::timeout(std::chrono::nanoseconds t, std::function<v
             try {
                 c->source.abort(TimeoutException(text, c->source, c->source));
             } catch (const InProgressAborted&) {
+                // kaa swallows an abort escaping the source's abort handlers.
+            } catch (...) {
+                // The source cannot be aborted (not abortable, or vetoed): say so, but the
+                // returned InProgress still times out (kaa would raise out of the timer).
+                report_exception(std::current_exception(), "Exception while aborting on timeout");
             }
         }
         if (!c->target.finished()) {
@@ -77,7 +84,9 @@ InProgress<T> InProgress<T>::timeout(std::chrono::nanoseconds t, std::function<v
 
     ctx->target.connect_abort([weak = std::weak_ptr<Ctx>(ctx)](const InProgressAborted& e) {
         auto c = weak.lock();
-        if (!c) return;
+        // After the deadline the TimeoutException thrown into the target reaches this listener
+        // too (kaa emits abort listeners for an InProgressAborted): the source was handled.
+        if (!c || c->fired) return;
         c->source.disconnect(c->link);
         InProgress<T> src = c->source;
         bool cascade = c->abort;

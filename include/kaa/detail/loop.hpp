@@ -1,9 +1,14 @@
 #pragma once
 // The pieces of the main loop that headers need (internal). The loop itself, its reactor and
-// its phases live in src/loop.cpp; the public facade is kaa/main.hpp.
+// its phases live in src/loop.cpp (phases numbered there and in docs/loop.md); the public
+// facade is kaa/main.hpp.
 //
-// Threads: everything here is loop-thread only except post_to_loop() (detail/state.hpp) and
-// loop_wakeup(), which are thread-safe.
+// Lifetime: the Loop is created on first use and never destroyed. Timer nodes, I/O watchers and
+// active-coroutine nodes are intrusive: their owners embed them and must unlink them (cancel,
+// io_unregister, unregister_active) before destroying them.
+//
+// Threads: everything here is loop-thread only except post_to_loop() (detail/state.hpp),
+// loop_wakeup(), block_until() and notify_blocked_threads(), which are thread-safe.
 
 #include <kaa/detail/callback.hpp>
 
@@ -12,7 +17,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <type_traits>
 
 namespace kaa::detail {
 
@@ -23,17 +30,21 @@ using Duration = std::chrono::steady_clock::duration;
 /// The owner must cancel it (or let it fire) before it is destroyed.
 struct TimerNode {
     static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-    Clock::time_point due{};
-    std::uint64_t seq = 0;
-    std::size_t heap_index = npos;
-    /// Called on the loop thread when the deadline passed; the node is already unarmed.
+    Clock::time_point due{};        ///< deadline (loop clock)
+    std::uint64_t seq = 0;          ///< arming order: ties on `due` fire in arming order
+    std::size_t heap_index = npos;  ///< position in the heap, npos when not armed
+    /// Called on the loop thread once the deadline passed; the node is already unarmed, so it
+    /// may re-arm itself (it then fires in a later iteration, never in the same batch), cancel
+    /// or arm others, or be destroyed.
     void (*fire)(TimerNode*) = nullptr;
+    /// Whether it waits in the heap (false inside its own fire()).
     bool armed() const noexcept { return heap_index != npos; }
 };
 
-/// Arms (or re-arms) `node` to fire at `due`. O(log n).
+/// Arms (or re-arms, moving it) `node` to fire at `due`. O(log n). A node armed during the
+/// timer phase never fires in that same phase.
 void timer_arm(TimerNode* node, Clock::time_point due);
-/// Disarms `node` if armed. O(log n).
+/// Disarms `node` if armed; a no-op otherwise. O(log n).
 void timer_cancel(TimerNode* node) noexcept;
 /// The time read at the start of the current loop iteration (or now, outside the loop).
 Clock::time_point loop_now() noexcept;
@@ -70,8 +81,13 @@ void run_bounded(Now&& now, Later&& later) {
     now();
 }
 
-/// Runs loop iterations while cond() is true and the timeout (if any) has not passed.
-/// Re-entrant on the loop thread (wait() uses it).
+/// Runs loop iterations (each followed by main::signals().step) while cond() is true and the
+/// timeout (if any) has not passed; cond() is checked before each iteration. Re-entrant on the
+/// loop thread (wait() uses it). An exception from an iteration goes to
+/// main::signals().exception: swallowed if a listener returned false, else rethrown (a
+/// SystemExit ends run()'s own loop normally instead). Once main::stop() was called, run()'s
+/// own loop returns and any other loop throws kaa::SystemExit before its next iteration.
+/// Throws std::runtime_error if the loop runs in another thread.
 void loop_while(const std::function<bool()>& cond, std::optional<Duration> timeout);
 
 /// Blocks a non-loop thread until `finished()` or the timeout; returns finished().
@@ -86,18 +102,47 @@ void loop_wakeup() noexcept;
 void add_shutdown_hook(std::function<void()> hook);
 
 /// An fd readiness watcher (IOMonitor's engine). One read and one write watcher per fd.
+/// Level-triggered: it is called in every iteration while the fd stays ready.
 struct IoWatcher {
-    int fd = -1;
-    bool write = false;
-    bool registered = false;
-    /// Called on the loop thread when the fd is ready; it may unregister or destroy the watcher.
+    int fd = -1;              ///< the watched fd (valid while registered)
+    bool write = false;       ///< watches writability instead of readability
+    bool registered = false;  ///< in the loop's fd table
+    /// Called on the loop thread when the fd is ready (errors and hang-ups count as ready); it
+    /// may unregister or destroy this watcher or any other.
     void (*ready)(IoWatcher*) = nullptr;
 };
-/// Starts watching `fd` for readability (write=false) or writability. Throws std::system_error
-/// if epoll refuses the fd, std::invalid_argument if another watcher has that fd and direction.
+/// Starts watching `fd` for readability (write=false) or writability; a watcher registered
+/// elsewhere is moved. Throws std::invalid_argument for a negative fd or if another watcher has
+/// that fd and direction, std::system_error if epoll refuses the fd (a regular file: EPERM; a
+/// closed fd: EBADF); then nothing changed.
 void io_register(IoWatcher* w, int fd, bool write);
-/// Stops watching; idempotent.
+/// Stops watching; idempotent. Safe after the fd was closed.
 void io_unregister(IoWatcher* w) noexcept;
+
+/// A `bool()` callback for timers and I/O monitors: calls `f(bound...)` and returns whether to
+/// keep going (only an explicit `false` stops; see invoke_keeps_going()).
+template <class F, class... Bound>
+std::function<bool()> bind_loop_callback(F f, Bound... bound) {
+    return [f = std::move(f), ... bound = std::move(bound)]() mutable {
+        return invoke_keeps_going(f, bound...);
+    };
+}
+
+/// As bind_loop_callback(), for an owner held weakly: calls `f(bound...)`, or for a member
+/// function pointer `(owner->*f)(bound...)`, while the owner lives; returns false (stop) once
+/// it died, without calling anything. The owner is held strongly only during the call.
+template <class O, class F, class... Bound>
+std::function<bool()> bind_weak_loop_callback(std::weak_ptr<O> owner, F f, Bound... bound) {
+    return [owner = std::move(owner), f = std::move(f), ... bound = std::move(bound)]() mutable {
+        auto strong = owner.lock();
+        if (!strong) return false;
+        if constexpr (std::is_member_function_pointer_v<F>) {
+            return invoke_keeps_going(f, strong.get(), bound...);
+        } else {
+            return invoke_keeps_going(f, bound...);
+        }
+    };
+}
 
 /// Registry of running coroutines so that loop shutdown can unwind suspended frames.
 struct ActiveNode {
@@ -106,7 +151,9 @@ struct ActiveNode {
     /// Throws the shutdown exception into the suspended frame (it then runs to its end).
     void (*shutdown)(ActiveNode*) = nullptr;
 };
+/// Links `n` into the registry (at the front).
 void register_active(ActiveNode* n) noexcept;
+/// Unlinks `n` from whatever list holds it; idempotent.
 void unregister_active(ActiveNode* n) noexcept;
 
 }  // namespace kaa::detail

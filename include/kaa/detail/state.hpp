@@ -5,21 +5,34 @@
 // *is* a State<T>, so a coroutine call is one allocation and Coroutine<T> is an InProgress<T>.
 //
 // States of a StateBase (status_):
-//   pending   — no result yet; listeners may be added and removed.
+//   pending   — no result yet; listeners may be added and removed (head_/tail_ list).
 //   succeeded — value stored (State<T>::value_), listeners fired and dropped.
 //   failed    — error_ stored, listeners fired and dropped; handled_ tells whether anyone
 //               consumed the exception (a listener returned false, result() read, wait(),
 //               a coroutine received it, or it came from abort()). An unhandled failure is
 //               reported through report_exception() when the last strong reference goes.
 //
+// The listener list (head_) after the status left `pending` holds the listeners that are still
+// to be called by the running (or deferred) dispatch: each is unlinked just before it is
+// called, so a listener that disconnects another one (or aborts a coroutine whose awaiter is
+// in the list) takes it out before it is called — collect, dispatch, re-check. A listener
+// added to a finished state never enters the list: it is called at once (kaa-reference Q1).
+//
+// Stack depth: complete() dispatches through run_bounded(), so a long chain of InProgress
+// objects finishing each other inline (waitfor(), finish(other), awaiting coroutines) is
+// unrolled by the outermost finish() instead of nesting one stack frame group per link; and the
+// last release of a state released while another state is being destroyed on the same thread
+// is queued and run by the outermost release, so dropping a long chain does not recurse.
+//
 // Lifetime: an intrusive strong count (refs_) counts handles; a coroutine holds one more for
 // itself while it runs. Weak references (for InProgressAborted) go through a WeakControl
 // allocated on demand.
 //
-// Threads: status_ and refs_ are atomic; everything else is touched on the loop thread only.
-// finish()/throw from another thread is posted to the loop thread by the public handle, so
-// listeners always run on the loop thread. wait() off the loop thread uses a global condition
-// variable signalled by complete().
+// Threads: status_, refs_ and handled_ are atomic; everything else is touched on the loop
+// thread only. finish()/throw from another thread is posted to the loop thread by the public
+// handle, so listeners always run on the loop thread. wait() off the loop thread uses a global
+// condition variable signalled by complete(); the waiting thread then reads the stored value
+// (published by the release store of status_) and may mark the failure handled.
 
 #include <kaa/detail/callback.hpp>
 #include <kaa/errors.hpp>
@@ -129,12 +142,16 @@ public:
     bool unlink_listener(Listener* l) noexcept;
     /// Unlinks and drops the listener with this id; returns whether one was found.
     bool remove_listener(std::uint64_t id) noexcept;
-    /// Number of listeners that want the result (len(ip) in kaa).
+    /// Number of connected listeners that want the result (len(ip) in kaa); 0 once finished.
     std::size_t result_listener_count() const noexcept;
 
     /// Stores an exception and completes (loop thread; must be pending).
     void fail(std::exception_ptr e);
-    /// Runs after the value or error was stored: wakes threads, fires and drops listeners.
+    /// Runs after the value or error was stored: wakes threads, drops the abort listeners,
+    /// then fires (or drops) each listener once — inline, unless the inline depth on this thread
+    /// is past its bound (then the outermost run_bounded() does it before it returns). An
+    /// ordinary exception from a listener is reported; a BaseException (an abort, SystemExit)
+    /// propagates out of complete() after the other listeners were called.
     void complete();
 
     /// kaa's abort for a plain InProgress (§2.5); coroutines override it.
@@ -154,8 +171,9 @@ public:
     WeakControl* weak_control();
 
     std::exception_ptr error_;
-    /// The exception was consumed; do not report it.
-    bool handled_ = false;
+    /// The exception was consumed; do not report it. Atomic: a thread blocked in wait() may
+    /// set it while the loop thread dispatches listeners.
+    std::atomic<bool> handled_{false};
     /// -1: abortable iff abort listeners exist; 0/1: set explicitly.
     std::int8_t abortable_ = -1;
     /// Any/All subscribe lazily: on_listeners_changed() is called when this is set.
@@ -173,9 +191,16 @@ protected:
 
 private:
     void last_release() noexcept;
+    /// Reports an unhandled failure, detaches weak references and frees the state.
+    void finalize() noexcept;
+    /// Calls the listeners left in head_ (see complete()).
+    void dispatch();
     std::atomic<Status> status_{pending};
-    Listener* head_ = nullptr;
-    Listener* tail_ = nullptr;
+    Listener* head_ = nullptr;  ///< pending: listeners; finished: those still to be dispatched
+    union {
+        Listener* tail_ = nullptr;  ///< last listener (while refs_ > 0)
+        StateBase* next_dead_;      ///< link in the per-thread queue of states to finalise
+    };
     std::unique_ptr<StateExtra> extra_;
 };
 

@@ -1,0 +1,759 @@
+// Threads: the completion queue back to the loop, abort of threaded calls, thread pools, per-call
+// threads, loop-shutdown handling and the kaa::synchronized lock registry.
+//
+// Completion queue: executors push finished jobs onto one lock-free stack (g_done); the push
+// that finds it empty posts one drain task to the loop, which takes the whole stack, restores
+// call order and commits each job (listeners and awaiting coroutines run there), then drops
+// the executor's reference. MAINTHREAD calls made off the loop thread travel the same way and
+// are executed by the drain.
+//
+// Pools: one mutex guards the lanes (one FIFO per priority, highest first), the counters and
+// the worker list; workers wait on work_cv_, shutdown waits on exit_cv_. Workers are detached
+// threads that hold a std::shared_ptr to the pool; "joining" them means waiting until they
+// have left their loop (threads_ reaches 0), so no thread ever joins itself.
+//
+// Threads: see each function; everything that touches listeners runs on the loop thread.
+
+#include <kaa/thread.hpp>
+
+#include <kaa/detail/loop.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace kaa::detail {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool is_system_exit(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const SystemExit&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+InProgressBase handle_of(StateBase* s) {
+    s->add_ref();
+    return InProgressBase::adopt(s);
+}
+
+// ---------------------------------------------------------------- completion queue
+
+/// Finished jobs (and MAINTHREAD jobs to execute), newest first. One drain task is posted per
+/// transition from empty to non-empty.
+std::atomic<ThreadJob*> g_done{nullptr};
+
+void drain_completions();
+
+/// Any thread: hands a job (and its executor reference) to the loop thread.
+void push_completion(ThreadJob* job) noexcept {
+    ThreadJob* old = g_done.load(std::memory_order_relaxed);
+    do {
+        job->next_ = old;
+    } while (!g_done.compare_exchange_weak(old, job, std::memory_order_release,
+                                           std::memory_order_relaxed));
+    if (old == nullptr) {
+        try {
+            post_to_loop(Task([] { drain_completions(); }));
+        } catch (...) {
+            report_exception(std::current_exception(), "Cannot wake the loop for thread results");
+        }
+    }
+}
+
+/// Loop thread: runs a MAINTHREAD job unless it was cancelled; rethrows a SystemExit it threw
+/// (after failing its InProgress with it), as kaa does.
+void run_main_thread_job(ThreadJob* job) {
+    if (!job->job_claim()) return;
+    job->job_run();
+    job->commit();
+    if (job->job_error_ && is_system_exit(job->job_error_)) {
+        job->state_->handled_ = true;
+        std::rethrow_exception(job->job_error_);
+    }
+}
+
+/// Loop thread: commits every job pushed so far, in push order.
+void drain_completions() {
+    ThreadJob* stack = g_done.exchange(nullptr, std::memory_order_acquire);
+    ThreadJob* fifo = nullptr;
+    while (stack) {
+        ThreadJob* next = stack->next_;
+        stack->next_ = fifo;
+        fifo = stack;
+        stack = next;
+    }
+    while (fifo) {
+        ThreadJob* job = fifo;
+        fifo = fifo->next_;
+        job->next_ = nullptr;
+        try {
+            if (job->on_loop_) {
+                run_main_thread_job(job);
+            } else {
+                job->commit();
+            }
+        } catch (...) {
+            // A listener threw a BaseException (SystemExit, an abort): it leaves the loop
+            // iteration; the rest of the batch goes back to the queue, in order.
+            job->state_->release();
+            while (fifo) {
+                ThreadJob* next = fifo->next_;
+                push_completion(fifo);
+                fifo = next;
+            }
+            throw;
+        }
+        job->state_->release();
+    }
+}
+
+// ---------------------------------------------------------------- failing jobs that never ran
+
+/// Loop thread: fails the InProgress of a cancelled job with `error`, or with an
+/// InProgressAborted(`message`) when error is null (abort listeners are told; it counts as
+/// handled, like any abort).
+void fail_cancelled(StateBase& s, const std::exception_ptr& error, const char* message) {
+    if (s.finished()) return;
+    if (error) {
+        s.fail(error);
+        return;
+    }
+    InProgressBase self = handle_of(&s);
+    std::exception_ptr exc = std::make_exception_ptr(InProgressAborted(message, self, self));
+    try {
+        s.emit_abort(exc);
+    } catch (...) {
+        report_exception(std::current_exception(), "Exception while emitting signal");
+    }
+    if (s.finished()) return;
+    s.handled_ = true;
+    s.fail(exc);
+}
+
+/// Any thread: cancels a job that has not started and fails its InProgress (see
+/// fail_cancelled); takes over one reference. Off the loop thread the failure is posted.
+void fail_queued_job(ThreadJob* job, std::exception_ptr error, const char* message) {
+    if (!on_loop_thread()) {
+        post_to_loop(Task([job, error = std::move(error), message] {
+            fail_queued_job(job, error, message);
+        }));
+        return;
+    }
+    struct Release {
+        ThreadJob* job;
+        ~Release() { job->state_->release(); }
+    } release{job};
+    if (!job->job_cancel()) return;  // cancelled by an abort already, or claimed
+    fail_cancelled(*job->state_, error, message);
+}
+
+/// fail_queued_job() for each, reporting (not propagating) what listeners throw.
+void fail_queued_jobs(const std::vector<ThreadJob*>& jobs, const char* message) {
+    for (ThreadJob* job : jobs) {
+        try {
+            fail_queued_job(job, nullptr, message);
+        } catch (...) {
+            report_exception(std::current_exception(), "Exception while failing a queued call");
+        }
+    }
+}
+
+bool emit_abort_signal(Signal<const InProgressAborted&>& signal, const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const InProgressAborted& a) {
+        return signal.emit(a);
+    }
+    return true;  // not reached: the exception is always an InProgressAborted
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- abort
+
+void thread_abort(StateBase& s, ThreadJob& job, std::exception_ptr exc) {
+    if (s.finished()) throw std::runtime_error("kaa: InProgress is already finished");
+    InProgressBase self = handle_of(&s);
+    if (!s.abortable()) throw std::runtime_error("kaa: InProgress cannot be aborted");
+    if (!s.emit_abort(exc)) throw std::runtime_error("kaa: InProgress cannot be aborted (vetoed)");
+    if (s.finished()) return;  // an abort listener finished it
+
+    // The delivered exception names this InProgress; its origin is kept (or set to it).
+    std::exception_ptr delivered = exc;
+    try {
+        std::rethrow_exception(exc);
+    } catch (const InProgressAborted& e) {
+        if (!(e.inprogress() == self)) delivered = e.retarget(self);
+        if (!e.origin().valid()) {
+            try {
+                std::rethrow_exception(delivered);
+            } catch (const InProgressAborted& d) {
+                delivered = d.with_origin(self);
+            }
+        }
+    } catch (...) {
+        throw std::invalid_argument(
+            "kaa: exception must be an instance of InProgressAborted (or subclass thereof)");
+    }
+
+    std::exception_ptr signal_error;
+    if (!job.job_cancel() && job.job_phase() == JobPhase::running) {
+        bool stop = true;
+        if (job.abort_signal_) {
+            try {
+                stop = emit_abort_signal(*job.abort_signal_, delivered);
+            } catch (...) {
+                signal_error = std::current_exception();
+            }
+        }
+        if (stop) job.stop_.request_stop();
+    }
+    if (!s.finished()) {
+        s.handled_ = true;  // an explicit abort is not an error nobody saw
+        s.fail(delivered);
+    }
+    if (signal_error) std::rethrow_exception(signal_error);
+}
+
+// ---------------------------------------------------------------- thread pools
+
+namespace {
+thread_local PoolImpl* t_worker_pool = nullptr;  ///< the pool this thread works for
+}  // namespace
+
+/// The shared state of a ThreadPool (see the file comment).
+class PoolImpl : public std::enable_shared_from_this<PoolImpl> {
+public:
+    PoolImpl(std::size_t size, std::chrono::nanoseconds timeout) : size_(size), timeout_(timeout) {}
+    PoolImpl(const PoolImpl&) = delete;
+    PoolImpl& operator=(const PoolImpl&) = delete;
+
+    void enqueue(ThreadJob* job);
+    void shutdown(bool close);
+
+    std::size_t size() const {
+        std::lock_guard lk(m_);
+        return size_;
+    }
+    void set_size(std::size_t n);
+    std::chrono::nanoseconds timeout() const {
+        std::lock_guard lk(m_);
+        return timeout_;
+    }
+    void set_timeout(std::chrono::nanoseconds t) {
+        {
+            std::lock_guard lk(m_);
+            timeout_ = t;
+        }
+        work_cv_.notify_all();
+    }
+    std::string name() const {
+        std::lock_guard lk(m_);
+        return name_;
+    }
+    void set_name(std::string n) {
+        std::lock_guard lk(m_);
+        name_ = std::move(n);
+    }
+    std::size_t thread_count() const {
+        std::lock_guard lk(m_);
+        return threads_;
+    }
+    std::size_t queued() const {
+        std::lock_guard lk(m_);
+        return queued_;
+    }
+
+private:
+    /// A worker's record, on its own stack, linked while it lives.
+    struct Worker {
+        ThreadJob* current = nullptr;  ///< the job it runs (read under m_ by shutdown)
+        Worker* prev = nullptr;
+        Worker* next = nullptr;
+    };
+    /// The FIFO of one priority.
+    struct Lane {
+        int priority = 0;
+        ThreadJob* head = nullptr;
+        ThreadJob* tail = nullptr;
+    };
+
+    void push(ThreadJob* job);
+    ThreadJob* pop() noexcept;
+    std::vector<ThreadJob*> take_all();
+    void start_worker();
+    void worker_main();
+
+    mutable std::mutex m_;               ///< guards everything below
+    std::condition_variable work_cv_;    ///< idle workers wait here for jobs
+    std::condition_variable exit_cv_;    ///< shutdown waits here for workers to end
+    std::vector<Lane> lanes_;            ///< by priority, highest first (usually one)
+    std::size_t queued_ = 0;             ///< jobs in the lanes
+    std::size_t size_;                   ///< maximum number of workers
+    std::chrono::nanoseconds timeout_;   ///< idle time after which a worker ends
+    std::size_t threads_ = 0;            ///< workers alive (counted from before they start)
+    std::size_t waiting_ = 0;            ///< workers waiting on work_cv_
+    bool stopping_ = false;              ///< shutdown in progress: reject jobs, workers end
+    bool closed_ = false;                ///< the ThreadPool is gone
+    std::string name_;                   ///< registered name
+    Worker workers_{nullptr, &workers_, &workers_};  ///< circular list sentinel
+};
+
+namespace {
+
+/// Registered pools (by name) and every live pool (for loop shutdown). Never destroyed: pools
+/// and their detached workers may outlive static destruction.
+struct PoolRegistry {
+    std::mutex m;
+    std::map<std::string, std::shared_ptr<ThreadPool>, std::less<>> named;
+    std::vector<std::weak_ptr<PoolImpl>> all;
+};
+PoolRegistry& pool_registry() {
+    static auto* r = new PoolRegistry();
+    return *r;
+}
+
+}  // namespace
+
+void PoolImpl::push(ThreadJob* job) {
+    const int p = job->priority_;
+    auto it = std::find_if(lanes_.begin(), lanes_.end(),
+                           [p](const Lane& l) { return l.priority <= p; });
+    if (it == lanes_.end() || it->priority != p) {
+        if (lanes_.size() >= 8) {  // forget empty lanes of priorities no longer used
+            std::erase_if(lanes_, [](const Lane& l) { return l.head == nullptr; });
+            it = std::find_if(lanes_.begin(), lanes_.end(),
+                              [p](const Lane& l) { return l.priority <= p; });
+        }
+        if (it == lanes_.end() || it->priority != p) it = lanes_.insert(it, Lane{p, nullptr, nullptr});
+    }
+    job->next_ = nullptr;
+    if (it->tail) {
+        it->tail->next_ = job;
+    } else {
+        it->head = job;
+    }
+    it->tail = job;
+    ++queued_;
+}
+
+ThreadJob* PoolImpl::pop() noexcept {
+    for (Lane& lane : lanes_) {
+        if (ThreadJob* job = lane.head) {
+            lane.head = job->next_;
+            if (!lane.head) lane.tail = nullptr;
+            job->next_ = nullptr;
+            --queued_;
+            return job;
+        }
+    }
+    return nullptr;
+}
+
+std::vector<ThreadJob*> PoolImpl::take_all() {
+    std::vector<ThreadJob*> jobs;
+    jobs.reserve(queued_);
+    while (ThreadJob* job = pop()) jobs.push_back(job);
+    return jobs;
+}
+
+void PoolImpl::enqueue(ThreadJob* job) {
+    std::unique_lock lk(m_);
+    if (stopping_ || closed_) {
+        lk.unlock();
+        fail_queued_job(job, nullptr, "kaa: thread pool shut down");
+        return;
+    }
+    push(job);
+    const bool spawn = threads_ < size_ && queued_ > waiting_;
+    if (spawn) ++threads_;
+    const bool wake = waiting_ > 0;
+    lk.unlock();
+    if (wake) work_cv_.notify_one();
+    if (spawn) start_worker();
+}
+
+void PoolImpl::start_worker() {
+    try {
+        std::thread([self = shared_from_this()] { self->worker_main(); }).detach();
+    } catch (...) {
+        // No thread: if none is left, the queued jobs would never run; fail them.
+        std::exception_ptr error = std::current_exception();
+        std::vector<ThreadJob*> orphans;
+        {
+            std::lock_guard lk(m_);
+            --threads_;
+            if (threads_ == 0) orphans = take_all();
+        }
+        for (ThreadJob* job : orphans) fail_queued_job(job, error, nullptr);
+    }
+}
+
+void PoolImpl::worker_main() {
+    t_worker_pool = this;
+    std::unique_lock lk(m_);
+    Worker self;
+    self.next = &workers_;
+    self.prev = workers_.prev;
+    workers_.prev->next = &self;
+    workers_.prev = &self;
+
+    bool idle = false;
+    Clock::time_point idle_since{};
+    for (;;) {
+        if (stopping_ || closed_ || threads_ > size_) break;
+        if (ThreadJob* job = pop()) {
+            idle = false;
+            if (!job->job_claim()) {  // aborted while queued: never runs
+                push_completion(job);
+                continue;
+            }
+            self.current = job;
+            lk.unlock();
+            job->job_run();
+            lk.lock();
+            self.current = nullptr;
+            push_completion(job);  // under m_: shutdown never sees a job the loop may free
+            continue;
+        }
+        if (!idle) {
+            idle = true;
+            idle_since = Clock::now();
+        }
+        ++waiting_;
+        if (timeout_ >= std::chrono::hours(24 * 365)) {
+            work_cv_.wait(lk);
+        } else {
+            work_cv_.wait_until(lk, idle_since + std::chrono::duration_cast<Clock::duration>(timeout_));
+        }
+        --waiting_;
+        if (queued_ == 0 && timeout_ < std::chrono::hours(24 * 365) &&
+            Clock::now() >= idle_since + std::chrono::duration_cast<Clock::duration>(timeout_)) {
+            break;
+        }
+    }
+    self.prev->next = self.next;
+    self.next->prev = self.prev;
+    --threads_;
+    exit_cv_.notify_all();
+    t_worker_pool = nullptr;
+    // The lambda's shared_ptr keeps *this alive until this thread has left.
+}
+
+void PoolImpl::set_size(std::size_t n) {
+    if (n == 0) throw std::invalid_argument("kaa: a ThreadPool needs at least one thread");
+    std::size_t spawn = 0;
+    {
+        std::lock_guard lk(m_);
+        size_ = n;
+        if (!stopping_ && !closed_ && threads_ < size_ && queued_ > waiting_) {
+            spawn = std::min(size_ - threads_, queued_ - waiting_);
+            threads_ += spawn;
+        }
+    }
+    work_cv_.notify_all();  // excess idle workers end
+    for (std::size_t i = 0; i < spawn; ++i) start_worker();
+}
+
+void PoolImpl::shutdown(bool close) {
+    const bool on_own_thread = t_worker_pool == this;
+    if (on_own_thread && !close) {
+        throw std::logic_error("kaa: ThreadPool::shutdown() called from one of its own threads");
+    }
+    std::vector<ThreadJob*> taken;
+    {
+        std::lock_guard lk(m_);
+        stopping_ = true;
+        if (close) closed_ = true;
+        taken = take_all();
+        for (Worker* w = workers_.next; w != &workers_; w = w->next) {
+            if (w->current) w->current->stop_.request_stop();
+        }
+    }
+    work_cv_.notify_all();
+    fail_queued_jobs(taken, "kaa: thread pool shut down");
+    std::unique_lock lk(m_);
+    const std::size_t self = on_own_thread ? 1 : 0;
+    exit_cv_.wait(lk, [&] { return threads_ <= self; });
+    stopping_ = closed_;
+}
+
+// ---------------------------------------------------------------- per-call threads
+
+namespace {
+
+/// Jobs of per-call threads that have not ended (for loop shutdown). Never destroyed.
+struct CallThreads {
+    std::mutex m;
+    std::condition_variable cv;
+    ThreadJob* head = nullptr;    ///< doubly linked through prev_/next_
+    std::size_t must_wait = 0;    ///< linked jobs with wait_on_exit_
+};
+CallThreads& call_threads() {
+    static auto* c = new CallThreads();
+    return *c;
+}
+
+void link_call(CallThreads& c, ThreadJob* job) {
+    job->prev_ = nullptr;
+    job->next_ = c.head;
+    if (c.head) c.head->prev_ = job;
+    c.head = job;
+    if (job->wait_on_exit_) ++c.must_wait;
+}
+
+void unlink_call(CallThreads& c, ThreadJob* job) {
+    if (job->prev_) {
+        job->prev_->next_ = job->next_;
+    } else {
+        c.head = job->next_;
+    }
+    if (job->next_) job->next_->prev_ = job->prev_;
+    job->prev_ = job->next_ = nullptr;
+    if (job->wait_on_exit_ && --c.must_wait == 0) c.cv.notify_all();
+}
+
+void run_call_thread(ThreadJob* job) {
+    if (job->job_claim()) job->job_run();
+    CallThreads& c = call_threads();
+    // Both under the mutex: once shutdown sees the job gone, its result is in the queue.
+    std::lock_guard lk(c.m);
+    unlink_call(c, job);
+    push_completion(job);
+}
+
+void start_call_thread(ThreadJob* job, bool wait) {
+    CallThreads& c = call_threads();
+    job->wait_on_exit_ = wait;
+    {
+        std::lock_guard lk(c.m);
+        link_call(c, job);
+    }
+    try {
+        std::thread([job] { run_call_thread(job); }).detach();
+    } catch (...) {
+        {
+            std::lock_guard lk(c.m);
+            unlink_call(c, job);
+        }
+        fail_queued_job(job, std::current_exception(), nullptr);
+    }
+}
+
+/// Loop shutdown: calls not started yet fail (aborted), running ones get a stop request; then
+/// waits for those that asked for it.
+void shutdown_call_threads() {
+    CallThreads& c = call_threads();
+    std::vector<ThreadJob*> cancelled;
+    {
+        std::unique_lock lk(c.m);
+        for (ThreadJob* job = c.head; job; job = job->next_) {
+            if (job->job_cancel()) {
+                job->state_->add_ref();
+                cancelled.push_back(job);
+            } else {
+                job->stop_.request_stop();
+            }
+        }
+        c.cv.wait(lk, [&] { return c.must_wait == 0; });
+    }
+    for (ThreadJob* job : cancelled) {
+        try {
+            fail_cancelled(*job->state_, nullptr, "kaa: main loop shut down");
+        } catch (...) {
+            report_exception(std::current_exception(), "Exception while failing a queued call");
+        }
+        job->state_->release();
+    }
+}
+
+// ---------------------------------------------------------------- loop shutdown
+
+/// The shutdown hook: pools, per-call threads, then deliver what finished meanwhile.
+void thread_shutdown() {
+    std::vector<std::shared_ptr<PoolImpl>> pools;
+    {
+        PoolRegistry& r = pool_registry();
+        std::lock_guard lk(r.m);
+        for (auto& w : r.all) {
+            if (auto p = w.lock()) pools.push_back(std::move(p));
+        }
+    }
+    for (auto& p : pools) p->shutdown(false);
+    shutdown_call_threads();
+    drain_completions();
+}
+
+std::once_flag g_hook_once;
+
+void ensure_shutdown_hook() {
+    std::call_once(g_hook_once, [] {
+        if (on_loop_thread()) {
+            add_shutdown_hook(thread_shutdown);
+        } else {
+            post_to_loop(Task([] { add_shutdown_hook(thread_shutdown); }));
+        }
+    });
+}
+
+std::shared_ptr<ThreadPool> resolve_pool(ThreadDispatch& d) {
+    std::call_once(d.resolve_once, [&d] {
+        if (d.target.pool()) {
+            d.pool = d.target.pool();
+            return;
+        }
+        // kaa: an unknown name registers a new pool of size 1 (kaa also logs a warning).
+        if (auto existing = get_thread_pool(d.target.name())) {
+            d.pool = std::move(existing);
+            return;
+        }
+        auto fresh = std::make_shared<ThreadPool>(1);
+        PoolRegistry& r = pool_registry();
+        std::lock_guard lk(r.m);
+        auto [it, inserted] = r.named.try_emplace(d.target.name(), fresh);
+        if (inserted) fresh->impl().set_name(d.target.name());
+        d.pool = it->second;
+    });
+    return d.pool;
+}
+
+}  // namespace
+
+void dispatch_job(ThreadJob* job, ThreadDispatch& d) {
+    try {
+        ensure_shutdown_hook();
+    } catch (...) {
+        job->state_->release();
+        throw;
+    }
+    switch (d.target.kind()) {
+        case ThreadTarget::Kind::main_thread:
+            job->on_loop_ = true;
+            if (on_loop_thread()) {
+                struct Release {
+                    ThreadJob* job;
+                    ~Release() { job->state_->release(); }
+                } release{job};
+                run_main_thread_job(job);
+            } else {
+                push_completion(job);
+            }
+            return;
+        case ThreadTarget::Kind::pool: {
+            job->priority_ = d.priority;
+            std::shared_ptr<ThreadPool> pool;
+            try {
+                pool = resolve_pool(d);
+            } catch (...) {
+                job->state_->release();
+                throw;
+            }
+            pool->enqueue(job);
+            return;
+        }
+        case ThreadTarget::Kind::new_thread:
+            start_call_thread(job, d.wait);
+            return;
+    }
+}
+
+// ---------------------------------------------------------------- synchronized
+
+namespace {
+struct SyncRegistry {
+    std::mutex m;
+    std::unordered_map<const void*, SyncEntry> entries;
+};
+SyncRegistry& sync_registry() {
+    static auto* r = new SyncRegistry();
+    return *r;
+}
+}  // namespace
+
+SyncEntry* sync_acquire(const void* key) {
+    SyncRegistry& r = sync_registry();
+    SyncEntry* e;
+    {
+        std::lock_guard lk(r.m);
+        e = &r.entries[key];
+        ++e->users;
+    }
+    e->mutex.lock();
+    return e;
+}
+
+void sync_release(const void* key, SyncEntry* e) noexcept {
+    e->mutex.unlock();
+    SyncRegistry& r = sync_registry();
+    std::lock_guard lk(r.m);
+    if (--e->users == 0) r.entries.erase(key);
+}
+
+}  // namespace kaa::detail
+
+// ---------------------------------------------------------------- public ThreadPool API
+
+namespace kaa {
+
+ThreadPool::ThreadPool(std::size_t size, std::chrono::nanoseconds timeout) {
+    if (size == 0) throw std::invalid_argument("kaa: a ThreadPool needs at least one thread");
+    impl_ = std::make_shared<detail::PoolImpl>(size, timeout);
+    detail::PoolRegistry& r = detail::pool_registry();
+    std::lock_guard lk(r.m);
+    std::erase_if(r.all, [](const std::weak_ptr<detail::PoolImpl>& w) { return w.expired(); });
+    r.all.push_back(impl_);
+}
+
+ThreadPool::~ThreadPool() {
+    try {
+        impl_->shutdown(true);
+    } catch (...) {
+        report_exception(std::current_exception(), "Exception while destroying a ThreadPool");
+    }
+}
+
+std::size_t ThreadPool::size() const { return impl_->size(); }
+void ThreadPool::set_size(std::size_t size) { impl_->set_size(size); }
+std::chrono::nanoseconds ThreadPool::timeout() const { return impl_->timeout(); }
+void ThreadPool::set_timeout(std::chrono::nanoseconds timeout) { impl_->set_timeout(timeout); }
+std::string ThreadPool::name() const { return impl_->name(); }
+std::size_t ThreadPool::thread_count() const { return impl_->thread_count(); }
+std::size_t ThreadPool::queued() const { return impl_->queued(); }
+void ThreadPool::shutdown() { impl_->shutdown(false); }
+void ThreadPool::enqueue(detail::ThreadJob* job) { impl_->enqueue(job); }
+
+std::shared_ptr<ThreadPool> register_thread_pool(const std::string& name,
+                                                 std::shared_ptr<ThreadPool> pool) {
+    if (!pool) throw std::invalid_argument("kaa: register_thread_pool() needs a pool");
+    detail::PoolRegistry& r = detail::pool_registry();
+    {
+        std::lock_guard lk(r.m);
+        auto [it, inserted] = r.named.try_emplace(name, pool);
+        if (!inserted) {
+            throw std::invalid_argument("A registered pool already exists with name \"" + name +
+                                        "\"");
+        }
+    }
+    pool->impl().set_name(name);
+    return pool;
+}
+
+std::shared_ptr<ThreadPool> get_thread_pool(std::string_view name) {
+    detail::PoolRegistry& r = detail::pool_registry();
+    std::lock_guard lk(r.m);
+    auto it = r.named.find(name);
+    return it == r.named.end() ? nullptr : it->second;
+}
+
+}  // namespace kaa

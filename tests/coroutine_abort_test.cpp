@@ -1,0 +1,557 @@
+// Coroutine::abort() and Coroutine::throw_exception() (kaa-reference §1.5, §1.6, Q2, Q3, Q12;
+// §12 group B items 20–33) and the abort semantics of the seed (coroutines.rst, "Aborting
+// Coroutines").
+//
+// C++ forbids co_await inside a catch handler: the coroutines below record what they caught
+// and await (if at all) after the handler.
+
+#include <kaa/kaa.hpp>
+
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using Log = std::vector<std::string>;
+
+struct Boom : std::runtime_error {
+    Boom() : std::runtime_error("boom") {}
+};
+
+struct Finally {
+    Log* log;
+    std::string text;
+    ~Finally() { log->push_back(text); }
+};
+
+/// What a coroutine saw when it caught an InProgressAborted.
+struct Seen {
+    bool caught = false;
+    kaa::InProgressBase inprogress;
+    kaa::InProgressBase origin;
+    bool inprogress_finished = false;
+};
+
+/// Awaits `ip`; records the abort it catches, then returns normally.
+kaa::Coroutine<> catch_abort(kaa::InProgress<> ip, Seen* seen) {
+    try {
+        co_await ip;
+    } catch (const kaa::InProgressAborted& e) {
+        seen->caught = true;
+        seen->inprogress = e.inprogress();
+        seen->origin = e.origin();
+        seen->inprogress_finished = e.inprogress().valid() && e.inprogress().finished();
+    }
+}
+
+/// Awaits `ip` without catching anything.
+kaa::Coroutine<> just_await(kaa::InProgress<> ip) { co_await ip; }
+
+/// An InProgress nothing but the awaiting coroutine listens to, which can be aborted.
+kaa::InProgress<> abortable_ip() { return kaa::InProgress<>({.abortable = true}); }
+
+}  // namespace
+
+// §12 B20
+TEST(CoroutineAbort, AbortOnFinishedCoroutineThrowsRuntimeError) {
+    auto c = []() -> kaa::Coroutine<int> { co_return 1; }();
+    ASSERT_TRUE(c.finished());
+    EXPECT_THROW(c.abort(), std::runtime_error);
+    EXPECT_EQ(c.result(), 1);
+}
+
+// §12 B20
+TEST(CoroutineAbort, AbortOnUnabortableCoroutineThrowsRuntimeError) {
+    kaa::InProgress<> ip;
+    auto c = just_await(ip);
+    c.set_abortable(false);
+    EXPECT_THROW(c.abort(), std::runtime_error);
+    EXPECT_FALSE(c.finished());  // untouched
+    ip.finish();
+    EXPECT_TRUE(c.finished());
+    EXPECT_FALSE(c.failed());
+}
+
+// §12 B21
+TEST(CoroutineAbort, AbortThrowsAtAwaitPointWithOriginAndInprogress) {
+    Seen seen;
+    auto ip = abortable_ip();
+    auto c = catch_abort(ip, &seen);
+    c.abort();
+    EXPECT_TRUE(seen.caught);
+    EXPECT_EQ(seen.origin, c);
+    EXPECT_EQ(seen.inprogress, ip);
+}
+
+// §12 B22
+TEST(CoroutineAbort, AbortAtNotFinishedHasEmptyInprogress) {
+    Seen seen;
+    auto c = [](Seen* seen) -> kaa::Coroutine<> {
+        try {
+            co_await kaa::NotFinished;
+        } catch (const kaa::InProgressAborted& e) {
+            seen->caught = true;
+            seen->inprogress = e.inprogress();
+            seen->origin = e.origin();
+        }
+    }(&seen);
+    c.abort();
+    EXPECT_TRUE(seen.caught);
+    EXPECT_FALSE(seen.inprogress.valid());
+    EXPECT_EQ(seen.origin, c);
+    kaa::main::step();  // the queued NotFinished resumption is dropped, not run
+    EXPECT_TRUE(c.failed());
+}
+
+// §12 B22
+TEST(CoroutineAbort, AbortAtNotFinishedWithIntervalCancelsTimer) {
+    bool resumed = false;
+    auto c = kaa::coroutine({.interval = 20ms}, [](bool* resumed) -> kaa::Coroutine<> {
+        co_await kaa::NotFinished;
+        *resumed = true;
+    })(&resumed);
+    EXPECT_THROW(c.abort(), kaa::InProgressAborted);
+    kaa::main::loop(true, 60ms);
+    EXPECT_FALSE(resumed);
+}
+
+// §12 B23
+TEST(CoroutineAbort, UncaughtAbortIsRethrownToCaller) {
+    Log log;
+    auto ip = abortable_ip();
+    auto c = [](Log* log, kaa::InProgress<> ip) -> kaa::Coroutine<> {
+        Finally f{log, "cleanup"};
+        co_await ip;
+        log->push_back("not reached");
+    }(&log, ip);
+    try {
+        c.abort();
+        ADD_FAILURE() << "abort() did not throw";
+    } catch (const kaa::InProgressAborted& e) {
+        EXPECT_EQ(e.origin(), c);
+        EXPECT_EQ(e.inprogress(), ip);
+    }
+    EXPECT_EQ(log, (Log{"cleanup"}));
+    EXPECT_TRUE(c.finished());
+    EXPECT_TRUE(c.failed());
+}
+
+// §12 B24
+TEST(CoroutineAbort, CaughtAbortThenReturnFinishesFailedWithAbort) {
+    Seen seen;
+    auto c = catch_abort(abortable_ip(), &seen);
+    EXPECT_NO_THROW(c.abort());
+    EXPECT_TRUE(c.finished());
+    EXPECT_TRUE(c.failed());
+    EXPECT_THROW(c.result(), kaa::InProgressAborted);
+}
+
+// §12 B25
+TEST(CoroutineAbort, ValueReturnedAfterCatchingAbortIsDiscarded) {
+    auto c = [](kaa::InProgress<> ip) -> kaa::Coroutine<int> {
+        try {
+            co_await ip;
+        } catch (const kaa::InProgressAborted&) {
+            co_return 42;
+        }
+        co_return 1;
+    }(abortable_ip());
+    EXPECT_NO_THROW(c.abort());
+    EXPECT_TRUE(c.failed());
+    EXPECT_THROW(c.result(), kaa::InProgressAborted);
+}
+
+// §12 B26
+TEST(CoroutineAbort, AwaitingAgainAfterAbortMakesAbortThrowRuntimeError) {
+    Log log;
+    auto c = [](Log* log, kaa::InProgress<> ip) -> kaa::Coroutine<> {
+        bool aborted = false;
+        try {
+            co_await ip;
+        } catch (const kaa::InProgressAborted&) {
+            aborted = true;
+        }
+        if (aborted) {
+            log->push_back("awaiting again");
+            co_await kaa::delay(1ms);  // expects reentry: refused
+            log->push_back("not reached");
+        }
+    }(&log, abortable_ip());
+    EXPECT_THROW(c.abort(), std::runtime_error);
+    EXPECT_EQ(log, (Log{"awaiting again"}));
+    EXPECT_TRUE(c.finished());
+    EXPECT_TRUE(c.failed());
+    EXPECT_THROW(c.result(), kaa::InProgressAborted);  // still aborted (Q2)
+}
+
+// §12 B26
+TEST(CoroutineAbort, NotFinishedAfterAbortMakesAbortThrowRuntimeError) {
+    auto c = [](kaa::InProgress<> ip) -> kaa::Coroutine<> {
+        bool aborted = false;
+        try {
+            co_await ip;
+        } catch (const kaa::InProgressAborted&) {
+            aborted = true;
+        }
+        if (aborted) co_await kaa::NotFinished;
+    }(abortable_ip());
+    EXPECT_THROW(c.abort(), std::runtime_error);
+    EXPECT_TRUE(c.failed());
+}
+
+// §12 B27
+TEST(CoroutineAbort, AbortCascadesToAbortableAwaitedWithNoOtherListener) {
+    Seen seen;
+    auto delay = kaa::delay(1h);
+    auto c = catch_abort(delay, &seen);
+    c.abort();
+    EXPECT_TRUE(delay.finished());
+    EXPECT_TRUE(delay.failed());
+    EXPECT_TRUE(seen.inprogress_finished);  // aborted before the coroutine saw the exception
+    EXPECT_EQ(seen.inprogress, delay);
+    EXPECT_THROW(delay.result(), kaa::InProgressAborted);
+}
+
+// §12 B27
+TEST(CoroutineAbort, CascadedAbortKeepsOrigin) {
+    auto ip = abortable_ip();
+    kaa::InProgressBase origin_seen_by_ip;
+    ip.connect_abort([&](const kaa::InProgressAborted& e) { origin_seen_by_ip = e.origin(); });
+    Seen seen;
+    auto c = catch_abort(ip, &seen);
+    c.abort();
+    EXPECT_EQ(origin_seen_by_ip, c);
+    EXPECT_EQ(seen.origin, c);
+}
+
+// §12 B28
+TEST(CoroutineAbort, AwaitedWithAnotherListenerIsNotAborted) {
+    Seen seen;
+    auto ip = abortable_ip();
+    bool other_called = false;
+    ip.connect([&] { other_called = true; });
+    auto c = catch_abort(ip, &seen);
+    c.abort();
+    EXPECT_TRUE(seen.caught);
+    EXPECT_FALSE(ip.finished());
+    EXPECT_FALSE(seen.inprogress_finished);
+    ip.finish();
+    EXPECT_TRUE(other_called);
+}
+
+// §12 B28
+TEST(CoroutineAbort, NoabortShieldsTheAwaitedInProgress) {
+    Seen seen;
+    auto delay = kaa::delay(10ms);
+    auto c = catch_abort(delay.noabort(), &seen);
+    c.abort();
+    EXPECT_TRUE(seen.caught);
+    EXPECT_FALSE(seen.inprogress_finished);  // the seed: "False will be false"
+    EXPECT_NE(seen.inprogress, delay);       // it is the noabort wrapper
+    EXPECT_FALSE(delay.finished());          // the delay lives on
+    delay.wait(5s);
+    EXPECT_FALSE(delay.failed());
+}
+
+// §12 B28
+TEST(CoroutineAbort, UnabortableAwaitedIsNotAborted) {
+    Seen seen;
+    kaa::InProgress<> ip;  // no abort listeners, not explicitly abortable
+    auto c = catch_abort(ip, &seen);
+    c.abort();
+    EXPECT_TRUE(seen.caught);
+    EXPECT_FALSE(ip.finished());
+}
+
+// §12 B29
+TEST(CoroutineAbort, AbortingOuterAbortsAwaitedInnerCoroutineWithSameOrigin) {
+    Seen inner_seen, outer_seen;
+    auto delay = kaa::delay(1h);
+    auto inner = [](kaa::InProgress<> ip, Seen* seen) -> kaa::Coroutine<> {
+        try {
+            co_await ip;
+        } catch (const kaa::InProgressAborted& e) {
+            seen->caught = true;
+            seen->inprogress = e.inprogress();
+            seen->origin = e.origin();
+            throw;  // inner does not recover
+        }
+    }(delay, &inner_seen);
+    auto outer = catch_abort(inner, &outer_seen);
+    outer.abort();
+    EXPECT_TRUE(inner_seen.caught);
+    EXPECT_TRUE(outer_seen.caught);
+    EXPECT_EQ(inner_seen.origin, outer);
+    EXPECT_EQ(outer_seen.origin, outer);
+    EXPECT_EQ(inner_seen.inprogress, delay);
+    EXPECT_EQ(outer_seen.inprogress, inner);
+    EXPECT_TRUE(delay.failed());
+    EXPECT_TRUE(inner.failed());
+    EXPECT_TRUE(outer.failed());
+}
+
+// §12 B29
+TEST(CoroutineAbort, NoabortOnInnerCoroutinePreventsItsAbort) {
+    Seen outer_seen;
+    kaa::InProgress<> ip;
+    auto inner = just_await(ip);
+    auto outer = catch_abort(inner.noabort(), &outer_seen);
+    outer.abort();
+    EXPECT_TRUE(outer_seen.caught);
+    EXPECT_FALSE(inner.finished());
+    ip.finish();
+    EXPECT_TRUE(inner.finished());
+    EXPECT_FALSE(inner.failed());
+}
+
+// §12 B30 (§1.6 item 10)
+TEST(CoroutineAbort, DirectAbortOfChildResumesParentWithChildAsInprogressAndOrigin) {
+    Seen parent_seen;
+    auto child = just_await(kaa::delay(1h));
+    auto parent = [](kaa::Coroutine<> child, Seen* seen) -> kaa::Coroutine<std::string> {
+        try {
+            co_await child;
+        } catch (const kaa::InProgressAborted& e) {
+            seen->caught = true;
+            seen->inprogress = e.inprogress();
+            seen->origin = e.origin();
+        }
+        co_await kaa::InProgress<int>().finish(1);  // may await again: it was not aborted
+        co_return "recovered";
+    }(child, &parent_seen);
+    EXPECT_THROW(child.abort(), kaa::InProgressAborted);  // child did not catch
+    EXPECT_TRUE(parent_seen.caught);
+    EXPECT_EQ(parent_seen.inprogress, child);
+    EXPECT_EQ(parent_seen.origin, child);
+    ASSERT_TRUE(parent.finished());
+    EXPECT_EQ(parent.result(), "recovered");
+}
+
+// §12 B30
+TEST(CoroutineAbort, ParentFailingWithChildAbortIsNotReported) {
+    kaa::test::ReportCapture reports;
+    {
+        auto child = just_await(kaa::delay(1h));
+        auto parent = just_await(child);
+        EXPECT_THROW(child.abort(), kaa::InProgressAborted);
+        EXPECT_TRUE(parent.failed());  // with exactly InProgressAborted: kaa does not log it
+    }
+    EXPECT_EQ(reports.count(), 0u);
+}
+
+// §12 B31 (Q3)
+TEST(CoroutineAbort, AbortListenersAreCalledExactlyOnce) {
+    Seen seen;
+    auto ip = abortable_ip();
+    auto c = catch_abort(ip, &seen);
+    int calls = 0;
+    kaa::InProgressBase listener_inprogress;
+    c.connect_abort([&](const kaa::InProgressAborted& e) {
+        ++calls;
+        listener_inprogress = e.inprogress();
+    });
+    bool exception_listener = false;
+    c.connect_exception([&](std::exception_ptr) {
+        exception_listener = true;
+        return false;
+    });
+    c.abort();
+    EXPECT_EQ(calls, 1);
+    EXPECT_TRUE(exception_listener);
+    // kaa: the listeners receive the exception thrown into the coroutine (inprogress = ip).
+    EXPECT_EQ(listener_inprogress, ip);
+}
+
+// §12 B32 (Q2)
+TEST(CoroutineAbort, AbortedCoroutineIsAlwaysFinishedAndFailedAndNotReported) {
+    kaa::test::ReportCapture reports;
+    {
+        Seen seen;
+        auto c = catch_abort(abortable_ip(), &seen);  // no exception listener at all
+        c.abort();
+        EXPECT_TRUE(c.finished());
+        EXPECT_TRUE(c.failed());
+        EXPECT_FALSE(c.active());
+        EXPECT_THROW(c.abort(), std::runtime_error);  // second abort: already finished
+    }
+    {
+        auto c = just_await(abortable_ip());
+        EXPECT_THROW(c.abort(), kaa::InProgressAborted);
+        EXPECT_TRUE(c.finished());
+        EXPECT_TRUE(c.failed());
+    }
+    EXPECT_EQ(reports.count(), 0u);
+}
+
+// §12 B33
+TEST(CoroutineAbort, ThrowExceptionClosesRunningCoroutineAndFailsWithIt) {
+    Log log;
+    kaa::InProgress<> ip;
+    auto c = [](Log* log, kaa::InProgress<> ip) -> kaa::Coroutine<int> {
+        Finally f{log, "cleanup"};
+        co_await ip;
+        log->push_back("not reached");
+        co_return 1;
+    }(&log, ip);
+    bool got_boom = false;
+    c.connect_exception([&](std::exception_ptr e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const Boom&) {
+            got_boom = true;
+            log.push_back("exception listener");
+        } catch (...) {
+        }
+        return false;
+    });
+    c.throw_exception(Boom());
+    EXPECT_EQ(log, (Log{"cleanup", "exception listener"}));
+    EXPECT_TRUE(got_boom);
+    EXPECT_TRUE(c.failed());
+    EXPECT_FALSE(c.active());
+    EXPECT_THROW(c.result(), Boom);
+    EXPECT_FALSE(ip.finished());  // the awaited InProgress is left alone
+    ip.finish();                  // and finishing it later does not resume anything
+    EXPECT_THROW(c.throw_exception(Boom()), std::runtime_error);  // already finished
+}
+
+// §12 B33
+TEST(CoroutineAbort, ThrowExceptionThroughInProgressHandleClosesCoroutine) {
+    Log log;
+    auto c = [](Log* log) -> kaa::Coroutine<> {
+        Finally f{log, "cleanup"};
+        co_await kaa::NotFinished;
+        log->push_back("not reached");
+    }(&log);
+    kaa::InProgressBase handle = c;
+    handle.throw_exception(Boom());
+    kaa::main::step();
+    EXPECT_EQ(log, (Log{"cleanup"}));
+    EXPECT_THROW(c.result(), Boom);
+}
+
+TEST(CoroutineAbort, AbortThroughTypeErasedHandleIsCoroutineAbort) {
+    Seen seen;
+    auto ip = abortable_ip();
+    auto c = catch_abort(ip, &seen);
+    kaa::InProgressBase handle = c;
+    handle.abort();
+    EXPECT_TRUE(seen.caught);
+    EXPECT_EQ(seen.origin, c);
+    EXPECT_TRUE(ip.finished());
+    EXPECT_TRUE(c.failed());
+}
+
+TEST(CoroutineAbort, AbortWithCustomExceptionKeepsTypeAndGetsOrigin) {
+    bool timeout_seen = false;
+    kaa::InProgressBase origin;
+    auto c = [](bool* seen, kaa::InProgressBase* origin) -> kaa::Coroutine<> {
+        try {
+            co_await kaa::NotFinished;
+        } catch (const kaa::TimeoutException& e) {
+            *seen = true;
+            *origin = e.origin();
+        }
+    }(&timeout_seen, &origin);
+    c.abort(kaa::TimeoutException("too slow"));
+    EXPECT_TRUE(timeout_seen);
+    EXPECT_EQ(origin, c);
+    EXPECT_THROW(c.result(), kaa::TimeoutException);
+}
+
+TEST(CoroutineAbort, AbortedCoroutineDoesNotResumeWhenAwaitedFinishesLater) {
+    Log log;
+    kaa::InProgress<> ip;
+    ip.connect([] {});  // another listener: no cascade
+    auto c = [](Log* log, kaa::InProgress<> ip) -> kaa::Coroutine<> {
+        try {
+            co_await ip;
+        } catch (const kaa::InProgressAborted&) {
+            log->push_back("aborted");
+        }
+        log->push_back("end");
+    }(&log, ip);
+    c.abort();
+    ip.finish();
+    EXPECT_EQ(log, (Log{"aborted", "end"}));
+}
+
+TEST(CoroutineAbort, SelfAbortWhileRunningIsRefused) {
+    std::optional<kaa::Coroutine<>> self;
+    bool refused = false;
+    kaa::InProgress<> go;
+    self = [](std::optional<kaa::Coroutine<>>* self, bool* refused,
+              kaa::InProgress<> go) -> kaa::Coroutine<> {
+        co_await go;
+        try {
+            (*self)->abort();
+        } catch (const std::runtime_error&) {
+            *refused = true;
+        }
+    }(&self, &refused, go);
+    go.finish();
+    EXPECT_TRUE(refused);
+    EXPECT_TRUE(self->finished());
+    EXPECT_FALSE(self->failed());
+}
+
+// Q12: aborting a queued POLICY_SYNCHRONIZED call removes it from the queue; its successor
+// then waits for the aborted call's predecessor (kaa let it run concurrently).
+TEST(CoroutineAbort, AbortingQueuedSynchronizedCallSplicesTheQueue) {
+    Log log;
+    auto sync = kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED},
+                               [](Log* log, std::string name,
+                                  kaa::InProgress<> gate) -> kaa::Coroutine<> {
+                                   log->push_back(name + " start");
+                                   co_await gate;
+                                   log->push_back(name + " end");
+                               });
+    kaa::InProgress<> g1, g2, g3;
+    auto c1 = sync(&log, "1", g1);
+    auto c2 = sync(&log, "2", g2);
+    auto c3 = sync(&log, "3", g3);
+    EXPECT_EQ(log, (Log{"1 start"}));
+    // The queued body never started: the abort is thrown at its start and not caught.
+    try {
+        c2.abort();
+        ADD_FAILURE() << "abort() of a queued call did not throw";
+    } catch (const kaa::InProgressAborted& e) {
+        EXPECT_FALSE(e.inprogress().valid());
+        EXPECT_EQ(e.origin(), c2);
+    }
+    EXPECT_TRUE(c2.failed());
+    EXPECT_EQ(log, (Log{"1 start"}));  // 3 still waits for 1
+    g1.finish();
+    EXPECT_EQ(log, (Log{"1 start", "1 end", "3 start"}));
+    g3.finish();
+    EXPECT_EQ(log, (Log{"1 start", "1 end", "3 start", "3 end"}));
+    EXPECT_FALSE(g2.finished());
+}
+
+// Q12: aborting the running head of a SYNCHRONIZED queue starts the next call.
+TEST(CoroutineAbort, AbortingRunningSynchronizedCallStartsNext) {
+    Log log;
+    auto sync = kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED},
+                               [](Log* log, std::string name,
+                                  kaa::InProgress<> gate) -> kaa::Coroutine<> {
+                                   log->push_back(name + " start");
+                                   co_await gate;
+                                   log->push_back(name + " end");
+                               });
+    kaa::InProgress<> g1({.abortable = true}), g2;
+    auto c1 = sync(&log, "1", g1);
+    auto c2 = sync(&log, "2", g2);
+    EXPECT_THROW(c1.abort(), kaa::InProgressAborted);
+    EXPECT_EQ(log, (Log{"1 start", "2 start"}));
+    g2.finish();
+    EXPECT_TRUE(c2.finished());
+}

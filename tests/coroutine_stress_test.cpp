@@ -1,0 +1,231 @@
+// Coroutines at scale: stack safety of synchronous completion chains, and the cost of a call
+// (DESIGN.md "Performance principles": one heap allocation per coroutine call at most).
+//
+// The counts are the (10,000,000 finished awaits, a 100,000-link chain); sanitizer
+// builds run fewer finished awaits (they are ~10x slower) but keep the 100,000-link chains,
+// which is where stack growth would show.
+//
+// This file replaces the global operator new/delete with malloc-based versions that count
+// allocations made on the current thread while a CountAllocations guard is alive; everywhere
+// else they behave as the default ones.
+
+#include <kaa/kaa.hpp>
+
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <new>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+constexpr long kFinishedAwaits = kSanitized ? 1'000'000 : 10'000'000;
+constexpr int kChain = 100'000;
+
+thread_local bool t_counting = false;
+thread_local long t_allocations = 0;
+
+/// Counts this thread's heap allocations while alive.
+class CountAllocations {
+public:
+    CountAllocations() {
+        t_allocations = 0;
+        t_counting = true;
+    }
+    ~CountAllocations() { t_counting = false; }
+    CountAllocations(const CountAllocations&) = delete;
+    CountAllocations& operator=(const CountAllocations&) = delete;
+    long count() const { return t_allocations; }
+};
+
+}  // namespace
+
+// noinline: GCC would otherwise inline the pair into callers and warn (-Wmismatched-new-delete)
+// that free() releases what operator new returned, which is exactly what these replacements do.
+[[gnu::noinline]] void* operator new(std::size_t size) {
+    if (t_counting) ++t_allocations;
+    if (size == 0) size = 1;
+    if (void* p = std::malloc(size)) return p;
+    throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+kaa::Coroutine<long> await_finished_many(long n) {
+    long sum = 0;
+    for (long i = 0; i < n; ++i) {
+        sum += co_await kaa::InProgress<int>().finish(1);
+    }
+    co_return sum;
+}
+
+/// One link: waits for the next (inner) one and adds one.
+kaa::Coroutine<int> link(kaa::InProgress<int> inner) { co_return co_await inner + 1; }
+
+kaa::Coroutine<> wait_for(kaa::InProgress<> gate) { co_await gate; }
+
+}  // namespace
+
+// DESIGN: a coroutine awaiting an already-finished InProgress never suspends (§12 A7 at scale).
+TEST(CoroutineStress, TenMillionFinishedAwaitsDoNotGrowTheStack) {
+    auto c = await_finished_many(kFinishedAwaits);
+    ASSERT_TRUE(c.finished());
+    EXPECT_EQ(c.result(), kFinishedAwaits);
+}
+
+// §12 A8 at scale: finishing the innermost InProgress resumes 100,000 coroutines, each inside
+// the finish of the one it awaited; the depth bound keeps the stack flat.
+TEST(CoroutineStress, ChainOfHundredThousandCoroutinesFinishesInnermostLast) {
+    kaa::InProgress<int> leaf;
+    kaa::InProgress<int> outer = leaf;
+    for (int i = 0; i < kChain; ++i) outer = link(outer);  // each link holds the next
+    EXPECT_FALSE(outer.finished());
+    leaf.finish(0);  // resumes the whole chain before it returns
+    ASSERT_TRUE(outer.finished());
+    EXPECT_EQ(outer.result(), kChain);
+    outer = kaa::InProgress<int>();  // releases 100,000 frames, each holding the next
+}
+
+// Releasing the last handle of a chain of finished frames, each holding the next one's last
+// handle in a parameter, frees them one after another, not recursively.
+TEST(CoroutineStress, ReleasingAChainOfFramesDoesNotRecurse) {
+    kaa::test::Counted::reset();
+    std::optional<kaa::Coroutine<int>> outer;
+    {
+        kaa::InProgress<int> leaf;
+        std::vector<kaa::Coroutine<int>> links;
+        kaa::InProgress<int> cur = leaf;
+        for (int i = 0; i < kChain; ++i) {
+            cur = [](kaa::InProgress<int> inner, kaa::test::Counted) -> kaa::Coroutine<int> {
+                co_return co_await inner + 1;
+            }(cur, kaa::test::Counted{i});
+        }
+        outer = kaa::Coroutine<int>(cur, kaa::detail::adopt_coroutine);
+        leaf.finish(1);
+    }
+    EXPECT_EQ(outer->result(), kChain + 1);
+    EXPECT_EQ(kaa::test::Counted::alive(), kChain);  // every frame still held by its parent
+    outer.reset();
+    EXPECT_EQ(kaa::test::Counted::alive(), 0);
+}
+
+// Abort of a suspended chain: aborting the outermost cascades through every link (each is
+// abortable and awaited only by its parent).
+TEST(CoroutineStress, AbortCascadesThroughAChain) {
+    constexpr int kLinks = 1'000;  // abort cascades recurse: one abort() per link
+    kaa::InProgress<int> leaf({.abortable = true});
+    kaa::InProgress<int> outer = leaf;
+    for (int i = 0; i < kLinks; ++i) outer = link(outer);
+    auto top = kaa::Coroutine<int>(outer, kaa::detail::adopt_coroutine);
+    EXPECT_THROW(top.abort(), kaa::InProgressAborted);
+    EXPECT_TRUE(leaf.failed());
+    EXPECT_TRUE(top.failed());
+}
+
+// POLICY_SYNCHRONIZED: 100,000 queued calls that each finish as soon as they start run one
+// after another inside the first call's finish, without growing the stack.
+TEST(CoroutineStress, LongSynchronizedQueueDrainsWithoutStackGrowth) {
+    int ran = 0;
+    auto sync = kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED},
+                               [](int* ran, kaa::InProgress<> gate) -> kaa::Coroutine<> {
+                                   co_await gate;
+                                   ++*ran;
+                               });
+    kaa::InProgress<> gate;
+    auto first = sync(&ran, gate);
+    kaa::InProgress<> done = kaa::InProgress<>().finish();
+    kaa::Coroutine<> last = first;
+    for (int i = 1; i < kChain; ++i) last = sync(&ran, done);
+    EXPECT_EQ(ran, 0);
+    gate.finish();
+    EXPECT_EQ(ran, kChain);
+    EXPECT_TRUE(last.finished());
+}
+
+// Many coroutines awaiting one InProgress are resumed in order by its finish().
+TEST(CoroutineStress, HundredThousandWaitersOnOneInProgress) {
+    kaa::InProgress<> gate;
+    std::vector<kaa::Coroutine<>> waiters;
+    waiters.reserve(kChain);
+    for (int i = 0; i < kChain; ++i) waiters.push_back(wait_for(gate));
+    gate.finish();
+    for (auto& w : waiters) ASSERT_TRUE(w.finished());
+}
+
+// DESIGN: at most one heap allocation per coroutine call — the frame, which holds the
+// InProgress state — and none at all once the frame free list is warm.
+TEST(CoroutineStress, OneAllocationPerCallAtMost) {
+    constexpr int kCalls = 10'000;
+    kaa::InProgress<> gate;
+    std::vector<kaa::Coroutine<>> waiters;
+    waiters.reserve(kCalls);
+    long cold;
+    {
+        CountAllocations count;
+        for (int i = 0; i < kCalls; ++i) waiters.push_back(wait_for(gate));
+        cold = count.count();
+    }
+    EXPECT_LE(cold, kCalls);  // suspended frames all alive: one allocation each at most
+    gate.finish();
+    waiters.clear();  // the frames go to the free list
+
+    long warm;
+    {
+        constexpr int kWarmCalls = 1'000;  // within what the free list keeps per size class
+        kaa::InProgress<> gate2;
+        CountAllocations count;
+        for (int i = 0; i < kWarmCalls; ++i) waiters.push_back(wait_for(gate2));
+        gate2.finish();
+        waiters.clear();
+        warm = count.count();
+    }
+    EXPECT_EQ(warm, 0);  // served from the free list; awaiting allocates nothing
+
+    long steady;
+    {
+        CountAllocations count;
+        for (int i = 0; i < kCalls; ++i) {
+            auto c = link(kaa::InProgress<int>().finish(i));  // + the InProgress's own state
+            if (c.result() != i + 1) ADD_FAILURE();
+        }
+        steady = count.count();
+    }
+    EXPECT_LE(steady, kCalls);  // only the plain InProgress states
+}
+
+// NotFinished yields cost no allocation either once the ready queue has grown.
+TEST(CoroutineStress, NotFinishedResumptionsDoNotAllocate) {
+    auto spin = [](int n) -> kaa::Coroutine<int> {
+        for (int i = 0; i < n; ++i) co_await kaa::NotFinished;
+        co_return n;
+    };
+    auto warmup = spin(10);
+    kaa::main::loop([&] { return !warmup.finished(); }, std::chrono::seconds(5));
+    auto c = spin(1000);
+    long n;
+    {
+        CountAllocations count;
+        kaa::main::loop([&] { return !c.finished(); }, std::chrono::seconds(10));
+        n = count.count();
+    }
+    EXPECT_EQ(c.result(), 1000);
+    EXPECT_EQ(n, 0);
+}

@@ -201,7 +201,7 @@ t_end=$(date +%s)
 HEADER="$(date -u +%Y-%m-%dT%H:%M:%SZ); $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)); median of $RUNS runs; $(g++ --version | head -1); asio $(dpkg-query -W -f='${Version}' libasio-dev 2>/dev/null || echo '?'), libuv $(dpkg-query -W -f='${Version}' libuv1-dev 2>/dev/null || echo '?'), $($PY --version 2>&1), uvloop $($PY -c 'import uvloop; print(uvloop.__version__)' 2>/dev/null || echo '?'); runtime $((t_end - t_start)) s; load average at start ${load_start}, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 
 "$PY" - "$SAMPLES" "$KAA_PY_FILE" "$([[ -n "$kaa_py_bin" ]] && echo measured || echo recorded)" \
-      "$HEADER" "$KAA_PY_NOTE" "bash bench/compare.sh (RUNS=$RUNS SCENARIOS=\"$SCENARIOS\" PY_PEERS=$PY_PEERS B5_PEERS=$B5_PEERS)" <<'PYEOF'
+      "$HEADER" "$KAA_PY_NOTE" "RUNS=$RUNS SCENARIOS=\"$SCENARIOS\" PY_PEERS=$PY_PEERS B5_PEERS=$B5_PEERS bash bench/compare.sh" <<'PYEOF'
 import statistics, sys
 
 samples_path, kaa_py_path, kaa_py_mode, header, kaa_py_note, command = sys.argv[1:7]

@@ -289,6 +289,12 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
             "kaa: exception must be an instance of InProgressAborted (or subclass thereof)");
     }
 
+    // From here on the coroutine counts as aborted: a re-entrant abort() or throw_exception()
+    // (from a listener of what the cascade below aborts) is refused, and nothing resumes it
+    // except the abort itself.
+    aborted_ = true;
+    cancel_pending_resumption();
+
     // Detach from what we await; abort it only if nothing else waits on it (§1.6 item 4).
     InProgressBase prereq;
     if (awaiting_) {
@@ -306,7 +312,6 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
             }
         }
     }
-    cancel_pending_resumption();
 
     std::exception_ptr delivered = exc;
     try {
@@ -314,7 +319,6 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
     } catch (const InProgressAborted& e) {
         delivered = e.retarget(prereq);
     }
-    aborted_ = true;
     abort_exc_ = delivered;
     pending_abort_ = delivered;
     resume_now();  // the body runs to its end (any further co_await throws)
@@ -341,6 +345,7 @@ void CoroutineBase::close_with(std::exception_ptr error) {
         return;
     }
     if (done_ || self_->finished()) throw std::runtime_error("kaa: coroutine is already finished");
+    if (aborted_) throw std::runtime_error("kaa: coroutine is already being aborted or closed");
     if (!suspended_ && !deferred_) {
         throw std::runtime_error("kaa: a coroutine cannot be closed while it runs");
     }

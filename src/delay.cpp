@@ -13,9 +13,10 @@ public:
     DelayState() {
         set_abortable(true);
         fire = [](detail::TimerNode* n) {
-            auto* self = static_cast<DelayState*>(n);
-            detail::StateRef armed_ref(self, /*adopt=*/true);  // the reference taken by arm()
-            if (!self->finished()) self->succeed();
+            // A reference cast: no null check for GCC 12 to misread (-Wstringop-overflow).
+            auto& self = static_cast<DelayState&>(*n);
+            detail::StateRef armed_ref(&self, /*adopt=*/true);  // the reference taken by arm()
+            if (!self.finished()) self.succeed();
         };
     }
     void arm(detail::Clock::time_point due) {

@@ -117,31 +117,33 @@ void Loop::claim_thread_if_unset() noexcept {
 void Loop::set_loop_thread() noexcept { g_loop_thread.store(std::this_thread::get_id()); }
 
 // ---------------------------------------------------------------- timers (4-ary heap)
+// The heap holds (due, seq, node) by value, so sifting compares contiguous entries instead of
+// chasing node pointers (a cache miss each with a million timers); each node knows its index.
 
 namespace {
-inline bool earlier(const TimerNode* a, const TimerNode* b) {
-    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+inline bool earlier(const Loop::HeapEntry& a, const Loop::HeapEntry& b) {
+    return a.due < b.due || (a.due == b.due && a.seq < b.seq);
 }
 }  // namespace
 
-void Loop::heap_place(std::size_t i, TimerNode* n) {
-    heap_[i] = n;
-    n->heap_index = i;
+void Loop::heap_place(std::size_t i, const HeapEntry& e) {
+    heap_[i] = e;
+    e.node->heap_index = i;
 }
 
 void Loop::sift_up(std::size_t i) {
-    TimerNode* n = heap_[i];
+    const HeapEntry e = heap_[i];
     while (i > 0) {
         std::size_t parent = (i - 1) / 4;
-        if (!earlier(n, heap_[parent])) break;
+        if (!earlier(e, heap_[parent])) break;
         heap_place(i, heap_[parent]);
         i = parent;
     }
-    heap_place(i, n);
+    heap_place(i, e);
 }
 
 void Loop::sift_down(std::size_t i) {
-    TimerNode* n = heap_[i];
+    const HeapEntry e = heap_[i];
     const std::size_t size = heap_.size();
     for (;;) {
         std::size_t first = 4 * i + 1;
@@ -151,41 +153,42 @@ void Loop::sift_down(std::size_t i) {
         for (std::size_t c = first + 1; c < last; ++c) {
             if (earlier(heap_[c], heap_[best])) best = c;
         }
-        if (!earlier(heap_[best], n)) break;
+        if (!earlier(heap_[best], e)) break;
         heap_place(i, heap_[best]);
         i = best;
     }
-    heap_place(i, n);
+    heap_place(i, e);
 }
 
-void Loop::heap_remove(TimerNode* n) {
-    std::size_t i = n->heap_index;
-    TimerNode* last = heap_.back();
-    heap_.pop_back();
-    n->heap_index = TimerNode::npos;
-    if (last == n) return;
-    heap_place(i, last);
-    if (i > 0 && earlier(last, heap_[(i - 1) / 4])) {
+void Loop::heap_fix(std::size_t i) {
+    if (i > 0 && earlier(heap_[i], heap_[(i - 1) / 4])) {
         sift_up(i);
     } else {
         sift_down(i);
     }
 }
 
+void Loop::heap_remove(TimerNode* n) {
+    const std::size_t i = n->heap_index;
+    n->heap_index = TimerNode::npos;
+    const HeapEntry last = heap_.back();
+    heap_.pop_back();
+    if (last.node == n) return;
+    heap_place(i, last);
+    heap_fix(i);
+}
+
 void Loop::arm(TimerNode* n, Clock::time_point due) {
     n->due = due;
     n->seq = ++timer_seq_;  // a new seq: never fires in a timer phase already under way
+    const HeapEntry e{due, n->seq, n};
     if (n->armed()) {
-        // Move it in place: earlier than its parent goes up, otherwise (maybe) down.
-        std::size_t i = n->heap_index;
-        if (i > 0 && earlier(n, heap_[(i - 1) / 4])) {
-            sift_up(i);
-        } else {
-            sift_down(i);
-        }
+        heap_[n->heap_index] = e;  // move it in place
+        heap_fix(n->heap_index);
         return;
     }
-    heap_.push_back(n);
+    heap_.push_back(e);
+    n->heap_index = heap_.size() - 1;
     sift_up(heap_.size() - 1);
 }
 
@@ -202,8 +205,9 @@ void Loop::run_timers() {
     const Clock::time_point batch_now = now_;
     const std::uint64_t batch_seq = timer_seq_;
     while (!heap_.empty()) {
-        TimerNode* n = heap_.front();
-        if (n->due > batch_now || n->seq > batch_seq) break;
+        const HeapEntry& front = heap_.front();
+        if (front.due > batch_now || front.seq > batch_seq) break;
+        TimerNode* n = front.node;
         heap_remove(n);
         n->fire(n);
     }
@@ -412,7 +416,7 @@ int Loop::sleep_ms() {
         return 0;
     }
     if (heap_.empty()) return kIdleSleepMs;
-    auto wait = heap_.front()->due - now_;
+    auto wait = heap_.front().due - now_;
     if (wait <= Duration::zero()) return 0;
     auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
     return static_cast<int>(std::min<std::int64_t>(ms, kIdleSleepMs));
@@ -586,8 +590,11 @@ bool block_until(const std::function<bool()>& finished, std::optional<Duration> 
 
 void notify_blocked_threads() noexcept {
     if (!g_ever_blocked.load(std::memory_order_relaxed)) return;
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (g_blocked.load() == 0) return;
+    // A read-modify-write, not a fence + load (TSan does not model fences, -Wtsan): it reads
+    // the latest count. If it comes after a blocker's fetch_add(1) it sees the blocker; if
+    // before, that fetch_add reads from it and so sees (happens-after) the completion, which
+    // the blocker's finished() check then observes.
+    if (g_blocked.fetch_add(0, std::memory_order_seq_cst) == 0) return;
     std::lock_guard lock(g_block_mutex);
     g_block_cv.notify_all();
 }

@@ -68,15 +68,23 @@ public:
     /// Hooks run by the shutdown sequence (thread pools).
     std::vector<std::function<void()>>& shutdown_hooks() { return shutdown_hooks_; }
 
+    /// A heap slot: the node's key copied next to it.
+    struct HeapEntry {
+        Clock::time_point due;
+        std::uint64_t seq;
+        TimerNode* node;
+    };
+
     /// Makes the calling thread the loop thread.
     static void set_loop_thread() noexcept;
     /// Number of armed timers.
     std::size_t timer_count() const noexcept { return heap_.size(); }
 
-    // Run state, owned by main.cpp's facade (loop thread only).
+    // Run state, owned by main.cpp's facade (loop thread only, except `running`).
     int depth = 0;                   ///< nesting of loop_while() calls
     int stepping = 0;                ///< nesting of main::step() calls
-    bool running = false;            ///< a loop_while() is active (kaa's is_running())
+    std::atomic<bool> running{false};  ///< a loop_while() is active (kaa's is_running()); atomic:
+                                       ///< loop_while() on another thread reads it
     bool in_run = false;             ///< main::run() is active (its loop is the outermost)
     bool shutting_down = false;      ///< the shutdown sequence started
     bool stopped = false;            ///< a run() ended (false before the first one)
@@ -98,9 +106,10 @@ private:
     static constexpr int kIdleSleepMs = 30000;
     static constexpr int kMaxEvents = 128;  ///< per epoll_wait (the rest: next iteration)
 
-    void heap_place(std::size_t i, TimerNode* n);
+    void heap_place(std::size_t i, const HeapEntry& e);
     void sift_up(std::size_t i);
     void sift_down(std::size_t i);
+    void heap_fix(std::size_t i);
     void heap_remove(TimerNode* n);
     int sleep_ms();
     void drain_wakeups(const epoll_event* events, int n);
@@ -114,7 +123,7 @@ private:
     int epfd_ = -1;                   ///< the epoll instance
     int wakefd_ = -1;                 ///< eventfd: posts and POSIX signals wake the loop
     Clock::time_point now_{};         ///< clock read once per phase boundary
-    std::vector<TimerNode*> heap_;    ///< 4-ary min-heap on (due, seq)
+    std::vector<HeapEntry> heap_;     ///< 4-ary min-heap on (due, seq)
     std::uint64_t timer_seq_ = 0;     ///< arming order, breaks ties between equal deadlines
     std::vector<Task> ready_;         ///< resumptions for the next ready phase
     std::vector<Task> ready_spare_;   ///< an empty buffer with capacity, reused by run_ready

@@ -165,7 +165,7 @@ namespace kaa::detail {
 
 void loop_while(const std::function<bool()>& cond, std::optional<Duration> timeout) {
     Loop& L = Loop::instance();
-    if (L.running && !on_loop_thread()) {
+    if (!on_loop_thread() && L.running) {
         throw std::runtime_error("kaa: loop running in a different thread");
     }
     if (!L.running) Loop::set_loop_thread();

@@ -1,4 +1,4 @@
-// InProgressStatus.
+// InProgressStatus: position/maximum/speed bookkeeping, the change signal and the text bar.
 
 #include <kaa/status.hpp>
 
@@ -40,9 +40,11 @@ std::string InProgressStatus::get_progressbar(int width) const {
     int n = max_ == 0 ? 0
                       : static_cast<int>(static_cast<double>(pos_) / static_cast<double>(max_) *
                                          (width - 3));
+    if (n < 0) n = 0;  // a negative position: kaa's '=' * n is empty
     std::string bar(static_cast<std::size_t>(n), '=');
     bar += '>';
-    if (bar.size() < static_cast<std::size_t>(width - 2)) bar.resize(static_cast<std::size_t>(width - 2), ' ');
+    const auto inner = static_cast<std::size_t>(width - 2);
+    if (bar.size() < inner) bar.resize(inner, ' ');
     return "|" + bar + "|";
 }
 

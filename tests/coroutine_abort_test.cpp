@@ -555,3 +555,28 @@ TEST(CoroutineAbort, AbortingRunningSynchronizedCallStartsNext) {
     g2.finish();
     EXPECT_TRUE(c2.finished());
 }
+
+// A listener of the awaited InProgress that aborts the coroutine again while the cascade runs
+// is refused; the coroutine is aborted once.
+TEST(CoroutineAbort, ReentrantAbortDuringCascadeIsRefused) {
+    Seen seen;
+    auto ip = abortable_ip();
+    std::optional<kaa::Coroutine<>> c;
+    bool refused = false;
+    ip.connect_abort([&](const kaa::InProgressAborted&) {
+        try {
+            c->abort();
+        } catch (const std::runtime_error&) {
+            refused = true;
+        }
+    });
+    c = catch_abort(ip, &seen);
+    int abort_listener_calls = 0;
+    c->connect_abort([&](const kaa::InProgressAborted&) { ++abort_listener_calls; });
+    c->abort();
+    EXPECT_TRUE(refused);
+    EXPECT_TRUE(seen.caught);
+    EXPECT_TRUE(ip.failed());
+    EXPECT_TRUE(c->failed());
+    EXPECT_EQ(abort_listener_calls, 1);
+}

@@ -162,16 +162,15 @@ TEST(Coroutine, UnconsumedFailureAfterSuspensionIsReportedOnce) {
 
 // §12 A5: kaa raises TypeError when the decorated function is not a generator; C++ rejects a
 // callable that does not return kaa::Coroutine<T> at compile time.
-namespace {
-int not_a_coroutine_function(int x) { return x; }
+namespace coroutine_test_a5 {
+int not_a_coroutine_function(int x);  // only named in unevaluated contexts
 kaa::Coroutine<int> a_coroutine_function(int x) { co_return x; }
 struct Widget {
     int plain(int x) { return x; }
     kaa::Coroutine<int> coro(int x) { co_return x; }
 };
-template <class F>
-concept decoratable = requires(F f) { kaa::coroutine(f); };
-}  // namespace
+}  // namespace coroutine_test_a5
+using namespace coroutine_test_a5;
 
 // kaa::coroutine() static_asserts on a callable whose return type it can see (the assertion's
 // condition is kaa::detail::may_return_coroutine):

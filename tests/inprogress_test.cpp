@@ -290,7 +290,7 @@ TEST(InProgress, LateExceptionListenerReturningFalseHandlesTheFailure) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// ====================================================================== §12 C39 disconnect on finish
+// ====================================================================== §12 C39 disconnect
 
 // §12 C39: result, exception and abort listeners (and what they captured) are released when
 // it finishes, before the InProgress itself goes away.
@@ -1032,6 +1032,18 @@ TEST(InProgress, WaitInsideADeeplyNestedFinishStillRunsListeners) {
     EXPECT_EQ(got, 1);
 }
 
+// §12 C44 + C55. BUG in src/delay.cpp (not owned here): DelayState::abort() cancels the timer
+// and drops its reference before StateBase::abort(), which throws when an abort listener vetoes;
+// the delay then stays pending forever. Enable once delay.cpp aborts first and disarms after.
+TEST(InProgress, DISABLED_VetoedAbortOfADelayLeavesItsTimerRunning) {
+    kaa::InProgress<void> d = kaa::delay(5ms);
+    d.connect_abort([](const kaa::InProgressAborted&) { return false; });
+    EXPECT_THROW(d.abort(), std::runtime_error);
+    EXPECT_FALSE(d.finished());
+    EXPECT_NO_THROW(d.wait(2s));
+    EXPECT_TRUE(d.finished());
+}
+
 // ====================================================================== dispatch re-entrancy
 
 // A listener that disconnects a later listener of the same InProgress while it is being
@@ -1184,7 +1196,8 @@ TEST(InProgressStress, DroppingAnUnfinishedHundredThousandChainFreesIt) {
 // ====================================================================== §12 D56–D58 callable
 
 // §12 D56: () → null (void, or a value-initialised T), (a) → a, (a, b, …) → a tuple.
-// Keyword arguments ((k=v), (k1=…, k2=…), (args…, kw…)) have no C++ counterpart: not applicable.
+// Keyword arguments ((k=v), (k1=…, k2=…), (args…, kw…)) have no C++ counterpart: the
+// keyword cases of the item are not applicable.
 TEST(InProgressCallable, ArgumentsMapToTheResult) {
     kaa::InProgressCallable<void> none;
     none();

@@ -562,12 +562,31 @@ TEST(MainPost, ExceptionInAPostedTaskKeepsTheRestQueuedInOrder) {
     EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
 }
 
+// src/loop.cpp: the posted queue survives a nested loop run from one of its tasks
+TEST(MainPost, NestedLoopInsideAPostedTaskRunsTheRestOfTheBatchOnce) {
+    Ticker ticker;
+    std::vector<std::string> events;
+    kaa::main::post([&] {
+        events.push_back("a");
+        kaa::main::post([&] { events.push_back("c"); });  // run by the nested loop
+        int n = 0;
+        kaa::main::loop([&] { return ++n <= 2; });
+        events.push_back("a done");
+    });
+    kaa::main::post([&] { events.push_back("b"); });
+    kaa::main::step();
+    kaa::main::step();
+    EXPECT_EQ(events, (std::vector<std::string>{"a", "c", "a done", "b"}));
+}
+
 // src/loop.cpp: the ready queue survives a nested loop run from one of its tasks
 TEST(MainReady, NestedLoopInsideAReadyTaskRunsTheRestOfTheBatchOnce) {
     Ticker ticker;
     std::vector<std::string> events;
     kaa::detail::schedule_ready([&] {
         events.push_back("a");
+        // Queued while the outer batch runs: the nested loop's ready phase runs it.
+        kaa::detail::schedule_ready([&] { events.push_back("c"); });
         int n = 0;
         kaa::main::loop([&] { return ++n <= 2; });
         events.push_back("a done");
@@ -575,7 +594,7 @@ TEST(MainReady, NestedLoopInsideAReadyTaskRunsTheRestOfTheBatchOnce) {
     kaa::detail::schedule_ready([&] { events.push_back("b"); });
     kaa::main::step();
     kaa::main::step();
-    EXPECT_EQ(events, (std::vector<std::string>{"a", "a done", "b"}));
+    EXPECT_EQ(events, (std::vector<std::string>{"a", "c", "a done", "b"}));
 }
 
 // src/loop.cpp: an exception in a ready task keeps the rest, ahead of newer tasks

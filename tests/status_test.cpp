@@ -78,6 +78,9 @@ TEST(InProgressStatus, ProgressbarMatchesKaa) {
     EXPECT_EQ(status.get_progressbar().size(), 70u);
     kaa::InProgressStatus unknown;  // max 0: an empty bar (kaa divides by zero)
     EXPECT_EQ(unknown.get_progressbar(6), "|>   |");
+    kaa::InProgressStatus negative(10);  // a negative position gives an empty bar, no crash
+    negative.set(-3);
+    EXPECT_EQ(negative.get_progressbar(6), "|>   |");
 }
 
 // §2.14: eta is 0 while pos is 0, and elapsed grows from start_time.

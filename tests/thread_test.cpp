@@ -426,6 +426,30 @@ TEST(ThreadAbort, RunningJobFailsAtOnceEmitsAbortSignalAndRequestsStop) {
     EXPECT_THROW(ip.result(), kaa::InProgressAborted);
 }
 
+// §12 G102 for the new-thread form (ThreadCallable).
+TEST(ThreadAbort, RunningPerCallThreadFailsAtOnceAndIsAskedToStop) {
+    std::latch started(1);
+    std::atomic<bool> finished_body{false};
+    auto fn = kaa::threaded([&](std::stop_token st) {
+        started.count_down();
+        wait_for_stop(st);
+        finished_body = true;
+        kaa::main::wakeup();
+        return 3;
+    });
+    int signal_calls = 0;
+    fn.abort_signal().connect([&](const kaa::InProgressAborted&) { ++signal_calls; });
+    auto ip = fn();
+    started.wait();
+    ip.abort();
+    EXPECT_TRUE(ip.failed());
+    EXPECT_EQ(signal_calls, 1);
+    EXPECT_TRUE(ip.stop_requested());
+    loop_until([&] { return finished_body.load() && !ip.active(); });
+    EXPECT_TRUE(finished_body.load());
+    EXPECT_THROW(ip.result(), kaa::InProgressAborted);
+}
+
 // §12 G102: a handler returning false keeps the stop token unsignalled (kaa: no injection).
 TEST(ThreadAbort, AbortSignalHandlerReturningFalseSkipsTheStopRequest) {
     auto pool = std::make_shared<kaa::ThreadPool>(1);

@@ -17,17 +17,25 @@
 //    an unfinished one the coroutine resumes when it finishes — inline, inside finish(), when
 //    the interval is 0 (kaa's behaviour; past a nesting bound the resumption is deferred to the
 //    outermost finish() so the stack stays bounded).
-//  * Locals are destroyed (cleanup runs) before the result listeners are called.
+//  * Locals are destroyed (cleanup runs) before the result listeners are called; parameters
+//    live as long as the frame, i.e. until the coroutine is done and its last handle is gone.
 //  * A running coroutine owns itself: dropping every handle does not stop it.
-//  * abort() throws InProgressAborted at the suspension point (see Coroutine::abort()).
+//  * abort() throws InProgressAborted at the suspension point (see Coroutine::abort()); the
+//    coroutine always ends finished and failed. throw_exception() closes it instead (see there).
+//  * A coroutine that fails with exactly InProgressAborted (it did not catch the abort of what
+//    it awaited) is not reported as unhandled, as in kaa; any other failure nobody consumed is.
+//  * Options (interval, policies, progress): wrap the coroutine function with kaa::coroutine()
+//    (kaa/coroutine_policy.hpp).
 //  * At loop shutdown (and at process exit) suspended coroutines are unwound: an
 //    InProgressAborted is thrown at their suspension point so their destructors run.
 //  * C++ forbids co_await inside a catch handler: record the exception, await after it.
 //
 // Memory: one allocation per call (the frame, which also holds the InProgress state), served
-// from a per-thread size-class free list.
+// from a per-thread size-class free list (so none at all in steady state). Releasing a chain of
+// frames that hold each other (parameters holding the next coroutine) is iterative.
 //
-// Threads: coroutines run on the main-loop thread.
+// Threads: coroutines run on the main-loop thread; create, abort and close them there.
+// An awaited InProgress finished from another thread resumes the coroutine on the loop thread.
 
 #include <kaa/coroutine_policy.hpp>
 #include <kaa/detail/coroutine_impl.hpp>

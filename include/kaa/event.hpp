@@ -25,7 +25,9 @@
 //    whose list matches (an empty list matches every event), in registration order.
 //  * A handler may return an InProgress (a Coroutine, a delay, ...): it is awaited before the
 //    next handler is called and before the next event is dispatched (kaa's POLICY_SYNCHRONIZED
-//    EventManager.handle). The Event passed to the handler lives until then.
+//    EventManager.handle). The Event passed to the handler, and the handler itself (its
+//    captures), live until then. Hazard: an InProgress that never finishes stalls every later
+//    event — give long work its own coroutine and return nothing, or add a timeout().
 //  * A handler's std::exception (thrown, or the failure of the InProgress it returned) is
 //    reported through report_exception(…, "Exception in event handler") and the next handler
 //    runs. An InProgressAborted failure of a returned InProgress is ignored (aborts are never

@@ -29,7 +29,9 @@
 //    and then its exception, every time; the consumer then owns that exception (the
 //    Generator's own failure counts as handled, the next() InProgress is reported if nobody
 //    consumes it). An abort is never reported.
-//  * Several next() calls may be outstanding; they receive items in call order.
+//  * Several next() calls may be outstanding; they receive items in call order. A pending
+//    next() whose InProgress nobody holds any more (its consumer was aborted, a timeout() on it
+//    fired) or that was finished from outside is skipped: it never swallows an item.
 //  * A Generator<T> is also the InProgress<void> of the producer: it finishes when the body
 //    returns (after its last item was buffered) and fails with its exception. A failure that
 //    no next() took over and nobody consumed is reported when the last handle goes.
@@ -38,8 +40,9 @@
 // Correspondence with kaa: `@kaa.generator(kaa.coroutine)` → a function returning Generator<T>;
 // `for ip in generator: r = yield ip` → `while (auto r = co_await gen.next())`; `generic=True`
 // (`generator.send(v)`) → GeneratorSink<T>::push(v); `@kaa.generator(kaa.threaded)` → a
-// GeneratorSink pushed from a worker thread. kaa's call returned an InProgress finished once the
-// first item exists; here the first next() is that InProgress.
+// GeneratorSink pushed from a kaa::threaded call, tied to it with close_when(). kaa's call
+// returned an InProgress finished once the first item exists; here the first next() is that
+// InProgress.
 //
 // Memory: one allocation per call (the frame holds the InProgress state and the channel), plus
 // the buffered items and one InProgress per next() that has to wait.
@@ -148,7 +151,7 @@ private:
 ///
 ///   kaa::GeneratorSink<std::string> sink;
 ///   kaa::Generator<std::string> lines = sink.generator();
-///   std::thread([sink] { sink.push("a"); sink.push("b"); sink.close(); }).detach();
+///   std::jthread worker([sink] { sink.push("a"); sink.push("b"); sink.close(); });
 ///
 /// push(), close() and fail() may be called from any thread; called off the loop thread they
 /// are posted to it (kaa::main::post) and take effect there in the order they were called from

@@ -265,7 +265,9 @@ public:
     /// hold itself; kaa finishes with itself) and std::runtime_error if it already finished.
     InProgress& finish(const InProgress<T>& other) {
         if (detail::on_loop_thread()) ensure_pending();
-        if (other == *this) throw std::invalid_argument("kaa: InProgress cannot finish with itself");
+        if (other == *this) {
+            throw std::invalid_argument("kaa: InProgress cannot finish with itself");
+        }
         return waitfor(other);
     }
 

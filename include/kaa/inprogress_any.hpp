@@ -57,9 +57,13 @@ inline constexpr FinishMode FINISH_IDX = FinishMode::idx;
 inline constexpr FinishMode FINISH_SELF = FinishMode::self;
 
 /// The outcome of one sub-InProgress: its position, the handle, and its exception if it failed.
+/// Only what its mode carries may be read; the rest throws std::logic_error. Holds the
+/// sub-InProgress strongly and the Any/All weakly. A value; main-loop thread (like InProgress).
 class SubResult {
 public:
+    /// An empty FINISH_IDX_RESULT result (index 0, no InProgress).
     SubResult() = default;
+    /// Internal (built by InProgressAny/All).
     SubResult(FinishMode mode, std::size_t index, InProgressBase source, const InProgressBase& self)
         : mode_(mode), index_(index), source_(std::move(source)),
           self_(self.valid() ? &self.state() : nullptr) {}
@@ -78,8 +82,9 @@ public:
     std::exception_ptr exception() const;
     /// The sub-InProgress itself (FINISH_IDX_RESULT, FINISH_RESULT).
     InProgressBase inprogress() const;
-    /// The Any/All that finished (FINISH_SELF).
+    /// The Any/All that finished (FINISH_SELF); empty once it is gone.
     InProgressBase self() const;
+    /// The mode it was made for.
     FinishMode mode() const { return mode_; }
 
 private:
@@ -94,16 +99,23 @@ private:
 /// `self()` is the All; index into it with operator[] either way).
 class AllResult {
 public:
+    /// An empty FINISH_SELF result.
     AllResult() = default;
+    /// Internal (built by InProgressAll).
     AllResult(FinishMode mode, std::vector<SubResult> items, const InProgressBase& self)
         : mode_(mode), items_(std::move(items)), self_(self.valid() ? &self.state() : nullptr) {}
+    /// Number of sub-InProgresses.
     std::size_t size() const { return items_.size(); }
+    /// The i-th sub-result (FINISH_SELF: in FINISH_IDX_RESULT form); throws std::out_of_range.
     const SubResult& operator[](std::size_t i) const { return items_.at(i); }
+    /// Iteration over the sub-results, in order.
     auto begin() const { return items_.begin(); }
+    /// End of the iteration.
     auto end() const { return items_.end(); }
     /// The All itself (FINISH_SELF; other modes throw std::logic_error). Empty once the All
     /// is gone (the result holds it weakly).
     InProgressBase self() const;
+    /// The mode of the All.
     FinishMode mode() const { return mode_; }
 
 private:
@@ -142,6 +154,8 @@ private:
 /// returning true ignores that result while other candidates remain (the last is always taken).
 class InProgressAny : public InProgress<SubResult> {
 public:
+    /// An Any over the flattened `items`; finishes inside the constructor if one of them is
+    /// already finished (and passes `filter`). Throws std::invalid_argument for an unknown mode.
     explicit InProgressAny(InProgressList items, FinishMode mode = FINISH_IDX_RESULT,
                            std::function<bool(const SubResult&)> filter = {});
 };
@@ -149,6 +163,8 @@ public:
 /// Finishes when every sub-InProgress finished; see the file comment.
 class InProgressAll : public InProgress<AllResult> {
 public:
+    /// An All over the flattened `items`; finishes inside the constructor if there are none or
+    /// all of them are finished. Throws std::invalid_argument for an unknown mode.
     explicit InProgressAll(InProgressList items, FinishMode mode = FINISH_SELF);
 };
 

@@ -16,6 +16,7 @@
 
 namespace kaa {
 
+/// Progress of one operation; a signal emitted with itself on every set()/update().
 class InProgressStatus {
 public:
     /// A status at position 0 of `max` (0: unknown), started now.
@@ -31,9 +32,13 @@ public:
     /// set(pos + diff, speed).
     void update(std::int64_t diff = 1, std::optional<double> speed = std::nullopt);
 
+    /// Current position.
     std::int64_t pos() const { return pos_; }
+    /// Maximum (0: unknown).
     std::int64_t max() const { return max_; }
+    /// Speed given with the last set()/update(), if any.
     std::optional<double> speed() const { return speed_; }
+    /// When it was constructed.
     std::chrono::steady_clock::time_point start_time() const { return start_; }
     /// pos * 100 / max, or 0 when max is 0.
     double percentage() const;
@@ -41,7 +46,9 @@ public:
     double elapsed() const;
     /// Estimated seconds left: elapsed / pos * (max - pos), or 0 while pos is 0.
     double eta() const;
-    /// "|====>    |" of `width` characters.
+    /// kaa's text bar, `width` characters (at least 3): '|' + ('=' * n + '>') padded to
+    /// width - 2 + '|', with n = int(pos / max * (width - 3)) (0 when max is 0). For 2 of 10
+    /// at width 12: "|=>        |".
     std::string get_progressbar(int width = 70) const;
 
     /// Connects `f(const InProgressStatus&, bound...)`, called on every change.

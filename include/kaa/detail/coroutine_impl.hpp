@@ -112,8 +112,10 @@ public:
     void on_prerequisite_done();
     /// Suspension at NotFinished.
     void suspend_not_finished();
-    /// Resumes now (or from the loop, if too deep).
+    /// Resumes now, or — past the inline-depth bound — once the outermost inline resumption
+    /// on this thread unwinds (still before the outermost finish() returns).
     void resume_soon();
+    /// Resumes the frame at once, on this stack.
     void resume_now() { handle_.resume(); }
 
     /// Throws if this aborted coroutine tries to suspend again (kaa: "expects reentry").
@@ -131,8 +133,12 @@ public:
         }
     }
 
+    /// kaa's `active`: the coroutine can still be resumed.
     bool active() const noexcept { return !done_ && !aborted_; }
+    /// The minimum delay before each resumption.
     Duration interval() const noexcept { return interval_; }
+    /// Sets the interval; a pending NotFinished resumption or interval timer restarts with it
+    /// (kaa restarts its step timer iff it is active). From another thread: posted.
     void set_interval(Duration d);
 
     std::coroutine_handle<> handle_;

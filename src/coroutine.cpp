@@ -76,16 +76,26 @@ void destroy_frame(std::coroutine_handle<> h) noexcept {
 
 namespace {
 
-// Size classes of 64 bytes up to 4 KiB; larger frames go to operator new directly.
+// Size classes of 64 bytes up to 4 KiB; larger frames go to operator new directly. Each class
+// is an intrusive singly linked list through the freed blocks themselves (no side storage).
 constexpr std::size_t kClassBytes = 64;
 constexpr std::size_t kClasses = 64;
-constexpr std::size_t kMaxCachedPerClass = 4096;
+constexpr std::size_t kMaxCachedPerClass = 1 << 16;
+
+struct FreeBlock {
+    FreeBlock* next;
+};
 
 struct FreeLists {
-    std::array<std::vector<void*>, kClasses> lists;
+    std::array<FreeBlock*, kClasses> heads{};
+    std::array<std::size_t, kClasses> counts{};
     ~FreeLists() {
-        for (auto& l : lists) {
-            for (void* p : l) ::operator delete(p);
+        for (FreeBlock* head : heads) {
+            while (head) {
+                FreeBlock* next = head->next;
+                ::operator delete(head);
+                head = next;
+            }
         }
     }
 };
@@ -98,11 +108,11 @@ inline std::size_t size_class(std::size_t size) { return (size + kClassBytes - 1
 void* frame_alloc(std::size_t size) {
     std::size_t c = size_class(size);
     if (c < kClasses) {
-        auto& l = t_free.lists[c];
-        if (!l.empty()) {
-            void* p = l.back();
-            l.pop_back();
-            return p;
+        FreeLists& f = t_free;
+        if (FreeBlock* b = f.heads[c]) {
+            f.heads[c] = b->next;
+            --f.counts[c];
+            return b;
         }
         return ::operator new(c * kClassBytes);
     }
@@ -112,13 +122,13 @@ void* frame_alloc(std::size_t size) {
 void frame_free(void* p, std::size_t size) noexcept {
     std::size_t c = size_class(size);
     if (c < kClasses) {
-        auto& l = t_free.lists[c];
-        if (l.size() < kMaxCachedPerClass) {
-            try {
-                l.push_back(p);
-                return;
-            } catch (...) {
-            }
+        FreeLists& f = t_free;
+        if (f.counts[c] < kMaxCachedPerClass) {
+            auto* b = static_cast<FreeBlock*>(p);
+            b->next = f.heads[c];
+            f.heads[c] = b;
+            ++f.counts[c];
+            return;
         }
     }
     ::operator delete(p);
@@ -202,8 +212,7 @@ void CoroutineBase::resume_soon() {
 }
 
 void CoroutineBase::suspend_not_finished() {
-    first_step_ = false;
-    suspended_ = true;
+    note_suspended();
     if (interval_ > Duration::zero()) {
         arm_interval();
         return;

@@ -91,7 +91,6 @@ public:
     ~CoroutineBase();
     explicit CoroutineBase(StateBase* self) : self_(self) {
         shutdown = [](ActiveNode* n) { static_cast<CoroutineBase*>(n)->shutdown_unwind(); };
-        register_active(this);
         if (t_next_setup.pending) {
             deferred_ = t_next_setup.defer;
             interval_ = t_next_setup.interval;
@@ -117,6 +116,13 @@ public:
     void resume_soon();
     /// Resumes the frame at once, on this stack.
     void resume_now() { handle_.resume(); }
+    /// Joins the registry of suspended frames (unwound at loop shutdown). Done at the first
+    /// suspension only: a coroutine that finishes in its eager first step never joins.
+    void note_suspended() noexcept {
+        first_step_ = false;
+        suspended_ = true;
+        if (!prev) register_active(this);
+    }
 
     /// Throws if this aborted coroutine tries to suspend again (kaa: "expects reentry").
     void check_may_suspend() const {
@@ -207,8 +213,7 @@ struct InProgressAwaiter : Listener {
         return ip.finished();
     }
     void await_suspend(std::coroutine_handle<>) {
-        co->first_step_ = false;
-        co->suspended_ = true;
+        co->note_suspended();
         co->awaiting_ = &ip.state();
         co->awaiting_node_ = this;
         ip.state().add_listener(this);
@@ -255,7 +260,10 @@ struct NotFinishedAwaiter {
 struct InitialAwaiter {
     CoroutineBase* co;
     bool await_ready() const noexcept { return !co->deferred_; }
-    void await_suspend(std::coroutine_handle<>) const noexcept { co->first_step_ = false; }
+    void await_suspend(std::coroutine_handle<>) const noexcept {
+        co->first_step_ = false;
+        if (!co->prev) register_active(co);  // unwound at loop shutdown like a suspended frame
+    }
     void await_resume() {
         co->deferred_ = false;
         co->throw_if_aborted();
@@ -360,7 +368,9 @@ void CoroutinePromiseCommon<T>::finish_frame() noexcept {
     } catch (...) {
         report_exception(std::current_exception(), "Exception while finishing a coroutine");
     }
-    self->release();  // the frame's own reference; may destroy the frame (it is suspended)
+    // The frame's own reference; may destroy the frame (it is suspended). Finished in the eager
+    // first step, that reference becomes the returned handle's (ReturnProxy) instead.
+    if (!first_step_) self->release();
 }
 
 }  // namespace detail
@@ -425,12 +435,14 @@ typename detail::CoroutinePromiseCommon<T>::ReturnProxy
 detail::CoroutinePromiseCommon<T>::get_return_object() {
     handle_ = std::coroutine_handle<CoroutinePromise<T>>::from_promise(
         static_cast<CoroutinePromise<T>&>(*this));
-    this->add_ref();  // the returned handle's reference, adopted by the conversion
     return ReturnProxy{this};
 }
 
 template <class T>
 detail::CoroutinePromiseCommon<T>::ReturnProxy::operator Coroutine<T>() const {
+    // A coroutine that finished in its eager first step kept its own reference for this
+    // handle (finish_frame); one that suspended keeps running and the handle needs another.
+    if (!(promise->done_ && promise->first_step_)) promise->add_ref();
     return Coroutine<T>(promise);
 }
 

@@ -24,13 +24,12 @@ public:
         detail::timer_arm(this, due);
     }
     void abort(std::exception_ptr exc) override {
-        if (!finished() && armed()) {
-            detail::timer_cancel(this);
-            detail::StateRef armed_ref(this, /*adopt=*/true);
-            StateBase::abort(std::move(exc));
-            return;
-        }
+        // Abort first: if it throws (finished, vetoed by a listener) the timer keeps running.
         StateBase::abort(std::move(exc));
+        if (armed()) {
+            detail::timer_cancel(this);
+            detail::StateRef armed_ref(this, /*adopt=*/true);  // the caller's handle keeps us alive
+        }
     }
 
 protected:

@@ -281,6 +281,7 @@ void Loop::update_fd(int fd) {
         // Closing an fd removes it from the epoll set by itself: EBADF/ENOENT are fine.
         ctl(EPOLL_CTL_DEL);
         e.events = 0;
+        --watched_fds_;
         return;
     }
     int err;
@@ -299,6 +300,7 @@ void Loop::update_fd(int fd) {
         }
     }
     if (err != 0) throw std::system_error(err, std::generic_category(), "kaa: epoll_ctl (watch fd)");
+    if (e.events == 0) ++watched_fds_;
     e.events = want;
 }
 
@@ -335,6 +337,7 @@ void Loop::post(Task t) {
         std::lock_guard lock(post_mutex_);
         was_empty = posted_.empty();
         posted_.push_back(std::move(t));
+        posted_flag_.store(true, std::memory_order_release);
     }
     // Only the first post of a batch writes: later ones find posted_ non-empty, and phase 1
     // never sleeps while posted_ is non-empty.
@@ -348,6 +351,7 @@ void Loop::wakeup() noexcept {
 }
 
 bool Loop::has_posted() {
+    if (!posted_flag_.load(std::memory_order_acquire)) return false;
     std::lock_guard lock(post_mutex_);
     return !posted_.empty();
 }
@@ -383,8 +387,10 @@ void prepend(std::vector<Task>& queue, std::vector<Task>&& rest) {
 void Loop::run_posted() {
     // The batch lives in this frame, not in a member: a task may run a nested loop.
     std::vector<Task> batch;
+    if (!posted_flag_.load(std::memory_order_acquire)) return;
     {
         std::lock_guard lock(post_mutex_);
+        posted_flag_.store(false, std::memory_order_relaxed);
         if (posted_.empty()) return;
         batch = std::move(posted_);
         posted_ = std::move(posted_spare_);
@@ -393,6 +399,7 @@ void Loop::run_posted() {
     run_batch(batch, [this](std::vector<Task>&& rest) {
         std::lock_guard lock(post_mutex_);
         prepend(posted_, std::move(rest));
+        if (!posted_.empty()) posted_flag_.store(true, std::memory_order_release);
     });
     std::lock_guard lock(post_mutex_);
     if (batch.capacity() > posted_spare_.capacity()) posted_spare_ = std::move(batch);
@@ -437,16 +444,23 @@ void Loop::step_once(bool may_block) {
     // 1. clock and sleep time
     now_ = Clock::now();
     const int timeout_ms = may_block ? sleep_ms() : 0;
-    // 2. wait for I/O
+    // 2. wait for I/O. With nothing to wait for (no sleep, no fd watched) the syscall is
+    // skipped: a busy loop of NotFinished yields must not pay for epoll_wait. The wakeup
+    // eventfd then stays readable and is drained by the next real epoll_wait.
     epoll_event events[kMaxEvents];
-    int n = ::epoll_wait(epfd_, events, kMaxEvents, timeout_ms);
-    if (n < 0) {
-        if (errno != EINTR) throw std::system_error(errno, std::generic_category(), "kaa: epoll_wait");
-        n = 0;
+    int n = 0;
+    if (timeout_ms != 0 || watched_fds_ != 0) {
+        n = ::epoll_wait(epfd_, events, kMaxEvents, timeout_ms);
+        if (n < 0) {
+            if (errno != EINTR) {
+                throw std::system_error(errno, std::generic_category(), "kaa: epoll_wait");
+            }
+            n = 0;
+        }
+        // 3. clock again (only if we may have slept); wakeups; POSIX signals
+        if (timeout_ms != 0) now_ = Clock::now();
+        drain_wakeups(events, n);
     }
-    // 3. clock again; wakeups; POSIX signals
-    now_ = Clock::now();
-    drain_wakeups(events, n);
     if (int sig = g_pending_signal.exchange(0, std::memory_order_relaxed)) {
         throw SystemExit(sig == SIGINT ? "SIGINT" : "SIGTERM");
     }

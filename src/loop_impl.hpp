@@ -128,6 +128,8 @@ private:
     std::vector<Task> ready_;         ///< resumptions for the next ready phase
     std::vector<Task> ready_spare_;   ///< an empty buffer with capacity, reused by run_ready
     std::mutex post_mutex_;           ///< guards posted_
+    std::atomic<bool> posted_flag_{false};  ///< posted_ may be non-empty (skips the lock when not)
+    int watched_fds_ = 0;             ///< fds with non-zero epoll interest (besides the wakeup fd)
     std::vector<Task> posted_;        ///< work from other threads
     std::vector<Task> posted_spare_;  ///< an empty buffer with capacity, reused by run_posted
     std::vector<FdEntry> fds_;        ///< watchers by fd

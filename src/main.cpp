@@ -180,17 +180,23 @@ void loop_while(const std::function<bool()>& cond, std::optional<Duration> timeo
     L.running = true;
     // run()'s own loop: the only one that a stop() or a SystemExit ends normally.
     const bool run_loop = L.depth == 1 && L.in_run;
+    // Work deferred by run_bounded() below this frame must be able to run inside the nested
+    // loop: the nesting depth starts afresh here and is restored afterwards.
+    const int saved_inline_depth = inline_depth;
+    inline_depth = 0;
     struct Leave {
         Loop& L;
         TimerNode* node;
+        int saved_depth;
         ~Leave() {
+            inline_depth = saved_depth;
             L.cancel(node);
             if (--L.depth == 0) {
                 L.running = false;
                 L.stop_requested = false;  // consumed: a later loop() must not see it
             }
         }
-    } leave{L, &deadline};
+    } leave{L, &deadline, saved_inline_depth};
 
     for (;;) {
         if (L.stop_requested) {

@@ -70,10 +70,15 @@ public:
         core_->callback = detail::bind_loop_callback(std::move(f), std::move(bound)...);
     }
 
-    /// Starts (or restarts, with the new interval) the timer; with `now`, the callback runs once
-    /// synchronously before scheduling (unless that call returns false, which stops it).
+    /// Starts (or restarts, with the new interval) the timer: it first fires `interval` from
+    /// now, never inside this call and never in a timer phase already under way (interval 0:
+    /// the next loop iteration). With `now`, the callback runs once synchronously first; if it
+    /// returns false the timer stays stopped, and what it throws propagates to the caller.
+    /// Throws std::invalid_argument for a negative interval. From another thread it is posted
+    /// to the loop thread.
     void start(std::chrono::nanoseconds interval, bool now = false);
-    /// Stops the timer; idempotent.
+    /// Stops the timer; idempotent, also from inside its own callback. From another thread it
+    /// is posted.
     void stop();
     /// Whether it is scheduled (and, for weak timers, its owner alive).
     bool active() const { return core_->active(); }

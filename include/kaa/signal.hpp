@@ -1023,8 +1023,8 @@ bool Signal<Args...>::dispatch(Core& core, const EntryPtr& entry,
 
 template <class... Args>
 bool Signal<Args...>::emit(Args... args) {
-    std::shared_ptr<Core> core = core_;  // a callback may destroy *this
-    if (core->entries.empty()) return true;
+    if (core_->entries.empty()) return true;  // the common case: no copy, no atomics
+    std::shared_ptr<Core> core = core_;       // a callback may destroy *this
     const std::vector<EntryPtr> snapshot = core->entries;
     bool result = true;
     for (const auto& e : snapshot) {

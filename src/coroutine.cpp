@@ -86,20 +86,32 @@ struct FreeBlock {
     FreeBlock* next;
 };
 
+// Trivially destructible, so the hot path needs no TLS init guard and the storage stays valid
+// until the thread is gone. The cached blocks are freed by a separate per-thread Cleaner,
+// which then marks the lists dead: glibc runs thread-local destructors before atexit handlers,
+// and the exit hook may still unwind (and so allocate and free) coroutine frames.
 struct FreeLists {
-    std::array<FreeBlock*, kClasses> heads{};
-    std::array<std::size_t, kClasses> counts{};
-    ~FreeLists() {
-        for (FreeBlock* head : heads) {
+    std::array<FreeBlock*, kClasses> heads;
+    std::array<std::size_t, kClasses> counts;
+    bool dead;
+    bool cleaner_armed;
+};
+constinit thread_local FreeLists t_free{};
+
+struct Cleaner {
+    ~Cleaner() {
+        for (FreeBlock*& head : t_free.heads) {
             while (head) {
                 FreeBlock* next = head->next;
                 ::operator delete(head);
                 head = next;
             }
         }
+        t_free.counts = {};
+        t_free.dead = true;
     }
 };
-thread_local FreeLists t_free;
+thread_local Cleaner t_cleaner;
 
 inline std::size_t size_class(std::size_t size) { return (size + kClassBytes - 1) / kClassBytes; }
 
@@ -123,7 +135,11 @@ void frame_free(void* p, std::size_t size) noexcept {
     std::size_t c = size_class(size);
     if (c < kClasses) {
         FreeLists& f = t_free;
-        if (f.counts[c] < kMaxCachedPerClass) {
+        if (f.counts[c] < kMaxCachedPerClass && !f.dead) {
+            if (!f.cleaner_armed) {
+                f.cleaner_armed = true;
+                static_cast<void>(&t_cleaner);  // constructs this thread's Cleaner
+            }
             auto* b = static_cast<FreeBlock*>(p);
             b->next = f.heads[c];
             f.heads[c] = b;

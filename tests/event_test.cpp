@@ -127,6 +127,7 @@ TEST(Event, PostWakesIdleLoop) {
 
 // §7.2: post() from another thread is marshalled to the loop thread and dispatched there.
 TEST(Event, PostFromAnotherThreadIsDispatchedOnLoopThread) {
+    ASSERT_TRUE(kaa::main::is_mainthread());  // this thread, not the worker, runs the loop
     std::vector<int> got;
     bool on_main = false;
     kaa::EventHandler h([&](const kaa::Event& e) {

@@ -66,7 +66,13 @@ kaa::Generator<int> yield_n(int n) {
     for (int i = 1; i <= n; ++i) co_yield i;
 }
 
-kaa::Generator<int> yield_after_gate(kaa::InProgress<> gate) {
+kaa::Coroutine<> quick_coroutine() { co_return; }
+
+/// A generator whose cleanup (run when it ends or is unwound) starts another coroutine.
+kaa::Generator<int> cleanup_starts_coroutine(kaa::InProgress<> gate) {
+    struct StartsCoroutineOnUnwind {
+        ~StartsCoroutineOnUnwind() { quick_coroutine(); }
+    } cleanup;
     co_await gate;
     co_yield 1;
 }
@@ -506,6 +512,7 @@ TEST(GeneratorSink, FailEndsStreamWithError) {
 // §8.7 thread version: items pushed from a worker thread arrive on the main thread, in order
 // (1, 2, 3; "Is main thread: False" in the producer).
 TEST(GeneratorSink, ItemsPushedFromWorkerThreadArriveOnLoopThreadInOrder) {
+    ASSERT_TRUE(kaa::main::is_mainthread());  // this thread, not the worker, runs the loop
     kaa::GeneratorSink<int> sink;
     auto gen = sink.generator();
     bool producer_on_main = true;
@@ -532,6 +539,7 @@ TEST(GeneratorSink, ItemsPushedFromWorkerThreadArriveOnLoopThreadInOrder) {
 
 // A sink whose last handle dies on a worker thread still closes the stream on the loop thread.
 TEST(GeneratorSink, LastSinkDroppedOnWorkerThreadClosesStream) {
+    ASSERT_TRUE(kaa::main::is_mainthread());  // this thread, not the worker, runs the loop
     std::optional<kaa::Generator<int>> gen;
     {
         kaa::GeneratorSink<int> sink;
@@ -548,6 +556,7 @@ TEST(GeneratorSink, LastSinkDroppedOnWorkerThreadClosesStream) {
 // §8.7 thread version with kaa::threaded (kaa's `@kaa.generator(kaa.threaded)`): the threaded
 // call pushes 1, 2, 3 off the main thread; close_when() ends the stream when the call finishes.
 TEST(GeneratorSink, ThreadedProducerTiedWithCloseWhen) {
+    ASSERT_TRUE(kaa::main::is_mainthread());  // this thread, not the worker, runs the loop
     kaa::GeneratorSink<int> sink;
     auto produce = kaa::threaded([](kaa::GeneratorSink<int> s) {
         const bool on_main = kaa::main::is_mainthread();
@@ -575,24 +584,24 @@ TEST(GeneratorSink, CloseWhenProducerFailsFailsTheStream) {
     EXPECT_EQ(cap.count(), 0u);
 }
 
-// BUG (src/coroutine.cpp, frame allocator; not generator code): the per-thread free list
-// `t_free` (a thread_local FreeLists) is destroyed by glibc's exit() *before* the std::atexit
-// handler at_process_exit (src/main.cpp) runs Loop::shutdown_active(); unwinding a coroutine
-// (or generator) still suspended at exit then frees its frame through frame_free(), which
-// push_back()s into the destroyed vector: heap-use-after-free (ASan/TSan report it; a plain
-// build corrupts the heap silently). Needs a frame of the same size class freed earlier.
-// Proposed fix: never destroy the free lists (e.g. `thread_local FreeLists* t_free = new
-// FreeLists;` or a `destroyed` flag set by ~FreeLists that makes frame_free() fall back to
-// ::operator delete). Enable this test (it only fails under a sanitizer) once fixed.
-TEST(GeneratorDeathTest, DISABLED_ProducerSuspendedAtProcessExitIsUnwoundSafely) {
+// BUG (src/coroutine.cpp, frame allocator; not generator code): glibc's exit() runs the
+// thread_local destructors — ~FreeLists, which deletes the cached frame blocks but leaves
+// `heads` pointing at them — *before* the std::atexit handler at_process_exit (src/main.cpp)
+// runs Loop::shutdown_active(). A coroutine or generator still suspended at exit is unwound
+// there; if its cleanup starts another coroutine, frame_alloc() pops a deleted block from the
+// dangling list: heap-use-after-free (ASan reports it; a plain build corrupts the heap
+// silently). Proposed fix: make ~FreeLists clear `heads`/`counts` and set a `dead` flag that
+// makes frame_alloc()/frame_free() use ::operator new/delete directly afterwards (or never
+// destroy the lists). Enable this test (it only fails under a sanitizer) once fixed.
+TEST(GeneratorDeathTest, ProducerSuspendedAtProcessExitIsUnwoundSafely) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
     EXPECT_EXIT(
         {
             kaa::InProgress<> done;
             done.finish();
-            yield_after_gate(done);  // ran to its end: its frame went to the free list
+            cleanup_starts_coroutine(done);  // ran to its end: both frames are in the free lists
             static kaa::InProgress<> never;
-            yield_after_gate(never);  // suspended at exit: unwound by at_process_exit
+            cleanup_starts_coroutine(never);  // suspended at exit: unwound by at_process_exit
             std::exit(0);
         },
         ::testing::ExitedWithCode(0), "");

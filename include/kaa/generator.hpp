@@ -161,8 +161,9 @@ private:
 template <class T>
 class GeneratorSink {
 public:
-    /// A new, open stream.
-    GeneratorSink() : shared_(std::make_shared<Shared>()) {}
+    /// A new, open stream. Counts as using kaa: if no thread is the main-loop thread yet, the
+    /// calling thread becomes it (create the sink on the consumer's side).
+    GeneratorSink() : shared_(std::make_shared<Shared>()) { (void)detail::on_loop_thread(); }
 
     /// The consumer's handle (the same stream each time).
     Generator<T> generator() const {
@@ -274,6 +275,7 @@ Coroutine<std::vector<T>> collect(Generator<T> gen) {
 
 template <class T>
 detail::GeneratorPromise<T>::ReturnProxy::operator Generator<T>() const {
+    if (!(promise->done_ && promise->first_step_)) promise->add_ref();
     return Generator<T>(promise);
 }
 

@@ -144,22 +144,23 @@ public:
     GeneratorPromise() : GeneratorChannel<T>(this) {}
 
     /// Converted to Generator<T> when the eager first step returns (see
-    /// CoroutinePromiseCommon::ReturnProxy: if that step throws, no handle ever exists).
+    /// CoroutinePromiseCommon::ReturnProxy: if that step throws, no handle ever exists). Same
+    /// reference protocol as CoroutinePromiseCommon: a frame that finished in its first step
+    /// hands its own reference to the handle; one that suspended gives the handle a new one.
     struct ReturnProxy {
         GeneratorPromise* promise;
         operator Generator<T>() const;  // NOLINT(google-explicit-constructor)
     };
     ReturnProxy get_return_object() {
         handle_ = std::coroutine_handle<GeneratorPromise>::from_promise(*this);
-        this->add_ref();  // the returned handle's reference, adopted by the conversion
         return ReturnProxy{this};
     }
 
     void return_void() noexcept {}
 
     /// Hides CoroutinePromiseCommon::finish_frame() (FinalAwaiter calls it on the most derived
-    /// promise): the same steps, plus telling waiting consumers that the stream ended before
-    /// the frame drops its own reference.
+    /// promise): the same steps — keep them in step with it — plus telling waiting consumers
+    /// that the stream ended before the frame drops its own reference.
     void finish_frame() noexcept {
         StateBase* self = this;
         try {
@@ -175,7 +176,9 @@ public:
         } catch (...) {
             report_exception(std::current_exception(), "Exception while ending a generator");
         }
-        self->release();  // the frame's own reference; may destroy the frame (it is suspended)
+        // The frame's own reference; may destroy the frame (it is suspended). Finished in the
+        // eager first step, that reference becomes the returned handle's instead.
+        if (!this->first_step_) self->release();
     }
 
     /// `co_yield v`: the item goes to the channel; the producer does not suspend.

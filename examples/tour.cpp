@@ -1,4 +1,4 @@
-// A tour of kaa for C++: InProgress, signals, timers, delay and coroutines working together.
+// A tour of kaa for C++: InProgress, signals, timers, delay, coroutines and threads together.
 // `make demo` builds and runs it. Each part prints what it shows; the program exits 0.
 
 #include <kaa/kaa.hpp>
@@ -98,9 +98,32 @@ void part_coroutines() {
               << '\n';
 }
 
-// ---------------------------------------------------------------- 5. The main loop
+// ---------------------------------------------------------------- 5. Threads
+// Blocking work runs on a pool thread; the result comes back to the loop as an InProgress.
+kaa::Coroutine<> show_thumbnail() {
+    auto scale = kaa::threaded({.pool = "images"}, [](int width, int factor) {
+        long work = 0;
+        for (int i = 0; i < 2'000'000; ++i) work += i % 7;  // pretend to scale pixels
+        return width / factor + static_cast<int>(work % 1);
+    });
+    int ticks = 0;
+    kaa::Timer ticker([&ticks] { ++ticks; });
+    ticker.start(1ms);
+    int width = co_await scale(4000, 4);  // the loop (and the ticker) keep running meanwhile
+    ticker.stop();
+    std::cout << "thumbnail width " << width << ", scaled on a pool thread while the loop ran "
+              << "a 1 ms timer " << ticks << " times\n";
+    std::cout << "back on the main thread: " << std::boolalpha << kaa::is_mainthread() << '\n';
+}
+
+void part_threads() {
+    std::cout << "\n== 5. Threads\n";
+    show_thumbnail().wait();
+}
+
+// ---------------------------------------------------------------- 6. The main loop
 void part_main_loop() {
-    std::cout << "\n== 5. The main loop\n";
+    std::cout << "\n== 6. The main loop\n";
     kaa::OneShotTimer([] {
         std::cout << "stopping the loop from a timer\n";
         kaa::main::stop();
@@ -119,6 +142,7 @@ int main() {
     part_signals();
     part_timers();
     part_coroutines();
+    part_threads();
     part_main_loop();
     return 0;
 }

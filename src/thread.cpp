@@ -624,7 +624,7 @@ void ensure_shutdown_hook() {
     });
 }
 
-std::shared_ptr<ThreadPool> resolve_pool(ThreadDispatch& d) {
+ThreadPool& resolve_pool(ThreadDispatch& d) {
     std::call_once(d.resolve_once, [&d] {
         if (d.target.pool()) {
             d.pool = d.target.pool();
@@ -642,7 +642,7 @@ std::shared_ptr<ThreadPool> resolve_pool(ThreadDispatch& d) {
         if (inserted) fresh->impl().set_name(d.target.name());
         d.pool = it->second;
     });
-    return d.pool;
+    return *d.pool;  // kept alive by the wrapper's dispatch state
 }
 
 }  // namespace
@@ -670,7 +670,7 @@ void dispatch_job(ThreadJob* job, ThreadDispatch& d) {
         case ThreadTarget::Kind::pool: {
             job->priority_ = d.priority;
             try {
-                resolve_pool(d)->enqueue(job);  // throws only before the job is queued
+                resolve_pool(d).enqueue(job);  // throws only before the job is queued
             } catch (...) {
                 job->state_->release();
                 throw;

@@ -49,8 +49,9 @@
 // loop at that point (a blocking MAINTHREAD call, a wait()) deadlocks the shutdown.
 //
 // Cost: one allocation per call (the job is the InProgress state, served from a per-thread
-// free list); a pool is a mutex + condition variable priority queue; completions travel back
-// through a lock-free stack drained by one posted task per batch.
+// free list); a pool is a mutex + condition variable priority queue whose idle threads poll
+// briefly before they sleep (a steady stream of calls pays no wake-up per call); completions
+// travel back through a lock-free stack drained by one posted task per batch.
 //
 // Threads: calling a wrapper is thread-safe. ThreadPool's members are thread-safe.
 // ThreadInProgress is an InProgress (main-loop thread only, except as stated there); abort()
@@ -100,10 +101,10 @@ class PoolImpl;
 /// among equal priorities. Workers are started on demand (while fewer are idle than calls are
 /// queued, up to size()) and end after timeout() without work.
 ///
-/// Create it with std::make_shared to register it or to name it in ThreadOptions::pool.
-/// Destroying it (its last std::shared_ptr) shuts it down: queued calls fail with
-/// InProgressAborted, running calls are asked to stop and waited for (unless the destructor
-/// runs on one of its own workers, which then ends after its call).
+/// Create it with std::make_shared to register it or to name it in ThreadOptions::pool. A
+/// wrapper naming the pool, and each of its calls, keeps the pool alive: queued work is never
+/// lost by dropping the pool. Destroying it (its last std::shared_ptr) shuts it down as
+/// shutdown() does (without waiting for itself when that happens on one of its own threads).
 ///
 /// Threads: every member is thread-safe.
 class ThreadPool {
@@ -198,7 +199,9 @@ struct ThreadOptions {
     /// Pool queue order: higher first, FIFO among equal priorities. Pools only.
     int priority = 0;
     /// Pass a fresh InProgressStatus& to each call (after the std::stop_token, if taken); it is
-    /// also ip.progress(). Its listeners run on the thread that updates it.
+    /// also ip.progress(). Hazard: InProgressStatus is not synchronized — its listeners run on
+    /// the updating thread, and the loop may read it only after the call finished; to show
+    /// progress while it runs, report through a MAINTHREAD function (examples/threads.cpp).
     bool progress = false;
     /// New-thread form: loop shutdown waits for calls still running (kaa's wait=True); without
     /// it they are only asked to stop and may outlive the loop.
@@ -335,7 +338,8 @@ struct ThreadShared {
 // ---------------------------------------------------------------- ThreadInProgress
 
 /// The InProgress of a threaded call: an InProgress<T> that is abortable (see the file comment
-/// for what abort() does to the call) and finishes on the loop thread.
+/// for what abort() does to the call) and finishes on the loop thread with the call's outcome.
+/// Do not finish() it yourself while the call may still run (its result slot is the call's).
 template <class T>
 class ThreadInProgress : public InProgress<T> {
 public:

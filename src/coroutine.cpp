@@ -20,17 +20,6 @@ namespace kaa::detail {
 
 thread_local NextCoroutineSetup t_next_setup;
 
-bool holds_abort(const std::exception_ptr& e) noexcept {
-    if (!e) return false;
-    try {
-        std::rethrow_exception(e);
-    } catch (const InProgressAborted&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
 bool is_exact_abort(const std::exception_ptr& e) noexcept {
     if (!e) return false;
     try {
@@ -153,10 +142,7 @@ void frame_free(void* p, std::size_t size) noexcept {
 // ---------------------------------------------------------------- CoroutineBase
 
 namespace {
-InProgressBase strong(StateBase* s) {
-    s->add_ref();
-    return InProgressBase::adopt(s);
-}
+InProgressBase strong(StateBase* s) { return InProgressBase::share(s); }
 }  // namespace
 
 CoroutineBase::~CoroutineBase() {

@@ -85,8 +85,7 @@ protected:
     }
 
     InProgressBase self_handle() {
-        this->add_ref();
-        return InProgressBase::adopt(this);
+        return InProgressBase::share(this);
     }
     SubResult make(std::size_t i, FinishMode mode) {
         return SubResult(mode, i, items_[i], self_handle());

@@ -16,16 +16,6 @@ namespace kaa::main {
 namespace {
 using detail::Loop;
 
-bool is_system_exit(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const SystemExit&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
 // Runs one part of the shutdown sequence; what escapes it (a BaseException from a listener, a
 // changed callback throwing) is reported, so the remaining parts still run.
 template <class F>
@@ -211,7 +201,7 @@ void loop_while(const std::function<bool()>& cond, std::optional<Duration> timeo
             main::signals().step.emit();
         } catch (...) {
             std::exception_ptr e = std::current_exception();
-            const bool system_exit = main::is_system_exit(e);
+            const bool system_exit = holds<SystemExit>(e);
             if (!main::signals().exception.emit(e)) {
                 // A listener returned false: swallowed, the loop goes on (a vetoed SystemExit
                 // from stop() also cancels that stop).

@@ -32,20 +32,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool is_system_exit(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const SystemExit&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
-InProgressBase handle_of(StateBase* s) {
-    s->add_ref();
-    return InProgressBase::adopt(s);
-}
+InProgressBase handle_of(StateBase* s) { return InProgressBase::share(s); }
 
 // ---------------------------------------------------------------- completion queue
 
@@ -77,7 +64,7 @@ void run_main_thread_job(ThreadJob* job) {
     if (!job->job_claim()) return;
     job->job_run();
     job->commit();
-    if (job->job_error_ && is_system_exit(job->job_error_)) {
+    if (job->job_error_ && holds<SystemExit>(job->job_error_)) {
         job->state_->handled_ = true;
         std::rethrow_exception(job->job_error_);
     }

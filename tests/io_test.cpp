@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "loop_util.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -31,21 +33,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Keeps main::step() from sleeping: an interval-0 timer is due in every iteration.
-class Ticker {
-public:
-    Ticker() : timer_([] {}) { timer_.start(0ns); }
-    ~Ticker() { timer_.stop(); }
-    Ticker(const Ticker&) = delete;
-    Ticker& operator=(const Ticker&) = delete;
-
-private:
-    kaa::Timer timer_;
-};
-
-void steps(int n) {
-    for (int i = 0; i < n; ++i) kaa::main::step();
-}
+using kaa::test::steps;
+using kaa::test::Ticker;
 
 // A non-blocking pipe, closed on destruction.
 struct Pipe {

@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "loop_util.hpp"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -33,17 +35,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Keeps main::step() from sleeping: an interval-0 timer is due in every iteration.
-class Ticker {
-public:
-    Ticker() : timer_([] {}) { timer_.start(0ns); }
-    ~Ticker() { timer_.stop(); }
-    Ticker(const Ticker&) = delete;
-    Ticker& operator=(const Ticker&) = delete;
-
-private:
-    kaa::Timer timer_;
-};
+using kaa::test::Ticker;
 
 // Stops a run() that a regression would leave running; fired() says whether it had to.
 class Safety {

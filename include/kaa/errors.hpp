@@ -131,6 +131,19 @@ UnhandledExceptionHandler set_unhandled_exception_handler(UnhandledExceptionHand
 /// Hands an exception to the current handler. Never throws.
 void report_exception(std::exception_ptr error, std::string_view context) noexcept;
 
+/// True if `error` holds an exception of type E or of a type derived from it.
+template <class E>
+bool holds(const std::exception_ptr& error) noexcept {
+    if (!error) return false;
+    try {
+        std::rethrow_exception(error);
+    } catch (const E&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
 /// "TypeName: message" for any exception (std::exception, BaseException or other).
 std::string describe_exception(std::exception_ptr error);
 

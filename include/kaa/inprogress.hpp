@@ -172,6 +172,11 @@ public:
         b.s_ = s;
         return b;
     }
+    /// Internal: a new handle to a state (adds a strong reference).
+    static InProgressBase share(detail::StateBase* s) noexcept {
+        s->add_ref();
+        return adopt(s);
+    }
 
 protected:
     ListenerId add(auto fn, detail::ListenKind kind) {

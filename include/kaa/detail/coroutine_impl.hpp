@@ -70,7 +70,7 @@ void destroy_frame(std::coroutine_handle<> h) noexcept;
 /// True if `e` holds exactly an InProgressAborted (not a subclass such as TimeoutException).
 bool is_exact_abort(const std::exception_ptr& e) noexcept;
 /// True if `e` holds an InProgressAborted or a subclass.
-bool holds_abort(const std::exception_ptr& e) noexcept;
+inline bool holds_abort(const std::exception_ptr& e) noexcept { return holds<InProgressAborted>(e); }
 
 /// Tag: view an InProgress known to be a coroutine's as a Coroutine handle.
 struct AdoptCoroutine {};

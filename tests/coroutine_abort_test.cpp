@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "coroutine_util.hpp"
+
 #include <chrono>
 #include <optional>
 #include <stdexcept>
@@ -21,17 +23,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using Log = std::vector<std::string>;
-
-struct Boom : std::runtime_error {
-    Boom() : std::runtime_error("boom") {}
-};
-
-struct Finally {
-    Log* log;
-    std::string text;
-    ~Finally() { log->push_back(text); }
-};
+using kaa::test::Boom;
+using kaa::test::Finally;
+using kaa::test::Log;
 
 /// What a coroutine saw when it caught an InProgressAborted.
 struct Seen {

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "coroutine_util.hpp"
+
 #include <chrono>
 #include <concepts>
 #include <memory>
@@ -20,19 +22,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using Log = std::vector<std::string>;
-
-/// A user exception type (the same type must come back out).
-struct Boom : std::runtime_error {
-    Boom() : std::runtime_error("boom") {}
-};
-
-/// Appends a line to a log when destroyed (C++'s `finally:`).
-struct Finally {
-    Log* log;
-    std::string text;
-    ~Finally() { log->push_back(text); }
-};
+using kaa::test::Boom;
+using kaa::test::Finally;
+using kaa::test::Log;
 
 kaa::Coroutine<int> step_and_return(Log* log, int value) {
     log->push_back("before");

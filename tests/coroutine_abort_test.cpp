@@ -498,17 +498,23 @@ TEST(CoroutineAbort, SelfAbortWhileRunningIsRefused) {
     EXPECT_FALSE(self->failed());
 }
 
+namespace {
+/// A SYNCHRONIZED coroutine that logs "<name> start", waits for `gate`, logs "<name> end".
+auto gated_synchronized() {
+    return kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED},
+                          [](Log* log, std::string name, kaa::InProgress<> gate) -> kaa::Coroutine<> {
+                              log->push_back(name + " start");
+                              co_await gate;
+                              log->push_back(name + " end");
+                          });
+}
+}  // namespace
+
 // Q12: aborting a queued POLICY_SYNCHRONIZED call removes it from the queue; its successor
 // then waits for the aborted call's predecessor (kaa let it run concurrently).
 TEST(CoroutineAbort, AbortingQueuedSynchronizedCallSplicesTheQueue) {
     Log log;
-    auto sync = kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED},
-                               [](Log* log, std::string name,
-                                  kaa::InProgress<> gate) -> kaa::Coroutine<> {
-                                   log->push_back(name + " start");
-                                   co_await gate;
-                                   log->push_back(name + " end");
-                               });
+    auto sync = gated_synchronized();
     kaa::InProgress<> g1, g2, g3;
     auto c1 = sync(&log, "1", g1);
     auto c2 = sync(&log, "2", g2);
@@ -534,13 +540,7 @@ TEST(CoroutineAbort, AbortingQueuedSynchronizedCallSplicesTheQueue) {
 // Q12: aborting the running head of a SYNCHRONIZED queue starts the next call.
 TEST(CoroutineAbort, AbortingRunningSynchronizedCallStartsNext) {
     Log log;
-    auto sync = kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED},
-                               [](Log* log, std::string name,
-                                  kaa::InProgress<> gate) -> kaa::Coroutine<> {
-                                   log->push_back(name + " start");
-                                   co_await gate;
-                                   log->push_back(name + " end");
-                               });
+    auto sync = gated_synchronized();
     kaa::InProgress<> g1({.abortable = true}), g2;
     auto c1 = sync(&log, "1", g1);
     auto c2 = sync(&log, "2", g2);

@@ -420,12 +420,17 @@ TEST(InProgress, FailureConsumedByWaitIsNotReported) {
 }
 
 namespace {
-kaa::Coroutine<int> await_and_catch(kaa::InProgress<int> ip) {
+/// Awaits `ip`; returns `fallback` if the await throws an E.
+template <class E>
+kaa::Coroutine<int> await_catching(kaa::InProgress<int> ip, int fallback) {
     try {
         co_return co_await ip;
-    } catch (const std::runtime_error&) {
-        co_return -1;
+    } catch (const E&) {
+        co_return fallback;
     }
+}
+kaa::Coroutine<int> await_and_catch(kaa::InProgress<int> ip) {
+    return await_catching<std::runtime_error>(std::move(ip), -1);
 }
 }  // namespace
 
@@ -1060,11 +1065,7 @@ TEST(InProgress, ListenerDisconnectedDuringDispatchIsNotCalled) {
 
 namespace {
 kaa::Coroutine<int> await_catching_abort(kaa::InProgress<int> ip) {
-    try {
-        co_return co_await ip;
-    } catch (const kaa::InProgressAborted&) {
-        co_return -2;
-    }
+    return await_catching<kaa::InProgressAborted>(std::move(ip), -2);
 }
 }  // namespace
 

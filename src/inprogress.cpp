@@ -89,20 +89,6 @@ private:
     detail::StateBase* s_;
     std::uint64_t id_ = 0;
 };
-
-/// Runs a nested loop at inline depth 0: work deferred by run_bounded() (listener dispatch,
-/// coroutine resumptions) must be able to run inside the nested loop, or a wait() called deep
-/// inside a chain of inline resumptions would wait for work queued behind itself.
-class InlineDepthReset {
-public:
-    InlineDepthReset() : saved_(detail::inline_depth) { detail::inline_depth = 0; }
-    ~InlineDepthReset() { detail::inline_depth = saved_; }
-    InlineDepthReset(const InlineDepthReset&) = delete;
-    InlineDepthReset& operator=(const InlineDepthReset&) = delete;
-
-private:
-    int saved_;
-};
 }  // namespace
 
 void InProgressBase::wait_finished(std::optional<std::chrono::nanoseconds> timeout) const {
@@ -113,7 +99,6 @@ void InProgressBase::wait_finished(std::optional<std::chrono::nanoseconds> timeo
         if (detail::on_loop_thread()) {
             InProgressBase keep = *this;
             DummyListener dummy(s);
-            InlineDepthReset depth;
             detail::loop_while([&s] { return !s.finished(); }, t);
         } else {
             // The dummy listener must be added on the loop thread; it lives until the state

@@ -68,10 +68,9 @@ public:
     /// Hooks run by the shutdown sequence (thread pools).
     std::vector<std::function<void()>>& shutdown_hooks() { return shutdown_hooks_; }
 
-    /// A heap slot: the node's key copied next to it.
+    /// A heap slot: the node's deadline copied next to it (its arming order breaks ties).
     struct HeapEntry {
         Clock::time_point due;
-        std::uint64_t seq;
         TimerNode* node;
     };
 

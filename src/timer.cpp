@@ -15,78 +15,87 @@ namespace detail {
 TimerCore::TimerCore() {
     fire = [](TimerNode* n) {
         auto* core = static_cast<TimerCore*>(n);
-        std::shared_ptr<TimerCore> keep = std::move(core->self);
+        // The armed reference now belongs to this call: the callback may drop every handle.
+        core->self_held_ = false;
+        TimerRef keep(core);
         core->on_fire();
     };
 }
 
-bool TimerCore::active() const { return armed() && (!alive || alive()); }
-
 void TimerCore::arm_at(Clock::time_point due) {
     timer_arm(this, due);
-    if (!self) self = shared_from_this();
+    if (!self_held_) {
+        self_held_ = true;
+        add_ref();
+    }
 }
 
 void TimerCore::start(Duration iv, bool now) {
-    ++generation;
-    interval = iv;
+    ++generation_;
+    interval_ = iv;
+    has_interval_ = true;
     if (now) {
-        const std::uint64_t gen = generation;
+        const std::uint32_t gen = generation_;
         timer_cancel(this);  // a restart: the old schedule ends before the synchronous call
+        add_ref();  // the callback may drop the caller's handle (and stop() the armed reference)
+        TimerRef keep(this);
         bool keep_going;
         try {
-            keep_going = callback();
+            keep_going = call();
         } catch (...) {
-            if (generation == gen) stop();
+            if (generation_ == gen) stop();
             throw;  // to the caller of start()
         }
         if (!keep_going) {
             stop();
             return;
         }
-        if (generation != gen) return;  // the callback restarted or stopped it
+        if (generation_ != gen) return;  // the callback restarted or stopped it
     }
     arm_at(refresh_now() + iv);
 }
 
 void TimerCore::stop() noexcept {
-    ++generation;
-    interval.reset();
+    ++generation_;
+    has_interval_ = false;
     timer_cancel(this);
-    self.reset();  // may release the last reference: nothing after this
+    if (self_held_) {
+        self_held_ = false;
+        release();  // may release the last reference: nothing after this
+    }
 }
 
 void TimerCore::on_fire() {
-    const std::uint64_t gen = generation;
+    const std::uint32_t gen = generation_;
     const Clock::time_point due_was = due;
-    if (alive && !alive()) {
+    if (!alive()) {
         stop();
         return;
     }
-    if (oneshot) interval.reset();
+    if (oneshot_) has_interval_ = false;
     bool keep_going;
     try {
-        keep_going = callback();
+        keep_going = call();
     } catch (...) {
         // The exception goes to the loop (main::signals().exception); the timer ends, unless
         // the callback restarted it before throwing.
-        if (generation == gen) stop();
+        if (generation_ == gen) stop();
         throw;
     }
-    if (generation != gen) {
+    if (generation_ != gen) {
         // start() or stop() ran inside the callback. A timer that re-armed itself and then
         // returned false cancels that restart (kaa's documented OneShotTimer gotcha; kaa's
         // NotifierCallback unregisters whatever is registered then, for every timer).
         if (!keep_going) stop();
         return;
     }
-    if (oneshot || !keep_going) {
-        if (!oneshot) stop();
+    if (oneshot_ || !keep_going) {
+        if (!oneshot_) stop();
         return;
     }
     // Repeat on the original grid, skipping missed periods.
     Clock::time_point now = loop_now();
-    Duration iv = *interval;
+    Duration iv = interval_;
     Clock::time_point next = due_was + iv;
     if (iv <= Duration::zero()) {
         next = now;
@@ -120,8 +129,9 @@ void Timer::stop() {
 }
 
 std::optional<std::chrono::nanoseconds> Timer::interval() const {
-    if (!core_->interval) return std::nullopt;
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(*core_->interval);
+    auto iv = core_->interval();
+    if (!iv) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(*iv);
 }
 
 // ---------------------------------------------------------------- At timers

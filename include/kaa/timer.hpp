@@ -12,7 +12,8 @@
 // An exception from a callback goes to main::signals().exception and stops the timer (unless
 // the callback restarted it first).
 //
-// Cost: arming and cancelling are O(log n) in a 4-ary heap; each timer is one allocation.
+// Cost: arming and cancelling are O(log n) in a 4-ary heap; each timer is one allocation of
+// 64 bytes plus its callback's captures, and a 16-byte heap slot while armed.
 //
 // Threads: start() and stop() from another thread are posted to the loop thread; the rest is
 // main-thread only.
@@ -20,6 +21,7 @@
 #include <kaa/detail/callback.hpp>
 #include <kaa/detail/loop.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <concepts>
 #include <cstdint>
@@ -29,32 +31,109 @@
 #include <optional>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace kaa {
 
 namespace detail {
 
-/// The shared state of a timer; it holds itself (`self`) while armed. Loop thread only.
-struct TimerCore : TimerNode, std::enable_shared_from_this<TimerCore> {
-    std::function<bool()> callback;  ///< the bound user callback; false = stop
-    std::function<bool()> alive;     ///< weak timers: whether the owner still lives
-    std::optional<Duration> interval;
-    bool oneshot = false;
-    std::uint64_t generation = 0;  ///< bumped by start()/stop(); detects a restart in a callback
-    std::shared_ptr<TimerCore> self;
-
+/// The shared state of a timer: an intrusively counted heap object holding the callback inline
+/// (one allocation per timer, no std::function). It holds a reference to itself while armed.
+/// Handles may be copied and dropped on any thread; everything else is loop thread only.
+class TimerCore : public TimerNode {
+public:
     TimerCore();
+    TimerCore(const TimerCore&) = delete;
+    TimerCore& operator=(const TimerCore&) = delete;
+    virtual ~TimerCore() = default;
+
     /// (Re)starts with `iv`; with `now`, calls the callback first (false: stays stopped).
     void start(Duration iv, bool now);
     /// Disarms; may release the last reference (nothing may touch `this` afterwards).
     void stop() noexcept;
     /// Armed and, for weak timers, the owner alive.
-    bool active() const;
-    /// Arms at `due` and takes the self-reference.
+    bool active() const { return armed() && alive(); }
+    /// The interval of the last start(), while started.
+    std::optional<Duration> interval() const {
+        return has_interval_ ? std::optional<Duration>(interval_) : std::nullopt;
+    }
+    /// Makes it fire once per start().
+    void set_oneshot() noexcept { oneshot_ = true; }
+
+    /// Takes a reference (any thread).
+    void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    /// Drops a reference; the last one deletes the core (any thread).
+    void release() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+
+protected:
+    /// Calls the user callback; false = stop.
+    virtual bool call() = 0;
+    /// Weak timers: whether the owner still lives.
+    virtual bool alive() const { return true; }
+
+private:
     void arm_at(Clock::time_point due);
-    /// The TimerNode::fire action: runs the callback, then stops or re-arms on the grid.
     void on_fire();
+
+    // Packed behind TimerNode's 32-bit heap index: 64 bytes with the vtable pointer.
+    std::atomic<std::uint32_t> refs_{1};
+    std::uint32_t generation_ = 0;  ///< bumped by start()/stop(): a restart inside a callback
+    Duration interval_{};
+    bool has_interval_ = false;
+    bool oneshot_ = false;
+    bool self_held_ = false;  ///< the armed timer's reference to itself is taken
+};
+
+/// A TimerCore calling `C` (a loop_callable()).
+template <class C>
+class TimerCoreFor final : public TimerCore {
+public:
+    explicit TimerCoreFor(C c) : callable_(std::move(c)) {}
+
+protected:
+    bool call() override { return callable_(); }
+
+private:
+    C callable_;
+};
+
+/// A TimerCore whose callable is bound to an owner held weakly (a weak_loop_callable()).
+template <class O, class C>
+class WeakTimerCore final : public TimerCore {
+public:
+    WeakTimerCore(std::weak_ptr<O> owner, C c) : owner_(std::move(owner)), callable_(std::move(c)) {}
+
+protected:
+    bool call() override { return callable_(); }
+    bool alive() const override { return !owner_.expired(); }
+
+private:
+    std::weak_ptr<O> owner_;
+    C callable_;
+};
+
+/// A counted reference to a TimerCore (the state behind every Timer handle).
+class TimerRef {
+public:
+    /// Adopts the reference `core` was created with.
+    explicit TimerRef(TimerCore* core) noexcept : core_(core) {}
+    TimerRef(const TimerRef& o) noexcept : core_(o.core_) { core_->add_ref(); }
+    TimerRef(TimerRef&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
+    TimerRef& operator=(TimerRef o) noexcept {
+        std::swap(core_, o.core_);
+        return *this;
+    }
+    ~TimerRef() {
+        if (core_) core_->release();
+    }
+    TimerCore* operator->() const noexcept { return core_; }
+    TimerCore* get() const noexcept { return core_; }
+
+private:
+    TimerCore* core_;  // null only once moved from
 };
 
 }  // namespace detail
@@ -66,9 +145,8 @@ public:
     /// A stopped timer calling `f(bound...)`.
     template <class F, class... Bound>
         requires(!std::derived_from<std::decay_t<F>, Timer>)
-    explicit Timer(F f, Bound... bound) : Timer() {
-        core_->callback = detail::bind_loop_callback(std::move(f), std::move(bound)...);
-    }
+    explicit Timer(F f, Bound... bound)
+        : core_(make_core(detail::loop_callable(std::move(f), std::move(bound)...))) {}
 
     /// Starts (or restarts, with the new interval) the timer: it first fires `interval` from
     /// now, never inside this call and never in a timer phase already under way (interval 0:
@@ -86,11 +164,15 @@ public:
     std::optional<std::chrono::nanoseconds> interval() const;
 
     /// Same timer.
-    friend bool operator==(const Timer& a, const Timer& b) { return a.core_ == b.core_; }
+    friend bool operator==(const Timer& a, const Timer& b) { return a.core_.get() == b.core_.get(); }
 
 protected:
-    Timer() : core_(std::make_shared<detail::TimerCore>()) {}
-    std::shared_ptr<detail::TimerCore> core_;
+    explicit Timer(detail::TimerRef core) noexcept : core_(std::move(core)) {}
+    template <class C>
+    static detail::TimerRef make_core(C callable) {
+        return detail::TimerRef(new detail::TimerCoreFor<C>(std::move(callable)));
+    }
+    detail::TimerRef core_;
 };
 
 /// A timer that fires once per start(). It is stopped before its callback runs, so the
@@ -101,7 +183,7 @@ public:
     template <class F, class... Bound>
         requires(!std::derived_from<std::decay_t<F>, Timer>)
     explicit OneShotTimer(F f, Bound... bound) : Timer(std::move(f), std::move(bound)...) {
-        core_->oneshot = true;
+        core_->set_oneshot();
     }
 };
 
@@ -112,10 +194,14 @@ class WeakTimer : public Timer {
 public:
     /// A stopped timer calling `f(bound...)` or `(owner->*f)(bound...)` while `owner` lives.
     template <class O, class F, class... Bound>
-    WeakTimer(std::weak_ptr<O> owner, F f, Bound... bound) : Timer() {
-        core_->alive = [owner] { return !owner.expired(); };
-        core_->callback =
-            detail::bind_weak_loop_callback(std::move(owner), std::move(f), std::move(bound)...);
+    WeakTimer(std::weak_ptr<O> owner, F f, Bound... bound)
+        : Timer(make_weak_core(owner, detail::weak_loop_callable(owner, std::move(f),
+                                                                 std::move(bound)...))) {}
+
+private:
+    template <class O, class C>
+    static detail::TimerRef make_weak_core(std::weak_ptr<O> owner, C callable) {
+        return detail::TimerRef(new detail::WeakTimerCore<O, C>(std::move(owner), std::move(callable)));
     }
 };
 
@@ -127,7 +213,7 @@ public:
     template <class O, class F, class... Bound>
     WeakOneShotTimer(std::weak_ptr<O> owner, F f, Bound... bound)
         : WeakTimer(std::move(owner), std::move(f), std::move(bound)...) {
-        core_->oneshot = true;
+        core_->set_oneshot();
     }
 };
 

@@ -29,14 +29,16 @@ using Duration = std::chrono::steady_clock::duration;
 /// An intrusive timer entry: the owner embeds it, the loop keeps a pointer in its 4-ary heap.
 /// The owner must cancel it (or let it fire) before it is destroyed.
 struct TimerNode {
-    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-    Clock::time_point due{};        ///< deadline (loop clock)
-    std::uint64_t seq = 0;          ///< arming order: ties on `due` fire in arming order
-    std::size_t heap_index = npos;  ///< position in the heap, npos when not armed
+    static constexpr std::uint32_t npos = ~std::uint32_t{0};
+    Clock::time_point due{};  ///< deadline (loop clock)
+    std::uint64_t seq = 0;    ///< arming order: ties on `due` fire in arming order
     /// Called on the loop thread once the deadline passed; the node is already unarmed, so it
     /// may re-arm itself (it then fires in a later iteration, never in the same batch), cancel
     /// or arm others, or be destroyed.
     void (*fire)(TimerNode*) = nullptr;
+    /// Position in the heap, npos when not armed. 32 bits: owners may pack a field of their own
+    /// into the rest of the node's last word (timers keep their reference count there).
+    std::uint32_t heap_index = npos;
     /// Whether it waits in the heap (false inside its own fire()).
     bool armed() const noexcept { return heap_index != npos; }
 };
@@ -119,20 +121,20 @@ void io_register(IoWatcher* w, int fd, bool write);
 /// Stops watching; idempotent. Safe after the fd was closed.
 void io_unregister(IoWatcher* w) noexcept;
 
-/// A `bool()` callback for timers and I/O monitors: calls `f(bound...)` and returns whether to
+/// A `bool()` callable for timers and I/O monitors: calls `f(bound...)` and returns whether to
 /// keep going (only an explicit `false` stops; see invoke_keeps_going()).
 template <class F, class... Bound>
-std::function<bool()> bind_loop_callback(F f, Bound... bound) {
+auto loop_callable(F f, Bound... bound) {
     return [f = std::move(f), ... bound = std::move(bound)]() mutable {
         return invoke_keeps_going(f, bound...);
     };
 }
 
-/// As bind_loop_callback(), for an owner held weakly: calls `f(bound...)`, or for a member
+/// As loop_callable(), for an owner held weakly: calls `f(bound...)`, or for a member
 /// function pointer `(owner->*f)(bound...)`, while the owner lives; returns false (stop) once
 /// it died, without calling anything. The owner is held strongly only during the call.
 template <class O, class F, class... Bound>
-std::function<bool()> bind_weak_loop_callback(std::weak_ptr<O> owner, F f, Bound... bound) {
+auto weak_loop_callable(std::weak_ptr<O> owner, F f, Bound... bound) {
     return [owner = std::move(owner), f = std::move(f), ... bound = std::move(bound)]() mutable {
         auto strong = owner.lock();
         if (!strong) return false;
@@ -142,6 +144,18 @@ std::function<bool()> bind_weak_loop_callback(std::weak_ptr<O> owner, F f, Bound
             return invoke_keeps_going(f, bound...);
         }
     };
+}
+
+/// loop_callable() as a std::function.
+template <class F, class... Bound>
+std::function<bool()> bind_loop_callback(F f, Bound... bound) {
+    return loop_callable(std::move(f), std::move(bound)...);
+}
+
+/// weak_loop_callable() as a std::function.
+template <class O, class F, class... Bound>
+std::function<bool()> bind_weak_loop_callback(std::weak_ptr<O> owner, F f, Bound... bound) {
+    return weak_loop_callable(std::move(owner), std::move(f), std::move(bound)...);
 }
 
 /// Registry of running coroutines so that loop shutdown can unwind suspended frames.

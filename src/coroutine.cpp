@@ -18,7 +18,7 @@
 
 namespace kaa::detail {
 
-thread_local NextCoroutineSetup t_next_setup;
+thread_local constinit NextCoroutineSetup t_next_setup;
 
 bool is_exact_abort(const std::exception_ptr& e) noexcept {
     if (!e) return false;
@@ -29,36 +29,6 @@ bool is_exact_abort(const std::exception_ptr& e) noexcept {
     } catch (...) {
         return false;
     }
-}
-
-// ---------------------------------------------------------------- frame destruction
-
-namespace {
-thread_local bool t_destroying = false;
-thread_local std::vector<std::coroutine_handle<>>* t_destroy_queue = nullptr;
-}  // namespace
-
-void destroy_frame(std::coroutine_handle<> h) noexcept {
-    if (t_destroying) {
-        // Inside another frame's destruction (its parameters held our last handle): queue it.
-        try {
-            if (!t_destroy_queue) t_destroy_queue = new std::vector<std::coroutine_handle<>>();
-            t_destroy_queue->push_back(h);
-            return;
-        } catch (...) {
-            // Out of memory: destroy it recursively after all.
-        }
-        h.destroy();
-        return;
-    }
-    t_destroying = true;
-    h.destroy();
-    while (t_destroy_queue && !t_destroy_queue->empty()) {
-        std::coroutine_handle<> next = t_destroy_queue->back();
-        t_destroy_queue->pop_back();
-        next.destroy();
-    }
-    t_destroying = false;
 }
 
 // ---------------------------------------------------------------- frame allocator
@@ -145,17 +115,6 @@ namespace {
 InProgressBase strong(StateBase* s) { return InProgressBase::share(s); }
 }  // namespace
 
-CoroutineBase::~CoroutineBase() {
-    if (timer_) timer_cancel(timer_.get());
-    unregister_active(this);
-}
-
-void CoroutineBase::cancel_pending_resumption() noexcept {
-    ++resume_gen_;
-    ready_queued_ = false;
-    if (timer_) timer_cancel(timer_.get());
-}
-
 void CoroutineBase::arm_interval() {
     if (!timer_) {
         timer_ = std::make_unique<IntervalTimer>();
@@ -238,10 +197,7 @@ void CoroutineBase::start_deferred() {
     resume_soon();
 }
 
-bool CoroutineBase::complete_abnormally() {
-    done_ = true;
-    unregister_active(this);
-    cancel_pending_resumption();
+bool CoroutineBase::fail_at_end() {
     StateBase& s = *self_;
     if (closing_) {
         // As InProgress::throw_exception: an InProgressAborted thrown in notifies the abort

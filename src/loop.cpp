@@ -42,6 +42,7 @@
 namespace kaa::detail {
 
 thread_local int inline_depth = 0;
+std::atomic<bool> g_ever_blocked{false};
 
 namespace {
 
@@ -55,7 +56,6 @@ std::atomic<Loop*> g_loop{nullptr};
 std::mutex g_block_mutex;
 std::condition_variable g_block_cv;
 std::atomic<int> g_blocked{0};
-std::atomic<bool> g_ever_blocked{false};
 
 // ---------------------------------------------------------------- POSIX signals
 
@@ -574,13 +574,6 @@ void register_active(ActiveNode* n) noexcept {
     n->prev = &head;
     head.next->prev = n;
     head.next = n;
-}
-
-void unregister_active(ActiveNode* n) noexcept {
-    if (!n->prev) return;
-    n->prev->next = n->next;
-    n->next->prev = n->prev;
-    n->prev = n->next = nullptr;
 }
 
 void add_shutdown_hook(std::function<void()> hook) {

@@ -22,7 +22,7 @@ std::uint64_t next_listener_id() noexcept {
     return g_listener_ids.fetch_add(1, std::memory_order_relaxed);
 }
 
-StateBase::~StateBase() {
+void StateBase::drop_listeners() noexcept {
     // Listeners of a state that never finished: drop them (heap callbacks free themselves).
     for (Listener* l = head_; l;) {
         Listener* next = l->next;
@@ -79,7 +79,6 @@ void StateBase::finalize() noexcept {
     destroy();
 }
 
-void StateBase::set_status(Status s) noexcept { status_.store(s, std::memory_order_release); }
 
 StateExtra& StateBase::extra() {
     if (!extra_) extra_ = std::make_unique<StateExtra>();
@@ -174,7 +173,7 @@ void StateBase::fail(std::exception_ptr e) {
     complete();
 }
 
-void StateBase::complete() {
+void StateBase::complete_listeners() {
     notify_blocked_threads();
     // Abort listeners go at once (kaa disconnects every signal after the emission); dropping
     // them may release the last handle of other states, never of this one (the caller holds

@@ -12,10 +12,11 @@
 //   done         — reached final_suspend; the InProgress is finished; the frame lives on while
 //                  handles exist (refs_ counts handles + 1 for the running frame itself)
 //
-// Lifetime: a frame is destroyed (destroy_frame()) when it is done and its last handle is
-// released. Destroying a frame releases its parameters and locals, which may hold the last
-// handle of another frame (a chain of coroutines each holding the next): nested destructions
-// are queued and run one after another by the outermost one, so the stack stays flat.
+// Lifetime: a frame is destroyed (CoroutinePromiseCommon::destroy()) when it is done and its
+// last handle is released. Destroying a frame releases its parameters and locals, which may
+// hold the last handle of another frame (a chain of coroutines each holding the next): the
+// nested last releases are queued by StateBase::last_release() and run one after another by
+// the outermost one, so the stack stays flat.
 
 #include <kaa/detail/loop.hpp>
 #include <kaa/detail/state.hpp>
@@ -60,12 +61,7 @@ struct NextCoroutineSetup {
     bool defer = false;
     Duration interval{};
 };
-extern thread_local NextCoroutineSetup t_next_setup;
-
-/// Destroys a finished coroutine frame. A destruction started while another one runs on this
-/// thread is queued and run by the outermost one (a long chain of frames, each holding the
-/// last handle of the next, is released iteratively, not recursively).
-void destroy_frame(std::coroutine_handle<> h) noexcept;
+extern thread_local constinit NextCoroutineSetup t_next_setup;
 
 /// True if `e` holds exactly an InProgressAborted (not a subclass such as TimeoutException).
 bool is_exact_abort(const std::exception_ptr& e) noexcept;
@@ -88,7 +84,10 @@ class CoroutineBase : public ActiveNode {
 public:
     CoroutineBase(const CoroutineBase&) = delete;
     CoroutineBase& operator=(const CoroutineBase&) = delete;
-    ~CoroutineBase();
+    ~CoroutineBase() {
+        if (timer_) timer_cancel(timer_.get());
+        unregister_active(this);
+    }
     explicit CoroutineBase(StateBase* self) : self_(self) {
         shutdown = [](ActiveNode* n) { static_cast<CoroutineBase*>(n)->shutdown_unwind(); };
         if (t_next_setup.pending) {
@@ -167,14 +166,25 @@ public:
     bool done_ = false;
 
 protected:
-    /// At final_suspend: if the coroutine was aborted, closed or failed, fails the InProgress
-    /// (emitting abort listeners once for an abort) and returns true; else returns false and
-    /// the caller stores success.
-    bool complete_abnormally();
+    /// At final_suspend: leaves the registry and stops pending resumptions; then, if the
+    /// coroutine was aborted, closed or failed, fails the InProgress (emitting abort listeners
+    /// once for an abort) and returns true; else returns false and the caller stores success.
+    bool complete_abnormally() {
+        done_ = true;
+        unregister_active(this);
+        cancel_pending_resumption();
+        return (closing_ || aborted_ || body_error_) && fail_at_end();
+    }
     /// Stops pending resumptions (ready queue, interval timer).
-    void cancel_pending_resumption() noexcept;
+    void cancel_pending_resumption() noexcept {
+        ++resume_gen_;
+        ready_queued_ = false;
+        if (timer_) timer_cancel(timer_.get());
+    }
 
 private:
+    /// complete_abnormally() for a closed, aborted or failed body: fails the InProgress.
+    bool fail_at_end();
     void shutdown_unwind() noexcept;
     void arm_interval();
     void queue_ready();
@@ -354,7 +364,10 @@ public:
 
 template <class T>
 void CoroutinePromiseCommon<T>::destroy() noexcept {
-    destroy_frame(handle_);
+    // Only ever called by StateBase::last_release(), which queues the releases this
+    // destruction causes (the frame's parameters and locals may hold the last handle of
+    // another frame): a long chain of frames unwinds iteratively, not recursively.
+    handle_.destroy();
 }
 
 template <class T>

@@ -168,6 +168,11 @@ struct ActiveNode {
 /// Links `n` into the registry (at the front).
 void register_active(ActiveNode* n) noexcept;
 /// Unlinks `n` from whatever list holds it; idempotent.
-void unregister_active(ActiveNode* n) noexcept;
+inline void unregister_active(ActiveNode* n) noexcept {
+    if (!n->prev) return;
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = nullptr;
+}
 
 }  // namespace kaa::detail

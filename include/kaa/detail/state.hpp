@@ -58,6 +58,11 @@ class StateBase;
 bool on_loop_thread() noexcept;
 /// Queues `task` to run on the loop thread and wakes the loop. Thread-safe.
 void post_to_loop(Task task);
+/// Wakes threads blocked in wait() off the loop thread (declared in detail/loop.hpp too).
+void notify_blocked_threads() noexcept;
+/// Set (for good) once a thread blocked in wait() off the loop thread: until then completions
+/// skip notify_blocked_threads().
+extern std::atomic<bool> g_ever_blocked;
 
 /// Which outcomes a listener wants.
 enum class ListenKind : std::uint8_t { result = 1, exception = 2, both = 3 };
@@ -127,7 +132,12 @@ public:
 
     void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
     void release() noexcept {
-        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) last_release();
+        // The sole reference, and no weak one (in extra_) that could revive it: nobody else can
+        // touch the count, so the last release needs no read-modify-write.
+        if ((refs_.load(std::memory_order_acquire) == 1 && !extra_) ||
+            refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            last_release();
+        }
     }
     /// Increments the strong count unless it already reached zero (weak upgrade).
     bool try_add_ref() noexcept;
@@ -152,7 +162,14 @@ public:
     /// is past its bound (then the outermost run_bounded() does it before it returns). An
     /// ordinary exception from a listener is reported; a BaseException (an abort, SystemExit)
     /// propagates out of complete() after the other listeners were called.
-    void complete();
+    void complete() {
+        if (!head_ && !extra_) {
+            // Nothing else to do: no listener of any kind.
+            if (g_ever_blocked.load(std::memory_order_relaxed)) notify_blocked_threads();
+            return;
+        }
+        complete_listeners();
+    }
 
     /// kaa's abort for a plain InProgress (§2.5); coroutines override it.
     virtual void abort(std::exception_ptr exc);
@@ -180,12 +197,14 @@ public:
     bool watches_listeners_ = false;
 
 protected:
-    virtual ~StateBase();
+    virtual ~StateBase() {
+        if (head_) drop_listeners();
+    }
     /// Frees the memory (plain: delete; coroutine: destroy the frame).
     virtual void destroy() noexcept = 0;
     /// Called after a listener was added or removed when watches_listeners_ is set.
     virtual void on_listeners_changed() {}
-    void set_status(Status s) noexcept;
+    void set_status(Status s) noexcept { status_.store(s, std::memory_order_release); }
 
     std::atomic<std::uint32_t> refs_{1};
 
@@ -193,8 +212,12 @@ private:
     void last_release() noexcept;
     /// Reports an unhandled failure, detaches weak references and frees the state.
     void finalize() noexcept;
+    /// complete() for a state with listeners or abort listeners.
+    void complete_listeners();
     /// Calls the listeners left in head_ (see complete()).
     void dispatch();
+    /// Drops the listeners of a state destroyed unfinished.
+    void drop_listeners() noexcept;
     std::atomic<Status> status_{pending};
     Listener* head_ = nullptr;  ///< pending: listeners; finished: those still to be dispatched
     union {

@@ -8,7 +8,9 @@
 // are executed by the drain.
 //
 // Pools: one mutex guards the lanes (one FIFO per priority, highest first), the counters and
-// the worker list; workers wait on work_cv_, shutdown waits on exit_cv_. Workers are detached
+// the worker list; workers wait on work_cv_, shutdown waits on exit_cv_. Submissions go onto a
+// lock-free stack (incoming_) that a worker moves into the lanes under the mutex; the submitter
+// takes the mutex only when no worker is searching (then it may have to wake or start one). Workers are detached
 // threads that hold a std::shared_ptr to the pool; "joining" them means waiting until they
 // have left their loop (threads_ reaches 0), so no thread ever joins itself.
 //
@@ -257,8 +259,9 @@ public:
         std::lock_guard lk(m_);
         return threads_;
     }
-    std::size_t queued() const {
+    std::size_t queued() {
         std::lock_guard lk(m_);
+        absorb_incoming();
         return queued_;
     }
 
@@ -277,6 +280,16 @@ private:
     };
 
     void push(ThreadJob* job);
+    /// Moves the submitted jobs from incoming_ into the lanes, in submission order (under m_).
+    void absorb_incoming();
+    /// Whether a submitted job waits in incoming_ or the lanes (under m_).
+    bool has_work() const noexcept {
+        return queued_ != 0 || incoming_.load(std::memory_order_seq_cst) != nullptr;
+    }
+    /// After a worker took a job: if more wait and nobody searches, another worker joins in
+    /// (woken or started), so a burst submitted while a worker searched still runs in parallel.
+    /// Returns whether a worker must be started (after unlocking).
+    bool share_work();
     ThreadJob* pop() noexcept;
     std::vector<ThreadJob*> take_all();
     void start_worker();
@@ -291,8 +304,11 @@ private:
     std::chrono::nanoseconds timeout_;   ///< idle time after which a worker ends
     std::size_t threads_ = 0;            ///< workers alive (counted from before they start)
     std::size_t waiting_ = 0;            ///< workers waiting on work_cv_
-    std::size_t searching_ = 0;          ///< idle workers polling queued_hint_ before waiting
+    /// Idle workers polling for work before waiting; changed under m_, read without it by
+    /// enqueue() (seq_cst, paired with the push onto incoming_: see enqueue()).
+    std::atomic<std::size_t> searching_{0};
     std::atomic<std::size_t> queued_hint_{0};  ///< queued_, readable without m_ (searching)
+    std::atomic<ThreadJob*> incoming_{nullptr};  ///< submitted jobs, newest first (lock-free push)
     static constexpr int kSearchSpins = 50;    ///< yields before an idle worker sleeps
     bool stopping_ = false;              ///< shutdown in progress: reject jobs, workers end
     bool closed_ = false;                ///< the ThreadPool is gone
@@ -339,7 +355,38 @@ void PoolImpl::push(ThreadJob* job) {
     queued_hint_.store(queued_, std::memory_order_relaxed);
 }
 
+void PoolImpl::absorb_incoming() {
+    if (incoming_.load(std::memory_order_relaxed) == nullptr) return;
+    ThreadJob* stack = incoming_.exchange(nullptr, std::memory_order_seq_cst);
+    ThreadJob* fifo = nullptr;
+    while (stack) {
+        ThreadJob* next = stack->next_;
+        stack->next_ = fifo;
+        fifo = stack;
+        stack = next;
+    }
+    while (fifo) {
+        ThreadJob* next = fifo->next_;
+        push(fifo);
+        fifo = next;
+    }
+}
+
+bool PoolImpl::share_work() {
+    if (queued_ == 0 || searching_.load(std::memory_order_relaxed) != 0) return false;
+    if (waiting_ > 0) {
+        work_cv_.notify_one();
+        return false;
+    }
+    if (threads_ < size_ && !stopping_ && !closed_) {
+        ++threads_;
+        return true;
+    }
+    return false;
+}
+
 ThreadJob* PoolImpl::pop() noexcept {
+    absorb_incoming();
     for (Lane& lane : lanes_) {
         if (ThreadJob* job = lane.head) {
             lane.head = job->next_;
@@ -361,16 +408,28 @@ std::vector<ThreadJob*> PoolImpl::take_all() {
 }
 
 void PoolImpl::enqueue(ThreadJob* job) {
+    ThreadJob* head = incoming_.load(std::memory_order_relaxed);
+    do {
+        job->next_ = head;
+    } while (!incoming_.compare_exchange_weak(head, job, std::memory_order_seq_cst,
+                                              std::memory_order_relaxed));
+    // A searching worker takes the job without m_ or a wake-up. It checks incoming_ again under
+    // m_ after it stopped searching, and both that decrement and this load are seq_cst: if this
+    // load still counts it, its check comes after the push and finds the job (or the worker
+    // that moved it into the lanes). Shutdown fails what is left once every worker is gone.
+    if (searching_.load(std::memory_order_seq_cst) != 0) return;
     std::unique_lock lk(m_);
+    absorb_incoming();
     if (stopping_ || closed_) {
+        std::vector<ThreadJob*> rejected = take_all();
         lk.unlock();
-        fail_queued_job(job, nullptr, "kaa: thread pool shut down");
+        fail_queued_jobs(rejected, "kaa: thread pool shut down");
         return;
     }
-    push(job);
-    const bool spawn = threads_ < size_ && queued_ > waiting_ + searching_;
+    const std::size_t searching = searching_.load(std::memory_order_relaxed);
+    const bool spawn = threads_ < size_ && queued_ > waiting_ + searching;
     if (spawn) ++threads_;
-    const bool wake = waiting_ > 0 && queued_ > searching_;
+    const bool wake = waiting_ > 0 && queued_ > searching;
     lk.unlock();
     if (wake) work_cv_.notify_one();
     if (spawn) start_worker();
@@ -412,7 +471,9 @@ void PoolImpl::worker_main() {
                 continue;
             }
             self.current = job;
+            const bool spawn = share_work();
             lk.unlock();
+            if (spawn) start_worker();
             job->job_run();
             lk.lock();
             self.current = nullptr;
@@ -426,15 +487,16 @@ void PoolImpl::worker_main() {
         // Search a little before sleeping: when jobs come one by one (the loop submitting them
         // while workers keep up), a sleeping worker costs a futex wake-up and a context switch
         // per job; a searching one picks the next job up without being signalled.
-        ++searching_;
+        searching_.fetch_add(1, std::memory_order_seq_cst);
         lk.unlock();
-        for (int spin = 0; spin < kSearchSpins && queued_hint_.load(std::memory_order_relaxed) == 0;
+        for (int spin = 0; spin < kSearchSpins && queued_hint_.load(std::memory_order_relaxed) == 0 &&
+                           incoming_.load(std::memory_order_relaxed) == nullptr;
              ++spin) {
             std::this_thread::yield();
         }
         lk.lock();
-        --searching_;
-        if (queued_ != 0 || stopping_ || closed_ || threads_ > size_) continue;
+        searching_.fetch_sub(1, std::memory_order_seq_cst);
+        if (has_work() || stopping_ || closed_ || threads_ > size_) continue;
         ++waiting_;
         if (timeout_ >= std::chrono::hours(24 * 365)) {
             work_cv_.wait(lk);
@@ -442,7 +504,7 @@ void PoolImpl::worker_main() {
             work_cv_.wait_until(lk, idle_since + std::chrono::duration_cast<Clock::duration>(timeout_));
         }
         --waiting_;
-        if (queued_ == 0 && timeout_ < std::chrono::hours(24 * 365) &&
+        if (!has_work() && timeout_ < std::chrono::hours(24 * 365) &&
             Clock::now() >= idle_since + std::chrono::duration_cast<Clock::duration>(timeout_)) {
             break;
         }
@@ -461,8 +523,10 @@ void PoolImpl::set_size(std::size_t n) {
     {
         std::lock_guard lk(m_);
         size_ = n;
-        if (!stopping_ && !closed_ && threads_ < size_ && queued_ > waiting_ + searching_) {
-            spawn = std::min(size_ - threads_, queued_ - waiting_ - searching_);
+        absorb_incoming();
+        const std::size_t searching = searching_.load(std::memory_order_relaxed);
+        if (!stopping_ && !closed_ && threads_ < size_ && queued_ > waiting_ + searching) {
+            spawn = std::min(size_ - threads_, queued_ - waiting_ - searching);
             threads_ += spawn;
         }
     }
@@ -490,7 +554,11 @@ void PoolImpl::shutdown(bool close) {
     std::unique_lock lk(m_);
     const std::size_t self = on_own_thread ? 1 : 0;
     exit_cv_.wait(lk, [&] { return threads_ <= self; });
+    // Jobs pushed while the last searchers were leaving (see enqueue()) never ran: fail them.
+    taken = take_all();
     stopping_ = closed_;
+    lk.unlock();
+    fail_queued_jobs(taken, "kaa: thread pool shut down");
 }
 
 // ---------------------------------------------------------------- per-call threads

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <coroutine>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <new>
@@ -35,10 +36,11 @@ bool is_exact_abort(const std::exception_ptr& e) noexcept {
 
 namespace {
 
-// Size classes of 64 bytes up to 4 KiB; larger frames go to operator new directly. Each class
-// is an intrusive singly linked list through the freed blocks themselves (no side storage).
-constexpr std::size_t kClassBytes = 64;
-constexpr std::size_t kClasses = 64;
+// Size classes of 16 bytes (malloc's own granularity, so no class wastes more than 15 bytes
+// a block) up to 4 KiB; larger frames go to operator new directly. Each class is an intrusive
+// singly linked list through the freed blocks themselves (no side storage).
+constexpr std::size_t kClassBytes = 16;
+constexpr std::size_t kClasses = 256;
 constexpr std::size_t kMaxCachedPerClass = 1 << 16;
 
 struct FreeBlock {
@@ -51,7 +53,7 @@ struct FreeBlock {
 // and the exit hook may still unwind (and so allocate and free) coroutine frames.
 struct FreeLists {
     std::array<FreeBlock*, kClasses> heads;
-    std::array<std::size_t, kClasses> counts;
+    std::array<std::uint32_t, kClasses> counts;
     bool dead;
     bool cleaner_armed;
 };
@@ -116,15 +118,16 @@ InProgressBase strong(StateBase* s) { return InProgressBase::share(s); }
 }  // namespace
 
 void CoroutineBase::arm_interval() {
-    if (!timer_) {
-        timer_ = std::make_unique<IntervalTimer>();
-        timer_->owner = this;
-        timer_->fire = [](TimerNode* n) {
+    std::unique_ptr<IntervalTimer>& t = rare().timer;
+    if (!t) {
+        t = std::make_unique<IntervalTimer>();
+        t->owner = this;
+        t->fire = [](TimerNode* n) {
             CoroutineBase* co = static_cast<IntervalTimer*>(n)->owner;
             co->resume_now();
         };
     }
-    timer_arm(timer_.get(), refresh_now() + interval_);
+    timer_arm(t.get(), refresh_now() + interval_);
 }
 
 void CoroutineBase::set_interval(Duration d) {
@@ -138,11 +141,11 @@ void CoroutineBase::set_interval(Duration d) {
     // kaa restarts the step timer with the new interval iff it is active, i.e. the coroutine
     // waits to resume after NotFinished (or after an awaited InProgress, with an interval).
     if (done_) return;
-    if (timer_ && timer_->armed()) {
+    if (IntervalTimer* t = timer(); t && t->armed()) {
         if (d > Duration::zero()) {
-            timer_arm(timer_.get(), refresh_now() + d);
+            timer_arm(t, refresh_now() + d);
         } else {
-            timer_cancel(timer_.get());
+            timer_cancel(t);
             queue_ready();
         }
     } else if (ready_queued_ && d > Duration::zero()) {
@@ -199,28 +202,29 @@ void CoroutineBase::start_deferred() {
 
 bool CoroutineBase::fail_at_end() {
     StateBase& s = *self_;
+    const std::exception_ptr abort_exc = rare_ ? rare_->abort_exc : nullptr;  // set by abort/close
     if (closing_) {
         // As InProgress::throw_exception: an InProgressAborted thrown in notifies the abort
         // listeners and then counts as handled.
-        if (holds_abort(abort_exc_) && s.extra_if() && !s.extra_if()->abort_listeners.empty()) {
+        if (holds_abort(abort_exc) && s.extra_if() && !s.extra_if()->abort_listeners.empty()) {
             try {
-                s.emit_abort(abort_exc_);
+                s.emit_abort(abort_exc);
             } catch (const BaseException&) {
             }
             s.handled_ = true;
         }
-        s.fail(abort_exc_);
+        s.fail(abort_exc);
         return true;
     }
     if (aborted_) {
         // kaa Q2/Q3: the abort listeners are called exactly once and the InProgress always
         // ends failed with the abort exception, which is never reported as unhandled.
         try {
-            s.emit_abort(abort_exc_);
+            s.emit_abort(abort_exc);
         } catch (const BaseException&) {
         }
         s.handled_ = true;
-        s.fail(abort_exc_);
+        s.fail(abort_exc);
         return true;
     }
     if (body_error_) {
@@ -286,8 +290,8 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
     } catch (const InProgressAborted& e) {
         delivered = e.retarget(prereq);
     }
-    abort_exc_ = delivered;
-    pending_abort_ = delivered;
+    rare().abort_exc = delivered;
+    rare_->pending_abort = delivered;
     resume_now();  // the body runs to its end (any further co_await throws)
 
     if (body_error_) {
@@ -325,8 +329,8 @@ void CoroutineBase::close_with(std::exception_ptr error) {
     cancel_pending_resumption();
     aborted_ = true;
     closing_ = true;
-    abort_exc_ = std::move(error);
-    pending_abort_ = std::make_exception_ptr(CoroutineClosed());
+    rare().abort_exc = std::move(error);
+    rare_->pending_abort = std::make_exception_ptr(CoroutineClosed());
     resume_now();
     body_error_ = nullptr;  // whatever the body threw while closing is superseded
 }

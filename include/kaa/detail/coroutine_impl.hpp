@@ -79,13 +79,23 @@ struct IntervalTimer : TimerNode {
     CoroutineBase* owner = nullptr;
 };
 
+/// The rarely needed part of a coroutine's bookkeeping, allocated on first use: what an abort
+/// or close delivers, the interval timer, and data kept alive with the frame. Keeping it out of
+/// the frame makes the common coroutine (awaits, returns) smaller and cheaper to set up.
+struct CoroutineRare {
+    std::exception_ptr pending_abort;      ///< thrown at the next resumption point
+    std::exception_ptr abort_exc;          ///< what the InProgress fails with after abort/close
+    std::unique_ptr<IntervalTimer> timer;  ///< allocated for interval > 0
+    std::shared_ptr<void> keepalive;       ///< e.g. the lambda whose captures the body uses
+};
+
 /// The non-template half of a coroutine promise.
 class CoroutineBase : public ActiveNode {
 public:
     CoroutineBase(const CoroutineBase&) = delete;
     CoroutineBase& operator=(const CoroutineBase&) = delete;
     ~CoroutineBase() {
-        if (timer_) timer_cancel(timer_.get());
+        if (IntervalTimer* t = timer()) timer_cancel(t);
         unregister_active(this);
     }
     explicit CoroutineBase(StateBase* self) : self_(self) {
@@ -131,9 +141,9 @@ public:
     }
     /// Throws the pending abort (or close) exception, if any.
     void throw_if_aborted() {
-        if (pending_abort_) {
-            std::exception_ptr e = std::move(pending_abort_);
-            pending_abort_ = nullptr;
+        if (rare_ && rare_->pending_abort) {
+            std::exception_ptr e = std::move(rare_->pending_abort);
+            rare_->pending_abort = nullptr;
             std::rethrow_exception(e);
         }
     }
@@ -150,12 +160,9 @@ public:
     StateBase* self_;
     StateBase* awaiting_ = nullptr;      ///< the awaited InProgress (the awaiter owns a ref)
     Listener* awaiting_node_ = nullptr;  ///< our node in its listener list
-    std::exception_ptr pending_abort_;   ///< thrown at the next resumption point
-    std::exception_ptr abort_exc_;       ///< what the InProgress fails with after abort/close
     std::exception_ptr body_error_;      ///< the body's uncaught exception
     Duration interval_{};
-    std::unique_ptr<IntervalTimer> timer_;
-    std::shared_ptr<void> keepalive_;  ///< e.g. the lambda whose captures the body uses
+    std::unique_ptr<CoroutineRare> rare_;  ///< see CoroutineRare; null until needed
     std::uint32_t resume_gen_ = 0;     ///< invalidates queued resumptions
     bool first_step_ = true;
     bool deferred_ = false;
@@ -164,6 +171,14 @@ public:
     bool suspended_ = false;     ///< at a suspension point (not running, not deferred)
     bool ready_queued_ = false;  ///< at NotFinished with interval 0: queued in the ready queue
     bool done_ = false;
+
+    /// The rare part, allocated on first use.
+    CoroutineRare& rare() {
+        if (!rare_) rare_ = std::make_unique<CoroutineRare>();
+        return *rare_;
+    }
+    /// The interval timer, if one was ever armed.
+    IntervalTimer* timer() const noexcept { return rare_ ? rare_->timer.get() : nullptr; }
 
 protected:
     /// At final_suspend: leaves the registry and stops pending resumptions; then, if the
@@ -179,7 +194,7 @@ protected:
     void cancel_pending_resumption() noexcept {
         ++resume_gen_;
         ready_queued_ = false;
-        if (timer_) timer_cancel(timer_.get());
+        if (IntervalTimer* t = timer()) timer_cancel(t);
     }
 
 private:
@@ -432,7 +447,7 @@ public:
         return static_cast<promise_type&>(this->state());
     }
     /// Internal: keeps `p` alive as long as the frame (lambda captures, policy state).
-    void keep_alive(std::shared_ptr<void> p) { base().keepalive_ = std::move(p); }
+    void keep_alive(std::shared_ptr<void> p) { base().rare().keepalive = std::move(p); }
 
     /// Internal: the handle of an InProgress known to belong to a Coroutine<T>.
     Coroutine(const InProgress<T>& ip, detail::AdoptCoroutine) : InProgress<T>(ip) {}

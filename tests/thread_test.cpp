@@ -626,6 +626,68 @@ TEST(ThreadPool, ShutdownFailsQueuedStopsRunningAndJoins) {
     EXPECT_EQ(kaa::threaded({.pool = pool}, [] { return 1; })().wait(), 1);
 }
 
+// Jobs submitted while a worker searches for work skip the pool's lock and wake-up; a burst of
+// them must still spread over the idle workers: four jobs that each wait until all four run
+// at once pass only if four workers take them.
+TEST(ThreadPool, BurstSubmittedWhileWorkersSearchRunsInParallel) {
+    auto pool = std::make_shared<kaa::ThreadPool>(4);
+    auto warm = kaa::threaded({.pool = pool}, [] { return 0; });
+    for (int round = 0; round < 20; ++round) {
+        EXPECT_EQ(warm().wait(), 0);  // workers exist and search when the burst comes
+        std::atomic<int> running{0};
+        auto meet = kaa::threaded({.pool = pool}, [&running] {
+            running.fetch_add(1);
+            const auto give_up = std::chrono::steady_clock::now() + 10s;
+            while (running.load() < 4 && std::chrono::steady_clock::now() < give_up) {
+                std::this_thread::yield();
+            }
+            return running.load() >= 4;
+        });
+        std::vector<kaa::ThreadInProgress<bool>> burst;
+        for (int i = 0; i < 4; ++i) burst.push_back(meet());
+        for (auto& ip : burst) EXPECT_TRUE(ip.wait());
+    }
+}
+
+// Submissions racing with shutdown(): each call either runs or fails with InProgressAborted
+// (none is stranded in the pool's lock-free submission stack), and the pool works afterwards.
+TEST(ThreadPool, JobsSubmittedDuringShutdownAllFinish) {
+    auto pool = std::make_shared<kaa::ThreadPool>(2);
+    auto f = kaa::threaded({.pool = pool}, [](int i) { return i; });
+    constexpr int kJobs = 2000;
+    std::vector<kaa::ThreadInProgress<int>> ips;
+    ips.reserve(kJobs);
+    std::mutex m;
+    std::latch half(1);
+    std::thread submitter([&] {
+        for (int i = 0; i < kJobs; ++i) {
+            auto ip = f(i);
+            {
+                std::lock_guard lock(m);
+                ips.push_back(ip);
+            }
+            if (i == kJobs / 2) half.count_down();
+        }
+    });
+    half.wait();
+    pool->shutdown();
+    submitter.join();
+    int ran = 0;
+    int refused = 0;
+    for (int i = 0; i < kJobs; ++i) {
+        try {
+            EXPECT_EQ(ips[static_cast<std::size_t>(i)].wait(10s), i);
+            ++ran;
+        } catch (const kaa::TimeoutException&) {
+            ADD_FAILURE() << "job " << i << " never finished";
+        } catch (const kaa::InProgressAborted&) {
+            ++refused;  // queued or submitted while the pool shut down
+        }
+    }
+    EXPECT_EQ(ran + refused, kJobs);
+    EXPECT_EQ(f(7).wait(10s), 7);
+}
+
 // A pool thread cannot shut its own pool down (it would wait for itself).
 TEST(ThreadPool, ShutdownFromItsOwnThreadThrows) {
     auto pool = std::make_shared<kaa::ThreadPool>(1);

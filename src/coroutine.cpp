@@ -34,79 +34,51 @@ bool is_exact_abort(const std::exception_ptr& e) noexcept {
 
 // ---------------------------------------------------------------- frame allocator
 
+thread_local constinit FrameCache t_frame_cache{};
+
 namespace {
 
-// Size classes of 16 bytes (malloc's own granularity, so no class wastes more than 15 bytes
-// a block) up to 4 KiB; larger frames go to operator new directly. Each class is an intrusive
-// singly linked list through the freed blocks themselves (no side storage).
-constexpr std::size_t kClassBytes = 16;
-constexpr std::size_t kClasses = 256;
-constexpr std::size_t kMaxCachedPerClass = 1 << 16;
+constexpr std::uint32_t kMaxCachedPerClass = 1 << 16;
 
-struct FreeBlock {
-    FreeBlock* next;
-};
-
-// Trivially destructible, so the hot path needs no TLS init guard and the storage stays valid
-// until the thread is gone. The cached blocks are freed by a separate per-thread Cleaner,
-// which then marks the lists dead: glibc runs thread-local destructors before atexit handlers,
-// and the exit hook may still unwind (and so allocate and free) coroutine frames.
-struct FreeLists {
-    std::array<FreeBlock*, kClasses> heads;
-    std::array<std::uint32_t, kClasses> counts;
-    bool dead;
-    bool cleaner_armed;
-};
-constinit thread_local FreeLists t_free{};
-
+// Frees this thread's cached blocks when it ends, then keeps the cache off (limit 0): glibc runs
+// thread-local destructors before atexit handlers, and the exit hook may still unwind (and so
+// allocate and free) coroutine frames.
 struct Cleaner {
     ~Cleaner() {
-        for (FreeBlock*& head : t_free.heads) {
+        FrameCache& f = t_frame_cache;
+        f.limit = 0;
+        for (FrameCache::Block*& head : f.heads) {
             while (head) {
-                FreeBlock* next = head->next;
+                FrameCache::Block* next = head->next;
                 ::operator delete(head);
                 head = next;
             }
         }
-        t_free.counts = {};
-        t_free.dead = true;
+        f.counts = {};
     }
 };
 thread_local Cleaner t_cleaner;
-
-inline std::size_t size_class(std::size_t size) { return (size + kClassBytes - 1) / kClassBytes; }
+// Whether this thread's Cleaner was constructed (a trivially destructible flag, valid to read
+// after the Cleaner ran).
+constinit thread_local bool t_cleaner_armed = false;
 
 }  // namespace
 
-void* frame_alloc(std::size_t size) {
-    std::size_t c = size_class(size);
-    if (c < kClasses) {
-        FreeLists& f = t_free;
-        if (FreeBlock* b = f.heads[c]) {
-            f.heads[c] = b->next;
-            --f.counts[c];
-            return b;
-        }
-        return ::operator new(c * kClassBytes);
-    }
-    return ::operator new(size);
+void* frame_alloc_slow(std::size_t size) {
+    const std::size_t c = FrameCache::size_class(size);
+    return ::operator new(c < FrameCache::kClasses ? c * FrameCache::kClassBytes : size);
 }
 
-void frame_free(void* p, std::size_t size) noexcept {
-    std::size_t c = size_class(size);
-    if (c < kClasses) {
-        FreeLists& f = t_free;
-        if (f.counts[c] < kMaxCachedPerClass && !f.dead) {
-            if (!f.cleaner_armed) {
-                f.cleaner_armed = true;
-                static_cast<void>(&t_cleaner);  // constructs this thread's Cleaner
-            }
-            auto* b = static_cast<FreeBlock*>(p);
-            b->next = f.heads[c];
-            f.heads[c] = b;
-            ++f.counts[c];
-            return;
-        }
+void frame_free_slow(void* p, std::size_t size) noexcept {
+    const std::size_t c = FrameCache::size_class(size);
+    FrameCache& f = t_frame_cache;
+    if (c < FrameCache::kClasses && !t_cleaner_armed) {
+        // First free on this thread: arm the cleaner, then cache the block.
+        t_cleaner_armed = true;
+        static_cast<void>(&t_cleaner);  // constructs this thread's Cleaner
+        f.limit = kMaxCachedPerClass;
+        frame_free(p, size);
+        return;
     }
     ::operator delete(p);
 }

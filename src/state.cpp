@@ -49,22 +49,8 @@ thread_local bool t_releasing = false;
 thread_local StateBase* t_dead = nullptr;
 }  // namespace
 
-void StateBase::last_release() noexcept {
-    if (t_releasing) {
-        next_dead_ = t_dead;  // tail_ is not needed any more: the state is dead
-        t_dead = this;
-        return;
-    }
-    t_releasing = true;
-    finalize();
-    while (StateBase* s = t_dead) {
-        t_dead = s->next_dead_;
-        s->finalize();
-    }
-    t_releasing = false;
-}
-
-void StateBase::finalize() noexcept {
+// Inlined into last_release(): it runs once per state.
+[[gnu::always_inline]] inline void StateBase::finalize() noexcept {
     if (status() == failed && !handled_.load()) {
         report_exception(error_, "Unhandled InProgress exception");
     }
@@ -79,6 +65,20 @@ void StateBase::finalize() noexcept {
     destroy();
 }
 
+void StateBase::last_release() noexcept {
+    if (t_releasing) {
+        next_dead_ = t_dead;  // tail_ is not needed any more: the state is dead
+        t_dead = this;
+        return;
+    }
+    t_releasing = true;
+    finalize();
+    while (StateBase* s = t_dead) {
+        t_dead = s->next_dead_;
+        s->finalize();
+    }
+    t_releasing = false;
+}
 
 StateExtra& StateBase::extra() {
     if (!extra_) extra_ = std::make_unique<StateExtra>();

@@ -23,9 +23,11 @@
 #include <kaa/errors.hpp>
 #include <kaa/inprogress.hpp>
 
+#include <array>
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <stdexcept>
@@ -49,9 +51,58 @@ using CoroutineInProgress = Coroutine<T>;
 
 namespace detail {
 
-/// Frame memory from a per-thread size-class free list.
-void* frame_alloc(std::size_t size);
-void frame_free(void* p, std::size_t size) noexcept;
+/// Per-thread free lists of coroutine frames and job records, by size class (16 bytes a class,
+/// up to 4 KiB). Trivially destructible and constant-initialised, so the inline fast paths below
+/// need no TLS guard; src/coroutine.cpp frees the cached blocks when the thread ends.
+struct FrameCache {
+    static constexpr std::size_t kClassBytes = 16;  // malloc's granularity: ≤ 15 bytes wasted
+    static constexpr std::size_t kClasses = 256;
+    struct Block {
+        Block* next;
+    };
+    std::array<Block*, kClasses> heads;
+    std::array<std::uint32_t, kClasses> counts;
+    /// Blocks cached per class at most: 0 until the thread's cleaner is armed (the first free
+    /// takes the slow path and arms it) and again once the thread's cache was released.
+    std::uint32_t limit;
+    static constexpr std::size_t size_class(std::size_t size) noexcept {
+        return (size + kClassBytes - 1) / kClassBytes;
+    }
+};
+extern thread_local constinit FrameCache t_frame_cache;
+/// frame_alloc() when the class is empty or too large: operator new.
+void* frame_alloc_slow(std::size_t size);
+/// frame_free() when the class is full, the size too large or the cache not armed.
+void frame_free_slow(void* p, std::size_t size) noexcept;
+
+/// Frame memory from the calling thread's free lists (operator new when empty).
+inline void* frame_alloc(std::size_t size) {
+    const std::size_t c = FrameCache::size_class(size);
+    if (c < FrameCache::kClasses) {
+        FrameCache& f = t_frame_cache;
+        if (FrameCache::Block* b = f.heads[c]) {
+            f.heads[c] = b->next;
+            --f.counts[c];
+            return b;
+        }
+    }
+    return frame_alloc_slow(size);
+}
+/// Returns a block of frame_alloc(size) to the calling thread's free lists (any thread).
+inline void frame_free(void* p, std::size_t size) noexcept {
+    const std::size_t c = FrameCache::size_class(size);
+    if (c < FrameCache::kClasses) {
+        FrameCache& f = t_frame_cache;
+        if (f.counts[c] < f.limit) {
+            auto* b = static_cast<FrameCache::Block*>(p);
+            b->next = f.heads[c];
+            f.heads[c] = b;
+            ++f.counts[c];
+            return;
+        }
+    }
+    frame_free_slow(p, size);
+}
 
 /// Settings kaa::coroutine() hands to the next coroutine frame created on this thread (the
 /// promise constructor consumes them): the interval, and whether it must wait at
@@ -186,8 +237,10 @@ protected:
     /// once for an abort) and returns true; else returns false and the caller stores success.
     bool complete_abnormally() {
         done_ = true;
-        unregister_active(this);
-        cancel_pending_resumption();
+        if (!first_step_) {  // only a coroutine that suspended can have a resumption pending
+            unregister_active(this);
+            cancel_pending_resumption();
+        }
         return (closing_ || aborted_ || body_error_) && fail_at_end();
     }
     /// Stops pending resumptions (ready queue, interval timer).
@@ -245,25 +298,34 @@ struct InProgressAwaiter : Listener {
     }
     decltype(auto) await_resume() {
         co->suspended_ = false;
-        co->throw_if_aborted();
         StateBase& s = ip.state();
-        if (s.status() == StateBase::failed) {
-            s.handled_ = true;
-            std::exception_ptr e = s.error_;
-            try {
-                std::rethrow_exception(e);
-            } catch (const InProgressAborted& a) {
-                // The coroutine sees the abort as an abort of what it awaited (§1.3).
-                if (!(a.inprogress() == ip)) e = a.retarget(ip);
-            } catch (...) {
-            }
-            std::rethrow_exception(e);
+        if (co->rare_ || s.status() == StateBase::failed) [[unlikely]] {
+            throw_abort_or_failure();
         }
         if constexpr (std::is_void_v<U>) {
             return;
         } else {
             return U(state_value<U>(s));
         }
+    }
+
+private:
+    /// await_resume() off the common path: throws a pending abort or close, or the failure of
+    /// the awaited InProgress (marked handled; an abort retargeted to it, §1.3).
+    [[gnu::noinline]] void throw_abort_or_failure() {
+        co->throw_if_aborted();
+        StateBase& s = ip.state();
+        if (s.status() != StateBase::failed) return;
+        s.handled_ = true;
+        std::exception_ptr e = s.error_;
+        try {
+            std::rethrow_exception(e);
+        } catch (const InProgressAborted& a) {
+            // The coroutine sees the abort as an abort of what it awaited (§1.3).
+            if (!(a.inprogress() == ip)) e = a.retarget(ip);
+        } catch (...) {
+        }
+        std::rethrow_exception(e);
     }
 };
 

@@ -99,7 +99,7 @@ void CoroutineBase::arm_interval() {
             co->resume_now();
         };
     }
-    timer_arm(t.get(), refresh_now() + interval_);
+    timer_arm(t.get(), refresh_now() + rare_->interval);
 }
 
 void CoroutineBase::set_interval(Duration d) {
@@ -109,7 +109,7 @@ void CoroutineBase::set_interval(Duration d) {
         post_to_loop([keep, this, d] { set_interval(d); });
         return;
     }
-    interval_ = d;
+    if (d > Duration::zero() || rare_) rare().interval = d;
     // kaa restarts the step timer with the new interval iff it is active, i.e. the coroutine
     // waits to resume after NotFinished (or after an awaited InProgress, with an interval).
     if (done_) return;
@@ -130,7 +130,7 @@ void CoroutineBase::set_interval(Duration d) {
 void CoroutineBase::on_prerequisite_done() {
     awaiting_ = nullptr;
     awaiting_node_ = nullptr;
-    if (interval_ > Duration::zero()) {
+    if (interval() > Duration::zero()) {
         arm_interval();
     } else {
         resume_soon();
@@ -149,7 +149,7 @@ void CoroutineBase::resume_soon() {
 
 void CoroutineBase::suspend_not_finished() {
     note_suspended();
-    if (interval_ > Duration::zero()) {
+    if (interval() > Duration::zero()) {
         arm_interval();
         return;
     }
@@ -306,6 +306,15 @@ void CoroutineBase::close_with(std::exception_ptr error) {
     resume_now();
     body_error_ = nullptr;  // whatever the body threw while closing is superseded
 }
+
+void CoroutineBase::take_next_setup() {
+    const NextCoroutineSetup setup = t_next_setup;
+    t_next_setup = NextCoroutineSetup{};
+    deferred_ = setup.defer;
+    if (setup.interval > Duration::zero()) rare().interval = setup.interval;
+}
+
+void unwind_active(ActiveNode* n) noexcept { static_cast<CoroutineBase*>(n)->shutdown_unwind(); }
 
 void CoroutineBase::shutdown_unwind() noexcept {
     if (done_ || aborted_) return;

@@ -507,11 +507,11 @@ void Loop::restore_signal_handlers() noexcept {
 // ---------------------------------------------------------------- active coroutines
 
 void Loop::shutdown_active() {
-    // Move the registry into a local list first and unwind from there: each shutdown() may end
+    // Move the registry into a local list first and unwind from there: each unwind may end
     // other frames (they unlink themselves from the local list) or start new ones (they go to
     // the registry and are handled in the next round). Rounds, not frames, are bounded.
     for (int round = 0; round < 100 && active_.next != &active_; ++round) {
-        ActiveNode local{&local, &local, nullptr};
+        ActiveNode local{&local, &local};
         local.next = active_.next;
         local.prev = active_.prev;
         local.next->prev = &local;
@@ -520,7 +520,7 @@ void Loop::shutdown_active() {
         while (local.next != &local) {
             ActiveNode* n = local.next;
             unregister_active(n);
-            n->shutdown(n);
+            unwind_active(n);
         }
     }
 }

@@ -132,7 +132,7 @@ private:
     std::vector<Task> posted_;        ///< work from other threads
     std::vector<Task> posted_spare_;  ///< an empty buffer with capacity, reused by run_posted
     std::vector<FdEntry> fds_;        ///< watchers by fd
-    ActiveNode active_{&active_, &active_, nullptr};  ///< running coroutines (circular list)
+    ActiveNode active_{&active_, &active_};  ///< running coroutines (circular list)
     std::vector<std::function<void()>> shutdown_hooks_;
     bool signals_installed_ = false;  ///< between install_ and restore_signal_handlers()
     bool sigint_installed_ = false;   ///< SIGINT was ours too

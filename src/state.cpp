@@ -26,7 +26,7 @@ void StateBase::drop_listeners() noexcept {
     // Listeners of a state that never finished: drop them (heap callbacks free themselves).
     for (Listener* l = head_; l;) {
         Listener* next = l->next;
-        l->drop(l);
+        l->drop();
         l = next;
     }
 }
@@ -103,7 +103,7 @@ void StateBase::add_listener(Listener* l) {
             StateRef keep(this);
             bool keep_going = true;
             try {
-                keep_going = l->fire(l, *this);
+                keep_going = l->fire(l, this);
             } catch (const BaseException&) {
                 throw;
             } catch (...) {
@@ -111,7 +111,7 @@ void StateBase::add_listener(Listener* l) {
             }
             if (!keep_going && is_failed) handled_ = true;
         } else {
-            l->drop(l);
+            l->drop();
         }
         return;
     }
@@ -153,7 +153,7 @@ bool StateBase::remove_listener(std::uint64_t id) noexcept {
     for (Listener* cur = head_; cur; cur = cur->next) {
         if (cur->id == id) {
             unlink_listener(cur);
-            cur->drop(cur);
+            cur->drop();
             return true;
         }
     }
@@ -202,11 +202,11 @@ void StateBase::dispatch() {
         if (!head_) tail_ = nullptr;
         l->next = nullptr;
         if (!l->wants(is_failed)) {
-            l->drop(l);
+            l->drop();
             continue;
         }
         try {
-            if (!l->fire(l, *this) && is_failed) handled_ = true;
+            if (!l->fire(l, this) && is_failed) handled_ = true;
         } catch (const BaseException&) {
             // kaa: BaseException (an abort, SystemExit) propagates out of the emission. The
             // other listeners are still called, so no awaiting coroutine is left hanging.

@@ -136,6 +136,7 @@ struct IntervalTimer : TimerNode {
 struct CoroutineRare {
     std::exception_ptr pending_abort;      ///< thrown at the next resumption point
     std::exception_ptr abort_exc;          ///< what the InProgress fails with after abort/close
+    Duration interval{};                   ///< minimum delay before each resumption
     std::unique_ptr<IntervalTimer> timer;  ///< allocated for interval > 0
     std::shared_ptr<void> keepalive;       ///< e.g. the lambda whose captures the body uses
 };
@@ -150,12 +151,7 @@ public:
         unregister_active(this);
     }
     explicit CoroutineBase(StateBase* self) : self_(self) {
-        shutdown = [](ActiveNode* n) { static_cast<CoroutineBase*>(n)->shutdown_unwind(); };
-        if (t_next_setup.pending) {
-            deferred_ = t_next_setup.defer;
-            interval_ = t_next_setup.interval;
-            t_next_setup = NextCoroutineSetup{};
-        }
+        if (t_next_setup.pending) [[unlikely]] take_next_setup();
     }
 
     /// kaa's coroutine abort (§1.6); throws to the caller what the body did not catch.
@@ -202,7 +198,7 @@ public:
     /// kaa's `active`: the coroutine can still be resumed.
     bool active() const noexcept { return !done_ && !aborted_; }
     /// The minimum delay before each resumption.
-    Duration interval() const noexcept { return interval_; }
+    Duration interval() const noexcept { return rare_ ? rare_->interval : Duration::zero(); }
     /// Sets the interval; a pending NotFinished resumption or interval timer restarts with it
     /// (kaa restarts its step timer iff it is active). From another thread: posted.
     void set_interval(Duration d);
@@ -212,7 +208,6 @@ public:
     StateBase* awaiting_ = nullptr;      ///< the awaited InProgress (the awaiter owns a ref)
     Listener* awaiting_node_ = nullptr;  ///< our node in its listener list
     std::exception_ptr body_error_;      ///< the body's uncaught exception
-    Duration interval_{};
     std::unique_ptr<CoroutineRare> rare_;  ///< see CoroutineRare; null until needed
     std::uint32_t resume_gen_ = 0;     ///< invalidates queued resumptions
     bool first_step_ = true;
@@ -222,6 +217,9 @@ public:
     bool suspended_ = false;     ///< at a suspension point (not running, not deferred)
     bool ready_queued_ = false;  ///< at NotFinished with interval 0: queued in the ready queue
     bool done_ = false;
+
+    /// Throws the shutdown exception into the suspended frame (see unwind_active()).
+    void shutdown_unwind() noexcept;
 
     /// The rare part, allocated on first use.
     CoroutineRare& rare() {
@@ -251,9 +249,10 @@ protected:
     }
 
 private:
+    /// Consumes t_next_setup (kaa::coroutine()'s interval and deferred start).
+    void take_next_setup();
     /// complete_abnormally() for a closed, aborted or failed body: fails the InProgress.
     bool fail_at_end();
-    void shutdown_unwind() noexcept;
     void arm_interval();
     void queue_ready();
 };
@@ -269,11 +268,10 @@ struct InProgressAwaiter : Listener {
     InProgressAwaiter(CoroutineBase* c, InProgress<U> p, bool type_erased = false)
         : co(c), ip(std::move(p)), erased(type_erased) {
         kind = ListenKind::both;
-        fire = [](Listener* l, StateBase&) -> bool {
-            static_cast<InProgressAwaiter*>(l)->co->on_prerequisite_done();
+        fire = [](Listener* l, StateBase* s) -> bool {
+            if (s) static_cast<InProgressAwaiter*>(l)->co->on_prerequisite_done();
             return false;  // the coroutine consumes a failure
         };
-        drop = [](Listener*) {};
     }
     InProgressAwaiter(const InProgressAwaiter&) = delete;
     InProgressAwaiter& operator=(const InProgressAwaiter&) = delete;

@@ -162,9 +162,10 @@ std::function<bool()> bind_weak_loop_callback(std::weak_ptr<O> owner, F f, Bound
 struct ActiveNode {
     ActiveNode* prev = nullptr;
     ActiveNode* next = nullptr;
-    /// Throws the shutdown exception into the suspended frame (it then runs to its end).
-    void (*shutdown)(ActiveNode*) = nullptr;
 };
+/// Throws the shutdown exception into the suspended coroutine frame `n` is part of (it then
+/// runs to its end). Defined with the coroutines (every registered node is a coroutine's).
+void unwind_active(ActiveNode* n) noexcept;
 /// Links `n` into the registry (at the front).
 void register_active(ActiveNode* n) noexcept;
 /// Unlinks `n` from whatever list holds it; idempotent.

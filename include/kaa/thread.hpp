@@ -50,8 +50,9 @@
 //
 // Cost: one allocation per call (the job is the InProgress state, served from a per-thread
 // free list); a pool is a mutex + condition variable priority queue whose idle threads poll
-// briefly before they sleep (a steady stream of calls pays no wake-up per call); completions
-// travel back through a lock-free stack drained by one posted task per batch.
+// briefly before they sleep. While one polls, a call is pushed onto a lock-free stack and pays
+// neither the mutex nor a wake-up (a worker that takes a call with more queued wakes the next);
+// completions travel back through a lock-free stack drained by one posted task per batch.
 //
 // Threads: calling a wrapper is thread-safe. ThreadPool's members are thread-safe.
 // ThreadInProgress is an InProgress (main-loop thread only, except as stated there); abort()

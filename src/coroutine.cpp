@@ -32,57 +32,6 @@ bool is_exact_abort(const std::exception_ptr& e) noexcept {
     }
 }
 
-// ---------------------------------------------------------------- frame allocator
-
-thread_local constinit FrameCache t_frame_cache{};
-
-namespace {
-
-constexpr std::uint32_t kMaxCachedPerClass = 1 << 16;
-
-// Frees this thread's cached blocks when it ends, then keeps the cache off (limit 0): glibc runs
-// thread-local destructors before atexit handlers, and the exit hook may still unwind (and so
-// allocate and free) coroutine frames.
-struct Cleaner {
-    ~Cleaner() {
-        FrameCache& f = t_frame_cache;
-        f.limit = 0;
-        for (FrameCache::Block*& head : f.heads) {
-            while (head) {
-                FrameCache::Block* next = head->next;
-                ::operator delete(head);
-                head = next;
-            }
-        }
-        f.counts = {};
-    }
-};
-thread_local Cleaner t_cleaner;
-// Whether this thread's Cleaner was constructed (a trivially destructible flag, valid to read
-// after the Cleaner ran).
-constinit thread_local bool t_cleaner_armed = false;
-
-}  // namespace
-
-void* frame_alloc_slow(std::size_t size) {
-    const std::size_t c = FrameCache::size_class(size);
-    return ::operator new(c < FrameCache::kClasses ? c * FrameCache::kClassBytes : size);
-}
-
-void frame_free_slow(void* p, std::size_t size) noexcept {
-    const std::size_t c = FrameCache::size_class(size);
-    FrameCache& f = t_frame_cache;
-    if (c < FrameCache::kClasses && !t_cleaner_armed) {
-        // First free on this thread: arm the cleaner, then cache the block.
-        t_cleaner_armed = true;
-        static_cast<void>(&t_cleaner);  // constructs this thread's Cleaner
-        f.limit = kMaxCachedPerClass;
-        frame_free(p, size);
-        return;
-    }
-    ::operator delete(p);
-}
-
 // ---------------------------------------------------------------- CoroutineBase
 
 namespace {

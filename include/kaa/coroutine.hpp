@@ -31,8 +31,10 @@
 //  * C++ forbids co_await inside a catch handler: record the exception, await after it.
 //
 // Memory: one allocation per call (the frame, which also holds the InProgress state), served
-// from a per-thread size-class free list (so none at all in steady state). Releasing a chain of
-// frames that hold each other (parameters holding the next coroutine) is iterative.
+// from a per-thread size-class free list (so none at all in steady state), refilled from a
+// frame arena of 64 KiB–2 MiB chunks (huge pages where the kernel allows): memory once used for
+// frames stays reserved for frames (src/frame_alloc.cpp). Releasing a chain of frames that hold
+// each other (parameters holding the next coroutine) is iterative.
 //
 // Threads: coroutines run on the main-loop thread; create, abort and close them there.
 // An awaited InProgress finished from another thread resumes the coroutine on the loop thread.

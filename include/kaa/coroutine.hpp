@@ -32,8 +32,8 @@
 //
 // Memory: one allocation per call (the frame, which also holds the InProgress state), served
 // from a per-thread size-class free list (so none at all in steady state), refilled from a
-// frame arena of 64 KiB–2 MiB chunks (huge pages where the kernel allows): memory once used for
-// frames stays reserved for frames (src/frame_alloc.cpp). Releasing a chain of frames that hold
+// frame arena of 64 KiB–2 MiB chunks: memory once used for frames stays reserved for frames
+// (src/frame_alloc.cpp). Releasing a chain of frames that hold
 // each other (parameters holding the next coroutine) is iterative.
 //
 // Threads: coroutines run on the main-loop thread; create, abort and close them there.

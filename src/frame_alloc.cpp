@@ -126,7 +126,7 @@ void* carve(std::size_t bytes) noexcept {
 // and the exit hook may still unwind (and so allocate and free) coroutine frames.
 struct Cleaner {
     ~Cleaner() {
-        FrameCache& f = t_frame_cache;
+        FrameCache& f = frame_cache();
         f.limit = 0;
         const bool walk = g_malloc_blocks.load(std::memory_order_relaxed);
         for (FrameCache::Block*& head : f.heads) {
@@ -172,7 +172,7 @@ void frame_free_slow(void* p, std::size_t size) noexcept {
         ::operator delete(p);
         return;
     }
-    FrameCache& f = t_frame_cache;
+    FrameCache& f = frame_cache();
     if (!t_cleaner_armed) {
         // First free on this thread: arm the cleaner, then cache the block.
         t_cleaner_armed = true;

@@ -2,12 +2,13 @@
 // queue (eventfd wakeup), POSIX SIGINT/SIGTERM, and the loop's phases.
 //
 // One iteration (step_once), phase by phase — docs/loop.md numbers them the same way:
-//   1. read the clock; compute the sleep: 0 if work is ready, posted or a signal is pending,
-//      else until the next timer, else 30 s (kaa's idle step)
+//   1. compute the sleep: 0 if work is ready, posted or a signal is pending, else until the
+//      next timer, else 30 s (kaa's idle step); read the clock if the loop may sleep or a
+//      timer may be due (the coarse clock tells, for a fifth of the cost)
 //   2. epoll_wait — the only blocking call (into a buffer on this call's stack: a callback may
 //      run a nested loop)
-//   3. read the clock again; drain the wakeup eventfd; deliver a pending SIGINT/SIGTERM as
-//      kaa::SystemExit (the rest of the iteration is skipped)
+//   3. read the clock again if we may have slept; drain the wakeup eventfd; deliver a pending
+//      SIGINT/SIGTERM as kaa::SystemExit (the rest of the iteration is skipped)
 //   4. timers: pop and fire, one at a time in (deadline, arming order), every timer that was
 //      due at the clock reading of phase 3 and armed before the phase began; a timer armed or
 //      re-armed by a callback (interval 0) waits for the next iteration, one cancelled by an
@@ -29,6 +30,7 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -106,6 +108,20 @@ Loop::Loop() {
         throw std::system_error(errno, std::generic_category(), "kaa: epoll_ctl(eventfd)");
     }
     now_ = Clock::now();
+    // The coarse clock is CLOCK_MONOTONIC at tick resolution: trust it (timer_may_be_due())
+    // only if its resolution is known and it agrees with steady_clock, whose epoch it shares.
+    timespec res{};
+    timespec coarse{};
+    if (::clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 &&
+        ::clock_gettime(CLOCK_MONOTONIC_COARSE, &coarse) == 0) {
+        const Clock::time_point c{std::chrono::seconds(coarse.tv_sec) +
+                                  std::chrono::nanoseconds(coarse.tv_nsec)};
+        const Duration resolution = std::chrono::seconds(res.tv_sec) + std::chrono::nanoseconds(res.tv_nsec);
+        const Duration gap = now_ > c ? now_ - c : c - now_;
+        if (resolution < std::chrono::milliseconds(100) && gap < std::chrono::milliseconds(100)) {
+            coarse_slack_ = 2 * resolution + std::chrono::milliseconds(1);
+        }
+    }
     claim_thread_if_unset();
 }
 
@@ -421,9 +437,6 @@ void Loop::run_ready() {
 // ---------------------------------------------------------------- one iteration
 
 int Loop::sleep_ms() {
-    if (!ready_.empty() || has_posted() || g_pending_signal.load(std::memory_order_relaxed) != 0) {
-        return 0;
-    }
     if (heap_.empty()) return kIdleSleepMs;
     auto wait = heap_.front().due - now_;
     if (wait <= Duration::zero()) return 0;
@@ -442,10 +455,27 @@ void Loop::drain_wakeups(const epoll_event* events, int n) {
     }
 }
 
+bool Loop::has_immediate_work() {
+    return !ready_.empty() || has_posted() || g_pending_signal.load(std::memory_order_relaxed) != 0;
+}
+
+bool Loop::timer_may_be_due() const noexcept {
+    if (heap_.empty()) return false;
+    if (coarse_slack_ <= Duration::zero()) return true;
+    timespec ts{};
+    if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0) return true;
+    const Clock::time_point coarse{std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)};
+    return heap_.front().due <= coarse + coarse_slack_;
+}
+
 void Loop::step_once(bool may_block) {
-    // 1. clock and sleep time
-    now_ = Clock::now();
-    const int timeout_ms = may_block ? sleep_ms() : 0;
+    // 1. clock and sleep time. An iteration that will not sleep (work is ready or posted, a
+    // signal is pending, or the caller does not block) reads the clock only if a timer may be
+    // due by the coarse clock, which costs a fifth of a precise reading: a busy loop of
+    // NotFinished yields does not pay ~40 ns per iteration for a clock nobody looks at.
+    const bool busy = !may_block || has_immediate_work();
+    if (!busy || timer_may_be_due()) now_ = Clock::now();
+    const int timeout_ms = busy ? 0 : sleep_ms();
     // 2. wait for I/O. With nothing to wait for (no sleep, no fd watched) the syscall is
     // skipped: a busy loop of NotFinished yields must not pay for epoll_wait. The wakeup
     // eventfd then stays readable and is drained by the next real epoll_wait.
@@ -463,8 +493,10 @@ void Loop::step_once(bool may_block) {
         if (timeout_ms != 0) now_ = Clock::now();
         drain_wakeups(events, n);
     }
-    if (int sig = g_pending_signal.exchange(0, std::memory_order_relaxed)) {
-        throw SystemExit(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    if (g_pending_signal.load(std::memory_order_relaxed) != 0) {  // no RMW per iteration
+        if (int sig = g_pending_signal.exchange(0, std::memory_order_relaxed)) {
+            throw SystemExit(sig == SIGINT ? "SIGINT" : "SIGTERM");
+        }
     }
     // 4. timers
     run_timers();

@@ -110,7 +110,12 @@ private:
     void sift_down(std::size_t i);
     void heap_fix(std::size_t i);
     void heap_remove(TimerNode* n);
+    /// The epoll timeout when nothing is ready: until the next timer, or the idle step.
     int sleep_ms();
+    /// Ready tasks, posted work or a pending POSIX signal: the iteration must not sleep.
+    bool has_immediate_work();
+    /// Whether the earliest timer may be due, by the coarse clock (true when unsure).
+    bool timer_may_be_due() const noexcept;
     void drain_wakeups(const epoll_event* events, int n);
     void run_timers();
     void run_io(const epoll_event* events, int n);
@@ -122,6 +127,8 @@ private:
     int epfd_ = -1;                   ///< the epoll instance
     int wakefd_ = -1;                 ///< eventfd: posts and POSIX signals wake the loop
     Clock::time_point now_{};         ///< clock read once per phase boundary
+    /// How far the coarse clock may lag steady_clock (0: do not use the coarse clock).
+    Duration coarse_slack_{};
     std::vector<HeapEntry> heap_;     ///< 4-ary min-heap on (due, seq)
     std::uint64_t timer_seq_ = 0;     ///< arming order, breaks ties between equal deadlines
     std::vector<Task> ready_;         ///< resumptions for the next ready phase

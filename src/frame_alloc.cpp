@@ -7,9 +7,10 @@
 // chunks that grow from 64 KiB to 2 MiB per thread. A burst of live coroutines then costs a
 // pointer bump per frame instead of a malloc (malloc's bookkeeping, and free() past the cache
 // limit, were about a third of the loop thread's time with 200,000 live coroutines and jobs).
-// Huge pages (MADV_HUGEPAGE on the 2 MiB chunks) would also save most page faults (measured:
-// 0.50 instead of 0.57 µs per B6 job), but the kernel's direct compaction then sometimes
-// stalled the first faults for 100+ ms: predictable latency wins.
+// Each chunk is faulted in by one madvise(MADV_POPULATE_WRITE) instead of a page fault per
+// 4 KiB. Huge pages (MADV_HUGEPAGE) would save more (measured: 0.50 instead of 0.57 µs per B6
+// job), but the kernel's direct compaction then sometimes stalled the first faults for 100+ ms:
+// predictable latency wins.
 //
 // Lifetime: arena memory is never returned to the system. Its blocks circulate in the free
 // lists of the threads that free them; a list keeps at most kMaxCachedPerClass blocks of
@@ -51,6 +52,11 @@ constexpr std::uint32_t kMaxCachedPerClass = 1 << 16;
 constexpr std::size_t kFirstChunk = std::size_t{64} << 10;
 constexpr std::size_t kHugeChunk = std::size_t{2} << 20;
 constexpr std::size_t kArenaBytes = std::size_t{1} << 30;  ///< virtual, reserved once
+#ifdef MADV_POPULATE_WRITE
+constexpr int kMadvPopulateWrite = MADV_POPULATE_WRITE;
+#else
+constexpr int kMadvPopulateWrite = 23;  // Linux's value, for headers older than glibc 2.35
+#endif
 
 // ---------------------------------------------------------------- the arena
 
@@ -103,6 +109,10 @@ bool new_chunk() noexcept {
     } while (!g_arena_used.compare_exchange_weak(off, start + size, std::memory_order_relaxed));
     void* chunk = reinterpret_cast<void*>(base + start);
     if (::mprotect(chunk, size, PROT_READ | PROT_WRITE) != 0) return false;
+    // Fault the chunk in with one call (Linux 5.14+; older kernels refuse, and the pages fault
+    // one by one on first touch): a third cheaper than 512 separate page faults per 2 MiB, at
+    // the price of committing the chunk (at most 2 MiB) at once.
+    static_cast<void>(::madvise(chunk, size, kMadvPopulateWrite));
     t_carver.cur = static_cast<char*>(chunk);
     t_carver.end = t_carver.cur + size;
     t_carver.next_chunk = size < kHugeChunk ? size * 2 : kHugeChunk;

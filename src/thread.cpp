@@ -36,6 +36,35 @@ using Clock = std::chrono::steady_clock;
 
 InProgressBase handle_of(StateBase* s) { return InProgressBase::share(s); }
 
+// ---------------------------------------------------------------- lock-free job stacks
+// The completion queue and a pool's submissions are LIFO stacks linked through ThreadJob::next_:
+// any thread pushes with one CAS, the consumer takes the whole stack and restores push order.
+
+/// Pushes `job` onto `top` (`order`: the CAS's success order); returns the previous top (null:
+/// the stack was empty).
+ThreadJob* push_job(std::atomic<ThreadJob*>& top, ThreadJob* job,
+                    std::memory_order order) noexcept {
+    ThreadJob* old = top.load(std::memory_order_relaxed);
+    do {
+        job->next_ = old;
+    } while (!top.compare_exchange_weak(old, job, order, std::memory_order_relaxed));
+    return old;
+}
+
+/// Takes every job from `top` (`order`: the exchange's order) and returns them in push order,
+/// linked through next_.
+ThreadJob* take_jobs_in_order(std::atomic<ThreadJob*>& top, std::memory_order order) noexcept {
+    ThreadJob* stack = top.exchange(nullptr, order);
+    ThreadJob* fifo = nullptr;
+    while (stack) {
+        ThreadJob* next = stack->next_;
+        stack->next_ = fifo;
+        fifo = stack;
+        stack = next;
+    }
+    return fifo;
+}
+
 // ---------------------------------------------------------------- completion queue
 
 /// Finished jobs (and MAINTHREAD jobs to execute), newest first. One drain task is posted per
@@ -46,12 +75,7 @@ void drain_completions();
 
 /// Any thread: hands a job (and its executor reference) to the loop thread.
 void push_completion(ThreadJob* job) noexcept {
-    ThreadJob* old = g_done.load(std::memory_order_relaxed);
-    do {
-        job->next_ = old;
-    } while (!g_done.compare_exchange_weak(old, job, std::memory_order_release,
-                                           std::memory_order_relaxed));
-    if (old == nullptr) {
+    if (push_job(g_done, job, std::memory_order_release) == nullptr) {
         try {
             post_to_loop(Task([] { drain_completions(); }));
         } catch (...) {
@@ -74,14 +98,7 @@ void run_main_thread_job(ThreadJob* job) {
 
 /// Loop thread: commits every job pushed so far, in push order.
 void drain_completions() {
-    ThreadJob* stack = g_done.exchange(nullptr, std::memory_order_acquire);
-    ThreadJob* fifo = nullptr;
-    while (stack) {
-        ThreadJob* next = stack->next_;
-        stack->next_ = fifo;
-        fifo = stack;
-        stack = next;
-    }
+    ThreadJob* fifo = take_jobs_in_order(g_done, std::memory_order_acquire);
     while (fifo) {
         ThreadJob* job = fifo;
         fifo = fifo->next_;
@@ -357,14 +374,7 @@ void PoolImpl::push(ThreadJob* job) {
 
 void PoolImpl::absorb_incoming() {
     if (incoming_.load(std::memory_order_relaxed) == nullptr) return;
-    ThreadJob* stack = incoming_.exchange(nullptr, std::memory_order_seq_cst);
-    ThreadJob* fifo = nullptr;
-    while (stack) {
-        ThreadJob* next = stack->next_;
-        stack->next_ = fifo;
-        fifo = stack;
-        stack = next;
-    }
+    ThreadJob* fifo = take_jobs_in_order(incoming_, std::memory_order_seq_cst);
     while (fifo) {
         ThreadJob* next = fifo->next_;
         push(fifo);
@@ -408,11 +418,7 @@ std::vector<ThreadJob*> PoolImpl::take_all() {
 }
 
 void PoolImpl::enqueue(ThreadJob* job) {
-    ThreadJob* head = incoming_.load(std::memory_order_relaxed);
-    do {
-        job->next_ = head;
-    } while (!incoming_.compare_exchange_weak(head, job, std::memory_order_seq_cst,
-                                              std::memory_order_relaxed));
+    push_job(incoming_, job, std::memory_order_seq_cst);
     // A searching worker takes the job without m_ or a wake-up. It checks incoming_ again under
     // m_ after it stopped searching, and both that decrement and this load are seq_cst: if this
     // load still counts it, its check comes after the push and finds the job (or the worker

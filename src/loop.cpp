@@ -76,6 +76,13 @@ extern "C" void kaa_signal_handler(int sig) {
     errno = saved_errno;
 }
 
+// ---------------------------------------------------------------- clocks
+
+/// A timespec as a duration.
+Duration to_duration(const timespec& ts) noexcept {
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
 // ---------------------------------------------------------------- deferred inline resumptions
 
 thread_local std::deque<Task>* t_deferred = nullptr;
@@ -114,9 +121,8 @@ Loop::Loop() {
     timespec coarse{};
     if (::clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 &&
         ::clock_gettime(CLOCK_MONOTONIC_COARSE, &coarse) == 0) {
-        const Clock::time_point c{std::chrono::seconds(coarse.tv_sec) +
-                                  std::chrono::nanoseconds(coarse.tv_nsec)};
-        const Duration resolution = std::chrono::seconds(res.tv_sec) + std::chrono::nanoseconds(res.tv_nsec);
+        const Clock::time_point c{to_duration(coarse)};
+        const Duration resolution = to_duration(res);
         const Duration gap = now_ > c ? now_ - c : c - now_;
         if (resolution < std::chrono::milliseconds(100) && gap < std::chrono::milliseconds(100)) {
             coarse_slack_ = 2 * resolution + std::chrono::milliseconds(1);
@@ -464,8 +470,7 @@ bool Loop::timer_may_be_due() const noexcept {
     if (coarse_slack_ <= Duration::zero()) return true;
     timespec ts{};
     if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0) return true;
-    const Clock::time_point coarse{std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)};
-    return heap_.front().due <= coarse + coarse_slack_;
+    return heap_.front().due <= Clock::time_point{to_duration(ts)} + coarse_slack_;
 }
 
 void Loop::step_once(bool may_block) {

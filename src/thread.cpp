@@ -10,9 +10,9 @@
 // Pools: one mutex guards the lanes (one FIFO per priority, highest first), the counters and
 // the worker list; workers wait on work_cv_, shutdown waits on exit_cv_. Submissions go onto a
 // lock-free stack (incoming_) that a worker moves into the lanes under the mutex; the submitter
-// takes the mutex only when no worker is searching (then it may have to wake or start one). Workers are detached
-// threads that hold a std::shared_ptr to the pool; "joining" them means waiting until they
-// have left their loop (threads_ reaches 0), so no thread ever joins itself.
+// takes the mutex only when no worker is searching (then it may have to wake or start one).
+// Workers are detached threads that hold a std::shared_ptr to the pool; "joining" them means
+// waiting until they have left their loop (threads_ reaches 0), so no thread ever joins itself.
 //
 // Threads: see each function; everything that touches listeners runs on the loop thread.
 
@@ -495,7 +495,8 @@ void PoolImpl::worker_main() {
         // per job; a searching one picks the next job up without being signalled.
         searching_.fetch_add(1, std::memory_order_seq_cst);
         lk.unlock();
-        for (int spin = 0; spin < kSearchSpins && queued_hint_.load(std::memory_order_relaxed) == 0 &&
+        for (int spin = 0; spin < kSearchSpins &&
+                           queued_hint_.load(std::memory_order_relaxed) == 0 &&
                            incoming_.load(std::memory_order_relaxed) == nullptr;
              ++spin) {
             std::this_thread::yield();

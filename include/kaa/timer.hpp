@@ -104,7 +104,8 @@ private:
 template <class O, class C>
 class WeakTimerCore final : public TimerCore {
 public:
-    WeakTimerCore(std::weak_ptr<O> owner, C c) : owner_(std::move(owner)), callable_(std::move(c)) {}
+    WeakTimerCore(std::weak_ptr<O> owner, C c)
+        : owner_(std::move(owner)), callable_(std::move(c)) {}
 
 protected:
     bool call() override { return callable_(); }
@@ -164,7 +165,9 @@ public:
     std::optional<std::chrono::nanoseconds> interval() const;
 
     /// Same timer.
-    friend bool operator==(const Timer& a, const Timer& b) { return a.core_.get() == b.core_.get(); }
+    friend bool operator==(const Timer& a, const Timer& b) {
+        return a.core_.get() == b.core_.get();
+    }
 
 protected:
     explicit Timer(detail::TimerRef core) noexcept : core_(std::move(core)) {}
@@ -201,7 +204,8 @@ public:
 private:
     template <class O, class C>
     static detail::TimerRef make_weak_core(std::weak_ptr<O> owner, C callable) {
-        return detail::TimerRef(new detail::WeakTimerCore<O, C>(std::move(owner), std::move(callable)));
+        return detail::TimerRef(
+            new detail::WeakTimerCore<O, C>(std::move(owner), std::move(callable)));
     }
 };
 

@@ -263,7 +263,9 @@ void CoroutineBase::take_next_setup() {
     if (setup.interval > Duration::zero()) rare().interval = setup.interval;
 }
 
-void unwind_active(ActiveNode* n) noexcept { static_cast<CoroutineBase*>(n)->shutdown_unwind(); }
+void CoroutineBase::unwind_hook(ActiveNode* n) noexcept {
+    static_cast<CoroutineBase*>(n)->shutdown_unwind();
+}
 
 void CoroutineBase::shutdown_unwind() noexcept {
     if (done_ || aborted_) return;

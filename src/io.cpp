@@ -4,7 +4,7 @@
 // Threads: the core's IoWatcher part and callback are loop-thread only; is_active and closed
 // are atomics read from any thread.
 
-#include <kaa/detail/state.hpp>
+#include <kaa/detail/loop.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/io.hpp>
 

@@ -1,20 +1,44 @@
-// kaa::main: the run/stop/step/loop facade over detail::Loop, loop_while() (the loop every
-// run(), loop() and wait() on the loop thread goes through), and the shutdown sequence.
+// kaa::main: the run/stop/step/loop facade over the reactor (src/loop/), loop_while() (the
+// loop every run(), loop() and wait() on the loop thread goes through), the run state and the
+// shutdown sequence. The reactor knows nothing of these: it runs iterations when told to.
 //
 // Threads: loop thread only, except stop(), step(), post_task() and wakeup() (see main.hpp).
 
-#include "loop_impl.hpp"
+#include "loop/loop.hpp"
+#include "main_internal.hpp"
 
 #include <kaa/errors.hpp>
 #include <kaa/main.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <stdexcept>
+#include <vector>
 
 namespace kaa::main {
 
 namespace {
 using detail::Loop;
+
+// The facade's run state (loop thread only, except `running`).
+struct RunState {
+    int depth = 0;                   ///< nesting of loop_while() calls
+    int stepping = 0;                ///< nesting of main::step() calls
+    std::atomic<bool> running{false};  ///< a loop_while() is active (kaa's is_running()); atomic:
+                                       ///< loop_while() on another thread reads it
+    bool in_run = false;             ///< main::run() is active (its loop is the outermost)
+    bool shutting_down = false;      ///< the shutdown sequence started
+    bool stopped = false;            ///< a run() ended (false before the first one)
+    bool stop_requested = false;     ///< stop() was called while a loop ran; cleared when the
+                                     ///< outermost loop ends or a SystemExit is vetoed
+    bool shutdown_deferred = false;  ///< stop() inside a bare step(): shut down when it returns
+    std::vector<std::function<void()>> shutdown_hooks;  ///< run after shutdown_after (pools)
+};
+
+RunState& run_state() {
+    static RunState* r = new RunState();  // never destroyed: used at exit
+    return *r;
+}
 
 // Runs one part of the shutdown sequence; what escapes it (a BaseException from a listener, a
 // changed callback throwing) is reported, so the remaining parts still run.
@@ -31,26 +55,28 @@ void shutdown_part(F&& part, const char* context) noexcept {
 // shutdown_after, thread pools (hooks), then unwind suspended coroutine frames.
 void shutdown_sequence() noexcept {
     Loop& L = Loop::instance();
-    L.shutting_down = true;
-    L.running = false;
-    L.shutdown_deferred = false;
+    RunState& R = run_state();
+    R.shutting_down = true;
+    R.running = false;
+    R.shutdown_deferred = false;
     MainSignals& s = signals();
     shutdown_part([&] { s.shutdown.emit(); }, "Exception in main shutdown signal");
     shutdown_part([&] { s.shutdown.disconnect_all(); }, "Exception in main shutdown signal");
     shutdown_part([&] { s.step.disconnect_all(); }, "Exception in main shutdown signal");
     shutdown_part([&] { s.shutdown_after.emit(); }, "Exception in main shutdown_after signal");
-    for (std::size_t i = 0; i < L.shutdown_hooks().size(); ++i) {
-        shutdown_part([&] { L.shutdown_hooks()[i](); }, "Exception in shutdown hook");
+    for (std::size_t i = 0; i < R.shutdown_hooks.size(); ++i) {
+        shutdown_part([&] { R.shutdown_hooks[i](); }, "Exception in shutdown hook");
     }
     shutdown_part([&] { L.shutdown_active(); }, "Exception while unwinding coroutines");
-    L.stopped = true;
+    R.stopped = true;
 }
 
 void at_process_exit() {
     // Never create the loop just to shut it down.
     if (!Loop::exists()) return;
     Loop& L = Loop::instance();
-    if (!detail::on_loop_thread() || L.running) return;
+    RunState& R = run_state();
+    if (!detail::on_loop_thread() || R.running) return;
     try {
         L.shutdown_active();
         signals().exit.emit();
@@ -72,18 +98,19 @@ MainSignals& signals() {
 
 void run() {
     Loop& L = Loop::instance();
-    if (L.running) throw std::runtime_error("kaa: main loop is already running");
-    L.shutting_down = false;
-    L.stopped = false;
-    L.stop_requested = false;
-    L.shutdown_deferred = false;
-    L.in_run = true;
-    L.install_signal_handlers();
+    RunState& R = run_state();
+    if (R.running) throw std::runtime_error("kaa: main loop is already running");
+    R.shutting_down = false;
+    R.stopped = false;
+    R.stop_requested = false;
+    R.shutdown_deferred = false;
+    R.in_run = true;
+    L.posix_signals().install();
     // Dispositions go back before the shutdown sequence: a second SIGINT/SIGTERM during a slow
     // shutdown gets the process's own behaviour (by default: terminate).
-    auto leave = [&L] {
-        L.in_run = false;
-        L.restore_signal_handlers();
+    auto leave = [&L, &R] {
+        R.in_run = false;
+        L.posix_signals().restore();
     };
     try {
         detail::loop_while([] { return true; }, std::nullopt);
@@ -102,14 +129,15 @@ void stop() {
         return;
     }
     Loop& L = Loop::instance();
-    if (L.running) {
-        L.stop_requested = true;
+    RunState& R = run_state();
+    if (R.running) {
+        R.stop_requested = true;
         L.wakeup();
-    } else if (L.stepping > 0) {
+    } else if (R.stepping > 0) {
         // Inside a callback of a bare step(): shutting down here could unwind the very frame
         // that called stop(). step() does it once the iteration is over.
-        L.shutdown_deferred = true;
-    } else if (!L.shutting_down) {
+        R.shutdown_deferred = true;
+    } else if (!R.shutting_down) {
         shutdown_sequence();
     }
 }
@@ -120,19 +148,20 @@ void step() {
         return;
     }
     Loop& L = Loop::instance();
+    RunState& R = run_state();
     struct Stepping {
-        Loop& L;
-        explicit Stepping(Loop& l) : L(l) { ++L.stepping; }
-        ~Stepping() { --L.stepping; }
+        RunState& R;
+        explicit Stepping(RunState& r) : R(r) { ++R.stepping; }
+        ~Stepping() { --R.stepping; }
     };
     {
-        Stepping guard(L);
+        Stepping guard(R);
         L.step_once(true);
         signals().step.emit();
     }
-    if (L.stepping == 0 && L.shutdown_deferred && !L.running) {
-        L.shutdown_deferred = false;
-        if (!L.shutting_down) shutdown_sequence();
+    if (R.stepping == 0 && R.shutdown_deferred && !R.running) {
+        R.shutdown_deferred = false;
+        if (!R.shutting_down) shutdown_sequence();
     }
 }
 
@@ -142,9 +171,9 @@ void loop(const std::function<bool()>& condition, std::optional<std::chrono::nan
     detail::loop_while(condition, t);
 }
 
-bool is_running() { return Loop::instance().running; }
-bool is_shutting_down() { return Loop::instance().shutting_down; }
-bool is_stopped() { return Loop::instance().stopped; }
+bool is_running() { return run_state().running; }
+bool is_shutting_down() { return run_state().shutting_down; }
+bool is_stopped() { return run_state().stopped; }
 bool is_mainthread() { return detail::on_loop_thread(); }
 void wakeup() { detail::loop_wakeup(); }
 void post_task(detail::Task task) { detail::post_to_loop(std::move(task)); }
@@ -153,12 +182,21 @@ void post_task(detail::Task task) { detail::post_to_loop(std::move(task)); }
 
 namespace kaa::detail {
 
+void add_shutdown_hook(std::function<void()> hook) {
+    main::run_state().shutdown_hooks.push_back(std::move(hook));
+}
+
+}  // namespace kaa::detail
+
+namespace kaa::detail {
+
 void loop_while(const std::function<bool()>& cond, std::optional<Duration> timeout) {
     Loop& L = Loop::instance();
-    if (!on_loop_thread() && L.running) {
+    main::RunState& R = main::run_state();
+    if (!on_loop_thread() && R.running) {
         throw std::runtime_error("kaa: loop running in a different thread");
     }
-    if (!L.running) Loop::set_loop_thread();
+    if (!R.running) Loop::set_loop_thread();
 
     struct TimeoutNode : TimerNode {
         bool passed = false;
@@ -166,30 +204,31 @@ void loop_while(const std::function<bool()>& cond, std::optional<Duration> timeo
     deadline.fire = [](TimerNode* n) { static_cast<TimeoutNode*>(n)->passed = true; };
     if (timeout) L.arm(&deadline, L.refresh_now() + *timeout);
 
-    ++L.depth;
-    L.running = true;
+    ++R.depth;
+    R.running = true;
     // run()'s own loop: the only one that a stop() or a SystemExit ends normally.
-    const bool run_loop = L.depth == 1 && L.in_run;
+    const bool run_loop = R.depth == 1 && R.in_run;
     // Work deferred by run_bounded() below this frame must be able to run inside the nested
     // loop: the nesting depth starts afresh here and is restored afterwards.
     const int saved_inline_depth = inline_depth;
     inline_depth = 0;
     struct Leave {
         Loop& L;
+        main::RunState& R;
         TimerNode* node;
         int saved_depth;
         ~Leave() {
             inline_depth = saved_depth;
             L.cancel(node);
-            if (--L.depth == 0) {
-                L.running = false;
-                L.stop_requested = false;  // consumed: a later loop() must not see it
+            if (--R.depth == 0) {
+                R.running = false;
+                R.stop_requested = false;  // consumed: a later loop() must not see it
             }
         }
-    } leave{L, &deadline, saved_inline_depth};
+    } leave{L, R, &deadline, saved_inline_depth};
 
     for (;;) {
-        if (L.stop_requested) {
+        if (R.stop_requested) {
             if (run_loop) break;
             // Unwind to run() (through the callback that nested this loop, e.g. a wait()),
             // or out of a loop()/wait() that is not inside run(): kaa raises SystemExit too.
@@ -205,7 +244,7 @@ void loop_while(const std::function<bool()>& cond, std::optional<Duration> timeo
             if (!main::signals().exception.emit(e)) {
                 // A listener returned false: swallowed, the loop goes on (a vetoed SystemExit
                 // from stop() also cancels that stop).
-                if (system_exit) L.stop_requested = false;
+                if (system_exit) R.stop_requested = false;
                 continue;
             }
             if (run_loop && system_exit) break;

@@ -5,10 +5,49 @@
 #include <kaa/errors.hpp>
 #include <kaa/inprogress.hpp>
 
+#include <condition_variable>
 #include <mutex>
 #include <vector>
 
 namespace kaa::detail {
+
+// ---------------------------------------------------------------- threads blocked in wait()
+
+std::atomic<bool> g_ever_blocked{false};
+
+namespace {
+std::mutex g_block_mutex;
+std::condition_variable g_block_cv;
+std::atomic<int> g_blocked{0};
+}  // namespace
+
+bool block_until(const std::function<bool()>& finished, std::optional<Duration> timeout) {
+    g_ever_blocked.store(true);
+    std::unique_lock lock(g_block_mutex);
+    g_blocked.fetch_add(1);
+    const auto deadline = timeout ? Clock::now() + *timeout : Clock::time_point::max();
+    // Sliced waits are a safety net for the one race notify_blocked_threads() cannot close
+    // without a fence on every completion: the very first blocker of the process.
+    while (!finished()) {
+        auto slice = Clock::now() + std::chrono::milliseconds(10);
+        if (slice > deadline) slice = deadline;
+        g_block_cv.wait_until(lock, slice);
+        if (Clock::now() >= deadline) break;
+    }
+    g_blocked.fetch_sub(1);
+    return finished();
+}
+
+void notify_blocked_threads() noexcept {
+    if (!g_ever_blocked.load(std::memory_order_relaxed)) return;
+    // A read-modify-write, not a fence + load (TSan does not model fences, -Wtsan): it reads
+    // the latest count. If it comes after a blocker's fetch_add(1) it sees the blocker; if
+    // before, that fetch_add reads from it and so sees (happens-after) the completion, which
+    // the blocker's finished() check then observes.
+    if (g_blocked.fetch_add(0, std::memory_order_seq_cst) == 0) return;
+    std::lock_guard lock(g_block_mutex);
+    g_block_cv.notify_all();
+}
 
 namespace {
 std::mutex& weak_mutex() {

@@ -16,6 +16,8 @@
 //
 // Threads: see each function; everything that touches listeners runs on the loop thread.
 
+#include "main_internal.hpp"
+
 #include <kaa/thread.hpp>
 
 #include <kaa/detail/loop.hpp>

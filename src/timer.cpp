@@ -2,7 +2,7 @@
 //
 // Threads: loop thread only; Timer::start()/stop() post themselves from other threads.
 
-#include <kaa/main.hpp>
+#include <kaa/detail/loop.hpp>
 #include <kaa/timer.hpp>
 
 #include <algorithm>

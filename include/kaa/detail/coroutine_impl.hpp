@@ -187,7 +187,7 @@ public:
     void note_suspended() noexcept {
         first_step_ = false;
         suspended_ = true;
-        if (!prev) register_active(this);
+        if (!prev) register_active(this, &CoroutineBase::unwind_hook);
     }
 
     /// Throws if this aborted coroutine tries to suspend again (kaa: "expects reentry").
@@ -228,7 +228,9 @@ public:
     bool ready_queued_ = false;  ///< at NotFinished with interval 0: queued in the ready queue
     bool done_ = false;
 
-    /// Throws the shutdown exception into the suspended frame (see unwind_active()).
+    /// The registry's unwind function for coroutine frames: calls shutdown_unwind().
+    static void unwind_hook(ActiveNode* n) noexcept;
+    /// Throws the shutdown exception into the suspended frame (called at loop shutdown).
     void shutdown_unwind() noexcept;
 
     /// The rare part, allocated on first use.
@@ -357,7 +359,8 @@ struct InitialAwaiter {
     bool await_ready() const noexcept { return !co->deferred_; }
     void await_suspend(std::coroutine_handle<>) const noexcept {
         co->first_step_ = false;
-        if (!co->prev) register_active(co);  // unwound at loop shutdown like a suspended frame
+        // Unwound at loop shutdown like a suspended frame.
+        if (!co->prev) register_active(co, &CoroutineBase::unwind_hook);
     }
     void await_resume() {
         co->deferred_ = false;

@@ -1,24 +1,24 @@
 #pragma once
-// The pieces of the main loop that headers need (internal). The loop itself, its reactor and
-// its phases live in src/loop.cpp (phases numbered there and in docs/loop.md); the public
-// facade is kaa/main.hpp.
+// The reactor's interface (internal): timers, fd watchers, the ready and cross-thread queues,
+// bounded inline resumption and the registry of suspended coroutines. The reactor lives in
+// src/loop/ (its phases numbered in src/loop/loop.cpp and docs/loop.md). It is the lowest
+// layer: it knows no InProgress, no coroutine and no kaa::main facade; layers above register
+// what they need (an unwind function per active node, the facade's shutdown hooks).
 //
 // Lifetime: the Loop is created on first use and never destroyed. Timer nodes, I/O watchers and
 // active-coroutine nodes are intrusive: their owners embed them and must unlink them (cancel,
 // io_unregister, unregister_active) before destroying them.
 //
-// Threads: everything here is loop-thread only except post_to_loop() (detail/state.hpp),
-// loop_wakeup(), block_until() and notify_blocked_threads(), which are thread-safe.
+// Threads: everything here is loop-thread only except on_loop_thread(), post_to_loop() and
+// loop_wakeup(), which are thread-safe.
 
 #include <kaa/detail/callback.hpp>
 
 #include <chrono>
-#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <type_traits>
 
 namespace kaa::detail {
@@ -53,6 +53,11 @@ Clock::time_point loop_now() noexcept;
 /// A fresh reading of the clock, also stored as loop_now().
 Clock::time_point refresh_now() noexcept;
 
+/// True on the thread that runs (or last ran) the kaa main loop.
+bool on_loop_thread() noexcept;
+/// Queues `task` to run on the loop thread and wakes the loop. Thread-safe.
+void post_to_loop(Task task);
+
 /// Queues `task` to run in the next iteration's ready phase, never inside this call.
 void schedule_ready(Task task);
 
@@ -83,25 +88,8 @@ void run_bounded(Now&& now, Later&& later) {
     now();
 }
 
-/// Runs loop iterations (each followed by main::signals().step) while cond() is true and the
-/// timeout (if any) has not passed; cond() is checked before each iteration. Re-entrant on the
-/// loop thread (wait() uses it). An exception from an iteration goes to
-/// main::signals().exception: swallowed if a listener returned false, else rethrown (a
-/// SystemExit ends run()'s own loop normally instead). Once main::stop() was called, run()'s
-/// own loop returns and any other loop throws kaa::SystemExit before its next iteration.
-/// Throws std::runtime_error if the loop runs in another thread.
-void loop_while(const std::function<bool()>& cond, std::optional<Duration> timeout);
-
-/// Blocks a non-loop thread until `finished()` or the timeout; returns finished().
-bool block_until(const std::function<bool()>& finished, std::optional<Duration> timeout);
-/// Wakes threads blocked in block_until() (called after any state completes).
-void notify_blocked_threads() noexcept;
-
 /// Wakes a sleeping loop. Thread-safe, coalesced.
 void loop_wakeup() noexcept;
-
-/// Runs `hook` during loop shutdown, after the shutdown signals (thread pools stop here).
-void add_shutdown_hook(std::function<void()> hook);
 
 /// An fd readiness watcher (IOMonitor's engine). One read and one write watcher per fd.
 /// Level-triggered: it is called in every iteration while the fd stays ready.
@@ -162,12 +150,14 @@ std::function<bool()> bind_weak_loop_callback(std::weak_ptr<O> owner, F f, Bound
 struct ActiveNode {
     ActiveNode* prev = nullptr;
     ActiveNode* next = nullptr;
+    /// Set by register_active(): called once at loop shutdown (after unlinking the node) to
+    /// end the suspended frame the node is part of (a coroutine throws the shutdown exception
+    /// into it). The reactor knows nothing else of what it unwinds.
+    void (*unwind)(ActiveNode*) noexcept = nullptr;
 };
-/// Throws the shutdown exception into the suspended coroutine frame `n` is part of (it then
-/// runs to its end). Defined with the coroutines (every registered node is a coroutine's).
-void unwind_active(ActiveNode* n) noexcept;
-/// Links `n` into the registry (at the front).
-void register_active(ActiveNode* n) noexcept;
+/// Links `n` into the registry (at the front), to be ended by `unwind(n)` at loop shutdown
+/// unless it unregisters first.
+void register_active(ActiveNode* n, void (*unwind)(ActiveNode*) noexcept) noexcept;
 /// Unlinks `n` from whatever list holds it; idempotent.
 inline void unregister_active(ActiveNode* n) noexcept {
     if (!n->prev) return;

@@ -35,11 +35,13 @@
 // (published by the release store of status_) and may mark the failure handled.
 
 #include <kaa/detail/callback.hpp>
+#include <kaa/detail/loop.hpp>
 #include <kaa/errors.hpp>
 
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -54,11 +56,9 @@ namespace kaa::detail {
 
 class StateBase;
 
-/// True on the thread that runs (or last ran) the kaa main loop.
-bool on_loop_thread() noexcept;
-/// Queues `task` to run on the loop thread and wakes the loop. Thread-safe.
-void post_to_loop(Task task);
-/// Wakes threads blocked in wait() off the loop thread (declared in detail/loop.hpp too).
+/// Blocks a non-loop thread until `finished()` or the timeout; returns finished(). Thread-safe.
+bool block_until(const std::function<bool()>& finished, std::optional<Duration> timeout);
+/// Wakes threads blocked in block_until() (called after any state completes). Thread-safe.
 void notify_blocked_threads() noexcept;
 /// Set (for good) once a thread blocked in wait() off the loop thread: until then completions
 /// skip notify_blocked_threads().

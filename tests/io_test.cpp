@@ -270,7 +270,7 @@ TEST(IOMonitor, MonitorUnregisteredByAnEarlierCallbackOfTheBatchIsNotCalled) {
     EXPECT_EQ(calls1 + calls2, 1);
 }
 
-// src/loop.cpp: an fd closed and reused within a batch does not get the old fd's event
+// src/loop/fd_table.cpp: an fd closed and reused within a batch does not get the old fd's event
 TEST(IOMonitor, ReusedFdDoesNotReceiveTheStaleEventOfItsPredecessor) {
     Ticker ticker;
     Pipe p1;

@@ -539,7 +539,7 @@ TEST(MainPost, PostedWorkRunsOnTheLoopThreadInOrder) {
     for (int i = 0; i < 100; ++i) EXPECT_EQ(order[static_cast<std::size_t>(i)], i);
 }
 
-// src/loop.cpp: an exception in a posted task keeps the rest for the next iteration
+// src/loop/loop.cpp: an exception in a posted task keeps the rest for the next iteration
 TEST(MainPost, ExceptionInAPostedTaskKeepsTheRestQueuedInOrder) {
     std::vector<int> order;
     kaa::main::post([&] { order.push_back(1); });
@@ -554,7 +554,7 @@ TEST(MainPost, ExceptionInAPostedTaskKeepsTheRestQueuedInOrder) {
     EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
 }
 
-// src/loop.cpp: the posted queue survives a nested loop run from one of its tasks
+// src/loop/loop.cpp: the posted queue survives a nested loop run from one of its tasks
 TEST(MainPost, NestedLoopInsideAPostedTaskRunsTheRestOfTheBatchOnce) {
     Ticker ticker;
     std::vector<std::string> events;
@@ -571,7 +571,7 @@ TEST(MainPost, NestedLoopInsideAPostedTaskRunsTheRestOfTheBatchOnce) {
     EXPECT_EQ(events, (std::vector<std::string>{"a", "c", "a done", "b"}));
 }
 
-// src/loop.cpp: the ready queue survives a nested loop run from one of its tasks
+// src/loop/loop.cpp: the ready queue survives a nested loop run from one of its tasks
 TEST(MainReady, NestedLoopInsideAReadyTaskRunsTheRestOfTheBatchOnce) {
     Ticker ticker;
     std::vector<std::string> events;
@@ -589,7 +589,7 @@ TEST(MainReady, NestedLoopInsideAReadyTaskRunsTheRestOfTheBatchOnce) {
     EXPECT_EQ(events, (std::vector<std::string>{"a", "c", "a done", "b"}));
 }
 
-// src/loop.cpp: an exception in a ready task keeps the rest, ahead of newer tasks
+// src/loop/loop.cpp: an exception in a ready task keeps the rest, ahead of newer tasks
 TEST(MainReady, ExceptionInAReadyTaskKeepsTheRestAheadOfNewerOnes) {
     std::vector<int> order;
     kaa::detail::schedule_ready([&] {

@@ -403,7 +403,7 @@ TEST(TimerPhase, DueTimersFireInDeadlineOrderThenArmingOrder) {
     EXPECT_EQ(order, (std::vector<int>{2, 3, 1}));
 }
 
-// src/loop.cpp: an exception leaves the rest of the batch for the next iteration
+// src/loop/loop.cpp: an exception leaves the rest of the batch for the next iteration
 TEST(TimerPhase, ExceptionLeavesTheRestOfTheBatchForTheNextIteration) {
     kaa::test::ReportCapture capture;
     std::vector<int> order;
@@ -424,7 +424,7 @@ TEST(TimerPhase, ExceptionLeavesTheRestOfTheBatchForTheNextIteration) {
     EXPECT_EQ(capture.count(), 0u);
 }
 
-// src/loop.cpp: a nested loop inside a timer callback keeps the outer batch intact
+// src/loop/loop.cpp: a nested loop inside a timer callback keeps the outer batch intact
 TEST(TimerPhase, NestedLoopInsideACallbackDoesNotLoseOrRepeatTheBatch) {
     Ticker ticker;
     int b_calls = 0;

@@ -5,7 +5,7 @@
 // wait() on that thread) is the "main thread" (is_mainthread()); before any loop ran, it is the
 // thread that first used kaa. Every timer, I/O and InProgress callback runs on that thread.
 //
-// Phases of one iteration (src/loop.cpp, docs/loop.md): clock → epoll_wait → SIGINT/SIGTERM →
+// Phases of one iteration (src/loop/loop.cpp, docs/loop.md): clock → epoll_wait → SIGINT/SIGTERM →
 // timers → I/O → work posted from other threads → ready coroutines; then `step` is emitted.
 //
 // Stopping: stop() ends run()'s loop after the current iteration; a loop nested in it (a wait()

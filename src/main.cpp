@@ -5,6 +5,7 @@
 
 #include "loop_impl.hpp"
 
+#include <kaa/detail/state.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/main.hpp>
 

@@ -2,6 +2,7 @@
 //
 // Threads: loop thread only; Timer::start()/stop() post themselves from other threads.
 
+#include <kaa/detail/state.hpp>
 #include <kaa/main.hpp>
 #include <kaa/timer.hpp>
 

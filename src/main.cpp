@@ -7,6 +7,7 @@
 #include "loop/loop.hpp"
 #include "main_internal.hpp"
 
+#include <kaa/detail/loop.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/main.hpp>
 

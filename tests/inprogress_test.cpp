@@ -12,6 +12,7 @@
 #include <kaa/inprogress_callable.hpp>
 #include <kaa/main.hpp>
 #include <kaa/signal.hpp>
+#include <kaa/signal_inprogress.hpp>
 #include <kaa/timer.hpp>
 
 #include "test_util.hpp"

@@ -1,10 +1,10 @@
-// Tests for kaa/signal.hpp: Callable, WeakCallable, Signal, Signals and inprogress(signal).
-// Named after kaa-reference §12 group E (items 70–82) and item 58; no main loop is needed.
+// Tests for kaa/signal.hpp: Signal and Signals (Callable and WeakCallable: callable_test.cpp;
+// inprogress(signal) and Signals::any()/all(): signal_inprogress_test.cpp).
+// Named after kaa-reference §12 group E (items 70–82); no main loop is needed.
 
 #include <kaa/signal.hpp>  // first: the header is self-contained
 
 #include <kaa/errors.hpp>
-#include <kaa/inprogress.hpp>
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -36,65 +35,7 @@ struct Listener {
     void on_value(int v, std::string tag) { calls.push_back(std::to_string(v) + tag); }
 };
 
-// ------------------------------------------------------------------ E70 Callable
-
-// §12 E70
-TEST(Callable, BoundArgumentsFollowCallArguments) {
-    auto c = kaa::callable([](std::string a, int b, int c2) { return a + std::to_string(b + c2); },
-                           1, 2);
-    EXPECT_EQ(c("x"), "x3");
-    auto join = kaa::callable([](const std::string& a, const std::string& b,
-                                 const std::string& c2) { return a + b + c2; },
-                              std::string("1"), std::string("2"));
-    EXPECT_EQ(join(std::string("x")), "x12");
-}
-
-// §12 E70
-TEST(Callable, InitArgsFirstPutsBoundArgumentsFirst) {
-    auto join = kaa::callable_init_args_first(
-        [](const std::string& a, const std::string& b, const std::string& c) { return a + b + c; },
-        std::string("1"), std::string("2"));
-    EXPECT_EQ(join(std::string("x")), "12x");
-    const auto& const_join = join;
-    EXPECT_EQ(const_join(std::string("y")), "12y");
-}
-
-// §3.1: a Callable compares equal to its own function.
-TEST(Callable, EqualsItsFunction) {
-    auto c = kaa::callable(&record_one);
-    EXPECT_TRUE(c == &record_one);
-    EXPECT_FALSE(c == static_cast<void (*)(std::string)>(nullptr));
-}
-
-// ------------------------------------------------------------------ E71 weak callables
-
-// §12 E71
-TEST(WeakCallable, ThrowsCallableErrorOnceOwnerIsGone) {
-    auto owner = std::make_shared<Listener>();
-    kaa::WeakCallable wc(owner, &Listener::on_value, std::string("!"));
-    EXPECT_TRUE(wc.valid());
-    wc(1);
-    EXPECT_EQ(owner->calls, Calls{"1!"});
-    owner.reset();
-    EXPECT_FALSE(wc.valid());
-    EXPECT_THROW(wc(2), kaa::CallableError);
-    EXPECT_EQ(wc.call_if_alive(3), std::nullopt);
-}
-
-// §12 E71
-TEST(WeakCallable, ThrowsCallableErrorOnceWeakBoundArgumentIsGone) {
-    auto owner = std::make_shared<int>(0);
-    auto arg = std::make_shared<int>(7);
-    int seen = 0;
-    kaa::WeakCallable wc(
-        owner, [&seen](int x, const std::shared_ptr<int>& a) { seen = x + *a; },
-        std::weak_ptr<int>(arg));
-    wc(1);
-    EXPECT_EQ(seen, 8);
-    arg.reset();
-    EXPECT_FALSE(wc.valid());
-    EXPECT_THROW(wc(1), kaa::CallableError);
-}
+// ------------------------------------------------------------------ E71 weak connections
 
 // §12 E71
 TEST(Signal, WeakConnectionIsRemovedWhenOwnerDies) {
@@ -625,88 +566,4 @@ TEST(Signals, UnknownNameThrowsOutOfRangeNamingIt) {
         EXPECT_NE(std::string(e.what()).find("'missing'"), std::string::npos);
     }
 }
-
-// ------------------------------------------------------------------ D58 inprogress(signal)
-
-// §12 D58
-TEST(SignalInProgress, FinishesAtNextEmissionAndLeavesNoConnection) {
-    kaa::Signal<int> sig;
-    kaa::InProgress<int> ip = kaa::inprogress(sig);
-    EXPECT_EQ(sig.count(), 1u);
-    EXPECT_FALSE(ip.finished());
-    sig.emit(7);
-    ASSERT_TRUE(ip.finished());
-    EXPECT_EQ(ip.result(), 7);
-    EXPECT_EQ(sig.count(), 0u);
-    sig.emit(8);
-    EXPECT_EQ(ip.result(), 7);
-}
-
-// §12 D58
-TEST(SignalInProgress, DroppedInProgressLeavesNoConnection) {
-    int disconnected = 0;
-    kaa::Signal<int> sig([&](kaa::Signal<int>&, kaa::SignalAction a) {
-        if (a == kaa::SignalAction::disconnected) ++disconnected;
-    });
-    {
-        kaa::InProgress<int> ip = kaa::inprogress(sig);
-        EXPECT_EQ(sig.count(), 1u);
-    }
-    EXPECT_EQ(sig.count(), 0u);
-    EXPECT_EQ(disconnected, 1);
-    EXPECT_TRUE(sig.emit(1));
-}
-
-// §2.15: the result is void, the argument, or a tuple of the arguments.
-TEST(SignalInProgress, ResultTypeFollowsTheArguments) {
-    kaa::Signal<> none;
-    kaa::Signal<const std::string&> one;
-    kaa::Signal<int, std::string> two;
-    kaa::InProgress<void> a = kaa::inprogress(none);
-    kaa::InProgress<std::string> b = kaa::inprogress(one);
-    kaa::InProgress<std::tuple<int, std::string>> c = kaa::inprogress(two);
-    none.emit();
-    one.emit("x");
-    two.emit(1, "y");
-    EXPECT_TRUE(a.finished());
-    EXPECT_EQ(b.result(), "x");
-    EXPECT_EQ(c.result(), std::make_tuple(1, std::string("y")));
-}
-
-// §3.3 + §2.15: a deferred emission finishes it at once.
-TEST(SignalInProgress, DeferredEmissionFinishesItAtOnce) {
-    kaa::Signal<int> sig;
-    sig.emit_deferred(4);
-    kaa::InProgress<int> ip = kaa::inprogress(sig);
-    ASSERT_TRUE(ip.finished());
-    EXPECT_EQ(ip.result(), 4);
-    EXPECT_EQ(sig.count(), 0u);
-}
-
 }  // namespace
-
-// §12 E83 — Signals::any() finishes with (index, value) of the first signal emitted, and all()
-// once every signal has been emitted.
-TEST(Signals, AnyFinishesWithFirstEmittedAndAllWhenEveryOneEmitted) {
-    kaa::Signals<std::string> sig{"one", "two", "three"};
-    auto any = sig.subset("one", "three").any();
-    std::optional<std::pair<std::size_t, std::string>> got;
-    any.connect([&](const kaa::SubResult& r) { got.emplace(r.index(), r.result<std::string>()); });
-    sig["three"].emit("worked");
-    ASSERT_TRUE(got.has_value());
-    EXPECT_EQ(got->first, 1u);
-    EXPECT_EQ(got->second, "worked");
-    EXPECT_EQ(sig["one"].count(), 0u);  // the Any let go of the other signal
-
-    auto all = sig.subset("one", "two").all();
-    bool finished = false;
-    all.connect([&](const kaa::AllResult& r) {
-        finished = true;
-        EXPECT_EQ(r[0].result<std::string>(), "result for sig one");
-        EXPECT_EQ(r[1].result<std::string>(), "result for sig two");
-    });
-    sig["two"].emit("result for sig two");
-    EXPECT_FALSE(finished);
-    sig["one"].emit("result for sig one");
-    EXPECT_TRUE(finished);
-}

@@ -1,6 +1,7 @@
 #pragma once
 // kaa for C++: everything in one include.
 
+#include <kaa/callable.hpp>
 #include <kaa/coroutine.hpp>
 #include <kaa/coroutine_policy.hpp>
 #include <kaa/delay.hpp>
@@ -13,6 +14,7 @@
 #include <kaa/io.hpp>
 #include <kaa/main.hpp>
 #include <kaa/signal.hpp>
+#include <kaa/signal_inprogress.hpp>
 #include <kaa/status.hpp>
 #include <kaa/thread.hpp>
 #include <kaa/timer.hpp>

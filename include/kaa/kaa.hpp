@@ -14,5 +14,7 @@
 #include <kaa/main.hpp>
 #include <kaa/signal.hpp>
 #include <kaa/status.hpp>
+#include <kaa/synchronized.hpp>
 #include <kaa/thread.hpp>
+#include <kaa/thread_pool.hpp>
 #include <kaa/timer.hpp>

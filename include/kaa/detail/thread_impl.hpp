@@ -24,7 +24,7 @@
 // the loop thread. The value/job_error_ written by the executor are published to the loop thread
 // by the release/acquire pair of the completion queue.
 
-#include <kaa/detail/coroutine_impl.hpp>
+#include <kaa/detail/frame_alloc.hpp>
 #include <kaa/detail/state.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/inprogress.hpp>

@@ -1,9 +1,9 @@
-// Tests for the frame allocator (detail/coroutine_impl.hpp, src/frame_alloc.cpp): the memory of
-// every coroutine frame and threaded-call job. Its contract: blocks are reused by size class,
-// may be freed on any thread (also one that then exits), and sizes past the classes go to
-// operator new. Deterministic: no timing, only addresses and contents.
+// Tests for the frame allocator (detail/frame_alloc.hpp, src/coroutine/frame_alloc.cpp): the memory
+// of every coroutine frame and threaded-call job. Its contract: blocks are reused by size class,
+// may be freed on any thread (also one that then exits), and sizes past the classes go to operator
+// new. Deterministic: no timing, only addresses and contents.
 
-#include <kaa/detail/coroutine_impl.hpp>
+#include <kaa/detail/frame_alloc.hpp>
 
 #include <gtest/gtest.h>
 

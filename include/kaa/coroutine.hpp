@@ -33,12 +33,105 @@
 // Memory: one allocation per call (the frame, which also holds the InProgress state), served
 // from a per-thread size-class free list (so none at all in steady state), refilled from a
 // frame arena of 64 KiB–2 MiB chunks: memory once used for frames stays reserved for frames
-// (src/frame_alloc.cpp). Releasing a chain of frames that hold
+// (src/coroutine/frame_alloc.cpp). Releasing a chain of frames that hold
 // each other (parameters holding the next coroutine) is iterative.
 //
 // Threads: coroutines run on the main-loop thread; create, abort and close them there.
 // An awaited InProgress finished from another thread resumes the coroutine on the loop thread.
 
-#include <kaa/coroutine_policy.hpp>
 #include <kaa/detail/coroutine_impl.hpp>
 #include <kaa/inprogress.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <exception>
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace kaa {
+
+/// `co_await kaa::NotFinished`: give the main loop a time slice; resume in a later iteration
+/// (after the coroutine's interval, if it has one).
+struct NotFinished_t {
+    explicit constexpr NotFinished_t() = default;
+};
+inline constexpr NotFinished_t NotFinished{};
+
+/// kaa's name for the InProgress a coroutine returns.
+template <class T = void>
+using CoroutineInProgress = Coroutine<T>;
+
+/// The InProgress returned by a kaa coroutine; see the file comment of kaa/coroutine.hpp.
+template <class T>
+class Coroutine : public InProgress<T> {
+public:
+    using promise_type = detail::CoroutinePromise<T>;
+
+    /// Whether the coroutine can still be resumed (false once finished, failed or aborted).
+    bool active() const { return !this->finished() && !base().aborted_; }
+    /// The minimum delay before each resumption (0: resume as soon as possible).
+    std::chrono::nanoseconds interval() const {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(base().interval());
+    }
+    /// Sets the interval; a pending interval timer restarts with the new value.
+    void set_interval(std::chrono::nanoseconds d) {
+        base().set_interval(std::chrono::duration_cast<detail::Duration>(d));
+    }
+
+    /// Aborts the coroutine (kaa-reference §1.6): throws std::runtime_error if it finished or
+    /// is not abortable; otherwise aborts the awaited InProgress if it is abortable and nothing
+    /// else listens to it, then throws InProgressAborted at the suspension point (inprogress() =
+    /// what it awaited, or empty at NotFinished; origin() = this). If the body does not catch
+    /// it, abort() rethrows it; if the body awaits again, abort() throws std::runtime_error.
+    /// Either way the coroutine ends finished and failed with the InProgressAborted.
+    void abort() { abort(InProgressAborted("Coroutine aborted", *this, *this)); }
+    /// Aborts with `exc` (its origin is set to this coroutine if empty).
+    void abort(const InProgressAborted& exc) { base().abort_coroutine(exc.clone_ptr()); }
+
+    /// Closes a running coroutine from outside: its cleanup runs and it fails with `error`.
+    /// Throws std::runtime_error if it already finished.
+    Coroutine& throw_exception(std::exception_ptr error) {
+        base().close_with(std::move(error));
+        return *this;
+    }
+    template <class E>
+        requires(!std::same_as<std::decay_t<E>, std::exception_ptr>)
+    Coroutine& throw_exception(E&& error) {
+        return throw_exception(std::make_exception_ptr(std::forward<E>(error)));
+    }
+
+    /// Internal: the frame's bookkeeping.
+    detail::CoroutineBase& base() const {
+        return static_cast<promise_type&>(this->state());
+    }
+    /// Internal: keeps `p` alive as long as the frame (lambda captures, policy state).
+    void keep_alive(std::shared_ptr<void> p) { base().rare().keepalive = std::move(p); }
+
+    /// Internal: the handle of an InProgress known to belong to a Coroutine<T>.
+    Coroutine(const InProgress<T>& ip, detail::AdoptCoroutine) : InProgress<T>(ip) {}
+
+private:
+    friend class detail::CoroutinePromiseCommon<T>;
+    friend struct detail::CoroutinePromiseCommon<T>::ReturnProxy;
+    explicit Coroutine(detail::StateBase* s) : InProgress<T>(nullptr) { this->s_ = s; }
+};
+
+template <class T>
+detail::CoroutinePromiseCommon<T>::ReturnProxy::operator Coroutine<T>() const {
+    // A coroutine that finished in its eager first step kept its own reference for this
+    // handle (finish_frame); one that suspended keeps running and the handle needs another.
+    if (!(promise->done_ && promise->first_step_)) promise->add_ref();
+    return Coroutine<T>(promise);
+}
+
+template <class T>
+detail::NotFinishedAwaiter detail::CoroutinePromiseCommon<T>::await_transform(NotFinished_t) {
+    return NotFinishedAwaiter{this};
+}
+
+}  // namespace kaa
+
+// kaa::coroutine() and its options. Included last: kaa/coroutine_policy.hpp includes this header
+// and needs Coroutine<T> defined.
+#include <kaa/coroutine_policy.hpp>

@@ -44,7 +44,7 @@
 //
 // Threads: main-loop thread only.
 
-#include <kaa/detail/coroutine_impl.hpp>
+#include <kaa/coroutine.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/status.hpp>
 

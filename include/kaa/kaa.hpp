@@ -16,5 +16,7 @@
 #include <kaa/signal.hpp>
 #include <kaa/signal_inprogress.hpp>
 #include <kaa/status.hpp>
+#include <kaa/synchronized.hpp>
 #include <kaa/thread.hpp>
+#include <kaa/thread_pool.hpp>
 #include <kaa/timer.hpp>

@@ -57,12 +57,17 @@
 // Threads: calling a wrapper is thread-safe. ThreadPool's members are thread-safe.
 // ThreadInProgress is an InProgress (main-loop thread only, except as stated there); abort()
 // and abort_signal() are main-loop thread only. kaa::synchronized is thread-safe.
+//
+// Headers: ThreadPool and the pool registry are declared in kaa/thread_pool.hpp (a ThreadTarget
+// may name a pool), kaa::synchronized in kaa/synchronized.hpp; this header includes both.
 
 #include <kaa/detail/thread_impl.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/inprogress.hpp>
 #include <kaa/signal.hpp>
 #include <kaa/status.hpp>
+#include <kaa/synchronized.hpp>  // compatibility: kaa::synchronized used to be declared here
+#include <kaa/thread_pool.hpp>
 
 #include <chrono>
 #include <concepts>
@@ -91,70 +96,6 @@ inline constexpr MainThread_t MAINTHREAD{};
 /// Whether the calling thread is the main-loop thread (the thread that runs, or last ran, the
 /// loop; before any loop ran, the thread that first used kaa).
 inline bool is_mainthread() { return detail::on_loop_thread(); }
-
-// ---------------------------------------------------------------- ThreadPool
-
-namespace detail {
-class PoolImpl;
-}  // namespace detail
-
-/// A set of worker threads sharing one priority queue of calls: higher priority first, FIFO
-/// among equal priorities. Workers are started on demand (while fewer are idle than calls are
-/// queued, up to size()) and end after timeout() without work.
-///
-/// Create it with std::make_shared to register it or to name it in ThreadOptions::pool. A
-/// wrapper naming the pool, and each of its calls, keeps the pool alive: queued work is never
-/// lost by dropping the pool. Destroying it (its last std::shared_ptr) shuts it down as
-/// shutdown() does (without waiting for itself when that happens on one of its own threads).
-///
-/// Threads: every member is thread-safe.
-class ThreadPool {
-public:
-    /// A pool of at most `size` threads (at least 1), each ending after `timeout` idle.
-    explicit ThreadPool(std::size_t size = 1,
-                        std::chrono::nanoseconds timeout = std::chrono::seconds(30));
-    ~ThreadPool();
-    ThreadPool(const ThreadPool&) = delete;
-    ThreadPool& operator=(const ThreadPool&) = delete;
-
-    /// The maximum number of threads.
-    std::size_t size() const;
-    /// Changes the maximum; excess threads end after their current call. Throws
-    /// std::invalid_argument for 0.
-    void set_size(std::size_t size);
-    /// How long an idle thread waits for work before it ends.
-    std::chrono::nanoseconds timeout() const;
-    /// Changes the idle timeout; idle threads re-check at once.
-    void set_timeout(std::chrono::nanoseconds timeout);
-    /// The registered name; empty until register_thread_pool().
-    std::string name() const;
-    /// Threads alive now.
-    std::size_t thread_count() const;
-    /// Calls waiting in the queue (an aborted call stays there, skipped, until dequeued).
-    std::size_t queued() const;
-    /// What loop shutdown does to every pool: queued calls fail with InProgressAborted (at
-    /// once on the loop thread, else posted to it), running calls get a stop request, and this
-    /// waits until every thread has ended. The pool stays usable: later calls start new
-    /// threads. Must not be called from one of the pool's own threads (it would wait for
-    /// itself): throws std::logic_error there.
-    void shutdown();
-
-    /// Internal: queues a job, taking over one reference to its state.
-    void enqueue(detail::ThreadJob* job);
-    /// Internal.
-    detail::PoolImpl& impl() const { return *impl_; }
-
-private:
-    std::shared_ptr<detail::PoolImpl> impl_;
-};
-
-/// Registers `pool` as `name` and returns it. Throws std::invalid_argument if a pool is
-/// already registered under that name, or if `pool` is null. Registered pools live until the
-/// process ends.
-std::shared_ptr<ThreadPool> register_thread_pool(const std::string& name,
-                                                 std::shared_ptr<ThreadPool> pool);
-/// The pool registered as `name`, or nullptr.
-std::shared_ptr<ThreadPool> get_thread_pool(std::string_view name);
 
 // ---------------------------------------------------------------- options
 
@@ -485,107 +426,5 @@ public:
     explicit MainThreadCallable(F f)
         : ThreadFunction<F>(ThreadOptions{.pool = MAINTHREAD}, std::move(f)) {}
 };
-
-// ---------------------------------------------------------------- synchronized
-
-/// kaa.synchronized: a recursive lock per object, shared by every use that names the object
-/// (kaa-reference Q21 — unlike kaa.base, sibling methods and scopes share one lock):
-///
-///   kaa::synchronized guard(obj);             // scope guard on obj's lock
-///   auto m = kaa::synchronized(&Foo::bar);    // m(foo_ptr, args...) runs under *foo_ptr's lock
-///   auto f = kaa::synchronized(obj, fn);      // f(args...) runs fn under obj's lock
-///   auto g = kaa::synchronized(fn);           // g(args...) under a lock of g's own (and copies')
-///
-/// An object's lock is found by its most-derived address (through pointers, smart pointers and
-/// std::reference_wrapper for member functions), lives while anyone holds or waits for it, and
-/// is reentrant: a synchronized method may call a sibling or open a guard on the same object.
-/// A standard mutex given as the object (std::mutex, std::recursive_mutex, …) is locked itself
-/// (a std::mutex is not reentrant). Threads: thread-safe.
-template <class X, class F = void>
-class synchronized {
-public:
-    /// Wraps `f`; calls run under `obj`'s lock (obj must outlive the wrapper).
-    synchronized(X& obj, F f) : obj_(&obj), f_(std::move(f)) {}
-
-    /// Calls f(args...) holding the lock.
-    template <class... Args>
-    decltype(auto) operator()(Args&&... args) const {
-        auto lock = detail::lock_object(*obj_);
-        return std::invoke(f_, std::forward<Args>(args)...);
-    }
-
-private:
-    X* obj_;
-    F f_;
-};
-
-/// The scope-guard form: holds `obj`'s lock from construction to destruction.
-template <class X>
-    requires(!std::is_member_function_pointer_v<X>)
-class synchronized<X, void> {
-public:
-    /// Locks `obj`'s lock, blocking while another thread holds it.
-    explicit synchronized(X& obj) : lock_(detail::lock_object(obj)) {}
-    synchronized(const synchronized&) = delete;
-    synchronized& operator=(const synchronized&) = delete;
-
-private:
-    detail::SyncLock lock_;
-};
-
-/// The member-function form: `m(obj, args...)` runs under obj's lock (obj: a reference, a
-/// pointer, a smart pointer or a std::reference_wrapper).
-template <class M>
-    requires std::is_member_function_pointer_v<M>
-class synchronized<M, void> {
-public:
-    explicit synchronized(M m) : m_(m) {}
-
-    /// Calls (obj.*m)(args...) holding obj's lock.
-    template <class Obj, class... Args>
-    decltype(auto) operator()(Obj&& obj, Args&&... args) const {
-        detail::SyncLock lock(detail::target_key(obj));
-        return std::invoke(m_, std::forward<Obj>(obj), std::forward<Args>(args)...);
-    }
-
-private:
-    M m_;
-};
-
-/// The own-lock form: calls run under a lock of this wrapper's own (shared by its copies).
-template <class F>
-class synchronized<F, detail::own_lock_t> {
-public:
-    explicit synchronized(F f) : s_(std::make_shared<Shared>(std::move(f))) {}
-
-    /// Calls f(args...) holding the wrapper's lock.
-    template <class... Args>
-    decltype(auto) operator()(Args&&... args) const {
-        std::lock_guard lock(s_->mutex);
-        return std::invoke(s_->f, std::forward<Args>(args)...);
-    }
-
-private:
-    struct Shared {
-        explicit Shared(F fn) : f(std::move(fn)) {}
-        F f;
-        std::recursive_mutex mutex;
-    };
-    std::shared_ptr<Shared> s_;
-};
-
-template <class X>
-    requires(!std::is_member_function_pointer_v<std::remove_cv_t<X>> && !std::is_function_v<X>)
-synchronized(X&) -> synchronized<X>;
-template <class M>
-    requires std::is_member_function_pointer_v<M>
-synchronized(M) -> synchronized<M>;
-template <class F>
-    requires(!std::is_reference_v<F> && !std::is_member_function_pointer_v<std::remove_cv_t<F>>)
-synchronized(F&&) -> synchronized<std::remove_cv_t<F>, detail::own_lock_t>;
-template <class R, class... A>
-synchronized(R (&)(A...)) -> synchronized<R (*)(A...), detail::own_lock_t>;
-template <class X, class F>
-synchronized(X&, F) -> synchronized<X, F>;
 
 }  // namespace kaa

@@ -1,5 +1,7 @@
 #pragma once
-// The machinery of kaa::Coroutine<T> (internal): promise, awaiters, abort, frame allocation.
+// The machinery of kaa::Coroutine<T> (internal): promise, awaiters, abort. Coroutine<T> and
+// NotFinished are defined in kaa/coroutine.hpp (with the two promise members that need them
+// complete); frames are allocated by detail/frame_alloc.hpp (src/coroutine/frame_alloc.cpp).
 //
 // States of a coroutine frame (CoroutineBase):
 //   running      — body executing (eager first step: first_step_ set)
@@ -18,12 +20,12 @@
 // nested last releases are queued by StateBase::last_release() and run one after another by
 // the outermost one, so the stack stays flat.
 
+#include <kaa/detail/frame_alloc.hpp>
 #include <kaa/detail/loop.hpp>
 #include <kaa/detail/state.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/inprogress.hpp>
 
-#include <array>
 #include <chrono>
 #include <coroutine>
 #include <cstddef>
@@ -36,83 +38,13 @@
 
 namespace kaa {
 
-/// `co_await kaa::NotFinished`: give the main loop a time slice; resume in a later iteration
-/// (after the coroutine's interval, if it has one).
-struct NotFinished_t {
-    explicit constexpr NotFinished_t() = default;
-};
-inline constexpr NotFinished_t NotFinished{};
-
+/// `co_await kaa::NotFinished`; defined in kaa/coroutine.hpp.
+struct NotFinished_t;
+/// The InProgress returned by a kaa coroutine; defined in kaa/coroutine.hpp.
 template <class T = void>
 class Coroutine;
-/// kaa's name for the InProgress a coroutine returns.
-template <class T = void>
-using CoroutineInProgress = Coroutine<T>;
 
 namespace detail {
-
-/// Per-thread free lists of coroutine frames and job records, by size class (16 bytes a class,
-/// up to 4 KiB). Trivially destructible and constant-initialised, so the inline fast paths below
-/// need no TLS guard; src/coroutine.cpp frees the cached blocks when the thread ends.
-struct FrameCache {
-    static constexpr std::size_t kClassBytes = 16;  // malloc's granularity: ≤ 15 bytes wasted
-    static constexpr std::size_t kClasses = 256;
-    struct Block {
-        Block* next;
-    };
-    std::array<Block*, kClasses> heads;
-    std::array<std::uint32_t, kClasses> counts;
-    /// Blocks cached per class at most: 0 until the thread's cleaner is armed (the first free
-    /// takes the slow path and arms it) and again once the thread's cache was released.
-    std::uint32_t limit;
-    static constexpr std::size_t size_class(std::size_t size) noexcept {
-        return (size + kClassBytes - 1) / kClassBytes;
-    }
-};
-extern thread_local constinit FrameCache t_frame_cache;
-/// This thread's cache. The empty asm hides the address from the optimiser: GCC 12 with
-/// -fsanitize=undefined otherwise reports the TLS address it hoisted out of a loop as a null
-/// pointer (a false positive; clang does not).
-inline FrameCache& frame_cache() noexcept {
-    FrameCache* p = &t_frame_cache;
-#if defined(__GNUC__)
-    __asm__("" : "+r"(p));
-#endif
-    return *p;
-}
-/// frame_alloc() when the class is empty or too large: operator new.
-void* frame_alloc_slow(std::size_t size);
-/// frame_free() when the class is full, the size too large or the cache not armed.
-void frame_free_slow(void* p, std::size_t size) noexcept;
-
-/// Frame memory from the calling thread's free lists (operator new when empty).
-inline void* frame_alloc(std::size_t size) {
-    const std::size_t c = FrameCache::size_class(size);
-    if (c < FrameCache::kClasses) {
-        FrameCache& f = frame_cache();
-        if (FrameCache::Block* b = f.heads[c]) {
-            f.heads[c] = b->next;
-            --f.counts[c];
-            return b;
-        }
-    }
-    return frame_alloc_slow(size);
-}
-/// Returns a block of frame_alloc(size) to the calling thread's free lists (any thread).
-inline void frame_free(void* p, std::size_t size) noexcept {
-    const std::size_t c = FrameCache::size_class(size);
-    if (c < FrameCache::kClasses) {
-        FrameCache& f = frame_cache();
-        if (f.counts[c] < f.limit) {
-            auto* b = static_cast<FrameCache::Block*>(p);
-            b->next = f.heads[c];
-            f.heads[c] = b;
-            ++f.counts[c];
-            return;
-        }
-    }
-    frame_free_slow(p, size);
-}
 
 /// Settings kaa::coroutine() hands to the next coroutine frame created on this thread (the
 /// promise constructor consumes them): the interval, and whether it must wait at
@@ -421,7 +353,7 @@ public:
     auto await_transform(InProgress<U>&& ip) {
         return InProgressAwaiter<U>(this, std::move(ip));
     }
-    NotFinishedAwaiter await_transform(NotFinished_t) { return NotFinishedAwaiter{this}; }
+    NotFinishedAwaiter await_transform(NotFinished_t);  // defined in kaa/coroutine.hpp
     /// A type-erased InProgress (e.g. `last` of POLICY_PASS_LAST): waits, rethrows a failure.
     auto await_transform(const InProgressBase& ip) {
         return InProgressAwaiter<void>(this, InProgress<void>::from_base(ip), true);
@@ -476,75 +408,12 @@ void CoroutinePromiseCommon<T>::finish_frame() noexcept {
 
 }  // namespace detail
 
-/// The InProgress returned by a kaa coroutine; see the file comment of kaa/coroutine.hpp.
-template <class T>
-class Coroutine : public InProgress<T> {
-public:
-    using promise_type = detail::CoroutinePromise<T>;
-
-    /// Whether the coroutine can still be resumed (false once finished, failed or aborted).
-    bool active() const { return !this->finished() && !base().aborted_; }
-    /// The minimum delay before each resumption (0: resume as soon as possible).
-    std::chrono::nanoseconds interval() const {
-        return std::chrono::duration_cast<std::chrono::nanoseconds>(base().interval());
-    }
-    /// Sets the interval; a pending interval timer restarts with the new value.
-    void set_interval(std::chrono::nanoseconds d) {
-        base().set_interval(std::chrono::duration_cast<detail::Duration>(d));
-    }
-
-    /// Aborts the coroutine (kaa-reference §1.6): throws std::runtime_error if it finished or
-    /// is not abortable; otherwise aborts the awaited InProgress if it is abortable and nothing
-    /// else listens to it, then throws InProgressAborted at the suspension point (inprogress() =
-    /// what it awaited, or empty at NotFinished; origin() = this). If the body does not catch
-    /// it, abort() rethrows it; if the body awaits again, abort() throws std::runtime_error.
-    /// Either way the coroutine ends finished and failed with the InProgressAborted.
-    void abort() { abort(InProgressAborted("Coroutine aborted", *this, *this)); }
-    /// Aborts with `exc` (its origin is set to this coroutine if empty).
-    void abort(const InProgressAborted& exc) { base().abort_coroutine(exc.clone_ptr()); }
-
-    /// Closes a running coroutine from outside: its cleanup runs and it fails with `error`.
-    /// Throws std::runtime_error if it already finished.
-    Coroutine& throw_exception(std::exception_ptr error) {
-        base().close_with(std::move(error));
-        return *this;
-    }
-    template <class E>
-        requires(!std::same_as<std::decay_t<E>, std::exception_ptr>)
-    Coroutine& throw_exception(E&& error) {
-        return throw_exception(std::make_exception_ptr(std::forward<E>(error)));
-    }
-
-    /// Internal: the frame's bookkeeping.
-    detail::CoroutineBase& base() const {
-        return static_cast<promise_type&>(this->state());
-    }
-    /// Internal: keeps `p` alive as long as the frame (lambda captures, policy state).
-    void keep_alive(std::shared_ptr<void> p) { base().rare().keepalive = std::move(p); }
-
-    /// Internal: the handle of an InProgress known to belong to a Coroutine<T>.
-    Coroutine(const InProgress<T>& ip, detail::AdoptCoroutine) : InProgress<T>(ip) {}
-
-private:
-    friend class detail::CoroutinePromiseCommon<T>;
-    friend struct detail::CoroutinePromiseCommon<T>::ReturnProxy;
-    explicit Coroutine(detail::StateBase* s) : InProgress<T>(nullptr) { this->s_ = s; }
-};
-
 template <class T>
 typename detail::CoroutinePromiseCommon<T>::ReturnProxy
 detail::CoroutinePromiseCommon<T>::get_return_object() {
     handle_ = std::coroutine_handle<CoroutinePromise<T>>::from_promise(
         static_cast<CoroutinePromise<T>&>(*this));
     return ReturnProxy{this};
-}
-
-template <class T>
-detail::CoroutinePromiseCommon<T>::ReturnProxy::operator Coroutine<T>() const {
-    // A coroutine that finished in its eager first step kept its own reference for this
-    // handle (finish_frame); one that suspended keeps running and the handle needs another.
-    if (!(promise->done_ && promise->first_step_)) promise->add_ref();
-    return Coroutine<T>(promise);
 }
 
 }  // namespace kaa

@@ -1,7 +1,7 @@
 #pragma once
-// The machinery behind kaa/thread.hpp (internal): the job record every threaded call allocates,
-// the completion queue that carries finished jobs back to the loop thread, and the per-object
-// lock registry of kaa::synchronized.
+// The machinery behind kaa/thread.hpp (internal): the job record every threaded call allocates
+// and the completion queue that carries finished jobs back to the loop thread. (The per-object
+// lock registry of kaa::synchronized is in kaa/synchronized.hpp.)
 //
 // One allocation per call: a ThreadTask<T, Shared, Args...> is at once the InProgress state
 // (a State<T>) and the job (a ThreadJob): the callable's arguments, the result slot, the stop
@@ -24,7 +24,7 @@
 // the loop thread. The value/job_error_ written by the executor are published to the loop thread
 // by the release/acquire pair of the completion queue.
 
-#include <kaa/detail/coroutine_impl.hpp>
+#include <kaa/detail/frame_alloc.hpp>
 #include <kaa/detail/state.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/inprogress.hpp>
@@ -34,9 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <stop_token>
 #include <tuple>
 #include <type_traits>
@@ -181,105 +179,5 @@ private:
     std::shared_ptr<Shared> shared_;
     std::tuple<A...> args_;
 };
-
-// ---------------------------------------------------------------- synchronized
-
-/// One entry of the per-object lock registry: a recursive mutex that lives while any guard
-/// holds it or waits for it.
-struct SyncEntry {
-    std::recursive_mutex mutex;
-    std::size_t users = 0;  ///< guards holding or waiting (registry mutex)
-};
-/// Locks the recursive mutex of the object at `key` (created on first use); returns the entry
-/// for sync_release(). Blocks while another thread holds it.
-SyncEntry* sync_acquire(const void* key);
-/// Unlocks and, when nobody else holds or waits, removes the entry.
-void sync_release(const void* key, SyncEntry* entry) noexcept;
-
-/// The address kaa::synchronized uses as an object's identity: the most-derived object, so a
-/// base reference and a derived pointer name the same lock.
-template <class P>
-const void* address_key(const P* p) noexcept {
-    if constexpr (std::is_polymorphic_v<P>) {
-        return dynamic_cast<const void*>(p);
-    } else {
-        return static_cast<const void*>(p);
-    }
-}
-/// The identity of `x` itself.
-template <class X>
-const void* object_key(const X& x) noexcept {
-    return address_key(std::addressof(x));
-}
-
-template <class O>
-struct sync_is_ref_wrapper : std::false_type {};
-template <class O>
-struct sync_is_ref_wrapper<std::reference_wrapper<O>> : std::true_type {};
-
-/// The identity of the object a member function is called on: through raw and smart pointers
-/// and std::reference_wrapper, else the argument itself.
-template <class O>
-const void* target_key(const O& o) noexcept {
-    if constexpr (std::is_pointer_v<O>) {
-        return address_key(o);
-    } else if constexpr (sync_is_ref_wrapper<O>::value) {
-        return object_key(o.get());
-    } else if constexpr (requires { o.operator->(); *o; }) {
-        return object_key(*o);
-    } else {
-        return object_key(o);
-    }
-}
-
-/// Marks the own-lock form of kaa::synchronized (a callable with a lock of its own).
-struct own_lock_t {
-    explicit own_lock_t() = default;
-};
-
-/// The standard mutex types, which kaa::synchronized locks directly (kaa: "with an RLock").
-template <class X>
-inline constexpr bool is_std_mutex_v =
-    std::is_same_v<X, std::mutex> || std::is_same_v<X, std::recursive_mutex> ||
-    std::is_same_v<X, std::timed_mutex> || std::is_same_v<X, std::recursive_timed_mutex>;
-
-/// RAII: holds one lock — a standard mutex itself, or the registry lock of an object key.
-class SyncLock {
-public:
-    /// Locks the registry lock of `key`.
-    explicit SyncLock(const void* key) : key_(key), entry_(sync_acquire(key)) {}
-    /// Locks a standard mutex directly.
-    template <class M>
-        requires is_std_mutex_v<M>
-    explicit SyncLock(M& mutex) : key_(&mutex) {
-        mutex.lock();
-        unlock_ = [](const void* m) { static_cast<M*>(const_cast<void*>(m))->unlock(); };
-    }
-    SyncLock(const SyncLock&) = delete;
-    SyncLock& operator=(const SyncLock&) = delete;
-    ~SyncLock() {
-        if (unlock_) {
-            unlock_(key_);
-        } else {
-            sync_release(key_, entry_);
-        }
-    }
-
-private:
-    const void* key_ = nullptr;
-    SyncEntry* entry_ = nullptr;
-    void (*unlock_)(const void*) = nullptr;  ///< set for a standard mutex
-};
-
-/// The lock of `obj` for a kaa::synchronized scope: the mutex itself for a standard mutex,
-/// else the registry lock of its address.
-template <class X>
-SyncLock lock_object(X& obj) {
-    if constexpr (is_std_mutex_v<std::remove_cv_t<X>>) {
-        return SyncLock(const_cast<std::remove_cv_t<X>&>(obj));
-    } else {
-        return SyncLock(object_key(obj));
-    }
-}
 
 }  // namespace kaa::detail

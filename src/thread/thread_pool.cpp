@@ -1,11 +1,5 @@
-// Threads: the completion queue back to the loop, abort of threaded calls, thread pools, per-call
-// threads, loop-shutdown handling and the kaa::synchronized lock registry.
-//
-// Completion queue: executors push finished jobs onto one lock-free stack (g_done); the push
-// that finds it empty posts one drain task to the loop, which takes the whole stack, restores
-// call order and commits each job (listeners and awaiting coroutines run there), then drops
-// the executor's reference. MAINTHREAD calls made off the loop thread travel the same way and
-// are executed by the drain.
+// Threads: ThreadPool — the worker threads, their priority lanes, the registry of named pools
+// and what loop shutdown does to every pool.
 //
 // Pools: one mutex guards the lanes (one FIFO per priority, highest first), the counters and
 // the worker list; workers wait on work_cv_, shutdown waits on exit_cv_. Submissions go onto a
@@ -14,20 +8,23 @@
 // Workers are detached threads that hold a std::shared_ptr to the pool; "joining" them means
 // waiting until they have left their loop (threads_ reaches 0), so no thread ever joins itself.
 //
-// Threads: see each function; everything that touches listeners runs on the loop thread.
+// Threads: see each function.
 
-#include "main_internal.hpp"
+#include "thread/job_stack.hpp"
+#include "thread/thread_internal.hpp"
 
-#include <kaa/thread.hpp>
-
-#include <kaa/detail/loop.hpp>
+#include <kaa/thread_pool.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 namespace kaa::detail {
@@ -36,208 +33,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-InProgressBase handle_of(StateBase* s) { return InProgressBase::share(s); }
-
-// ---------------------------------------------------------------- lock-free job stacks
-// The completion queue and a pool's submissions are LIFO stacks linked through ThreadJob::next_:
-// any thread pushes with one CAS, the consumer takes the whole stack and restores push order.
-
-/// Pushes `job` onto `top` (`order`: the CAS's success order); returns the previous top (null:
-/// the stack was empty).
-ThreadJob* push_job(std::atomic<ThreadJob*>& top, ThreadJob* job,
-                    std::memory_order order) noexcept {
-    ThreadJob* old = top.load(std::memory_order_relaxed);
-    do {
-        job->next_ = old;
-    } while (!top.compare_exchange_weak(old, job, order, std::memory_order_relaxed));
-    return old;
-}
-
-/// Takes every job from `top` (`order`: the exchange's order) and returns them in push order,
-/// linked through next_.
-ThreadJob* take_jobs_in_order(std::atomic<ThreadJob*>& top, std::memory_order order) noexcept {
-    ThreadJob* stack = top.exchange(nullptr, order);
-    ThreadJob* fifo = nullptr;
-    while (stack) {
-        ThreadJob* next = stack->next_;
-        stack->next_ = fifo;
-        fifo = stack;
-        stack = next;
-    }
-    return fifo;
-}
-
-// ---------------------------------------------------------------- completion queue
-
-/// Finished jobs (and MAINTHREAD jobs to execute), newest first. One drain task is posted per
-/// transition from empty to non-empty.
-std::atomic<ThreadJob*> g_done{nullptr};
-
-void drain_completions();
-
-/// Any thread: hands a job (and its executor reference) to the loop thread.
-void push_completion(ThreadJob* job) noexcept {
-    if (push_job(g_done, job, std::memory_order_release) == nullptr) {
-        try {
-            post_to_loop(Task([] { drain_completions(); }));
-        } catch (...) {
-            report_exception(std::current_exception(), "Cannot wake the loop for thread results");
-        }
-    }
-}
-
-/// Loop thread: runs a MAINTHREAD job unless it was cancelled; rethrows a SystemExit it threw
-/// (after failing its InProgress with it), as kaa does.
-void run_main_thread_job(ThreadJob* job) {
-    if (!job->job_claim()) return;
-    job->job_run();
-    job->commit();
-    if (job->job_error_ && holds<SystemExit>(job->job_error_)) {
-        job->state_->handled_ = true;
-        std::rethrow_exception(job->job_error_);
-    }
-}
-
-/// Loop thread: commits every job pushed so far, in push order.
-void drain_completions() {
-    ThreadJob* fifo = take_jobs_in_order(g_done, std::memory_order_acquire);
-    while (fifo) {
-        ThreadJob* job = fifo;
-        fifo = fifo->next_;
-        job->next_ = nullptr;
-        try {
-            if (job->on_loop_) {
-                run_main_thread_job(job);
-            } else {
-                job->commit();
-            }
-        } catch (...) {
-            // A listener threw a BaseException (SystemExit, an abort): it leaves the loop
-            // iteration; the rest of the batch goes back to the queue, in order.
-            job->state_->release();
-            while (fifo) {
-                ThreadJob* next = fifo->next_;
-                push_completion(fifo);
-                fifo = next;
-            }
-            throw;
-        }
-        job->state_->release();
-    }
-}
-
-// ---------------------------------------------------------------- failing jobs that never ran
-
-/// Loop thread: fails the InProgress of a cancelled job with `error`, or with an
-/// InProgressAborted(`message`) when error is null (abort listeners are told; it counts as
-/// handled, like any abort).
-void fail_cancelled(StateBase& s, const std::exception_ptr& error, const char* message) {
-    if (s.finished()) return;
-    if (error) {
-        s.fail(error);
-        return;
-    }
-    InProgressBase self = handle_of(&s);
-    std::exception_ptr exc = std::make_exception_ptr(InProgressAborted(message, self, self));
-    try {
-        s.emit_abort(exc);
-    } catch (...) {
-        report_exception(std::current_exception(), "Exception while emitting signal");
-    }
-    if (s.finished()) return;
-    s.handled_ = true;
-    s.fail(exc);
-}
-
-/// Any thread: cancels a job that has not started and fails its InProgress (see
-/// fail_cancelled); takes over one reference. Off the loop thread the failure is posted.
-void fail_queued_job(ThreadJob* job, std::exception_ptr error, const char* message) {
-    if (!on_loop_thread()) {
-        post_to_loop(Task([job, error = std::move(error), message] {
-            fail_queued_job(job, error, message);
-        }));
-        return;
-    }
-    struct Release {
-        ThreadJob* job;
-        ~Release() { job->state_->release(); }
-    } release{job};
-    if (!job->job_cancel()) return;  // cancelled by an abort already, or claimed
-    fail_cancelled(*job->state_, error, message);
-}
-
-/// fail_queued_job() for each, reporting (not propagating) what listeners throw.
-void fail_queued_jobs(const std::vector<ThreadJob*>& jobs, const char* message) {
-    for (ThreadJob* job : jobs) {
-        try {
-            fail_queued_job(job, nullptr, message);
-        } catch (...) {
-            report_exception(std::current_exception(), "Exception while failing a queued call");
-        }
-    }
-}
-
-bool emit_abort_signal(Signal<const InProgressAborted&>& signal, const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const InProgressAborted& a) {
-        return signal.emit(a);
-    }
-    return true;  // not reached: the exception is always an InProgressAborted
-}
-
-}  // namespace
-
-// ---------------------------------------------------------------- abort
-
-void thread_abort(StateBase& s, ThreadJob& job, std::exception_ptr exc) {
-    if (s.finished()) throw std::runtime_error("kaa: InProgress is already finished");
-    InProgressBase self = handle_of(&s);
-    if (!s.abortable()) throw std::runtime_error("kaa: InProgress cannot be aborted");
-    if (!s.emit_abort(exc)) throw std::runtime_error("kaa: InProgress cannot be aborted (vetoed)");
-    if (s.finished()) return;  // an abort listener finished it
-
-    // The delivered exception names this InProgress; its origin is kept (or set to it).
-    std::exception_ptr delivered = exc;
-    try {
-        std::rethrow_exception(exc);
-    } catch (const InProgressAborted& e) {
-        if (!(e.inprogress() == self)) delivered = e.retarget(self);
-        if (!e.origin().valid()) {
-            try {
-                std::rethrow_exception(delivered);
-            } catch (const InProgressAborted& d) {
-                delivered = d.with_origin(self);
-            }
-        }
-    } catch (...) {
-        throw std::invalid_argument(
-            "kaa: exception must be an instance of InProgressAborted (or subclass thereof)");
-    }
-
-    std::exception_ptr signal_error;
-    if (!job.job_cancel() && job.job_phase() == JobPhase::running) {
-        bool stop = true;
-        if (job.abort_signal_) {
-            try {
-                stop = emit_abort_signal(*job.abort_signal_, delivered);
-            } catch (...) {
-                signal_error = std::current_exception();
-            }
-        }
-        if (stop) job.stop_.request_stop();
-    }
-    if (!s.finished()) {
-        s.handled_ = true;  // an explicit abort is not an error nobody saw
-        s.fail(delivered);
-    }
-    if (signal_error) std::rethrow_exception(signal_error);
-}
-
-// ---------------------------------------------------------------- thread pools
-
-namespace {
 thread_local PoolImpl* t_worker_pool = nullptr;  ///< the pool this thread works for
+
 }  // namespace
 
 /// The shared state of a ThreadPool (see the file comment).
@@ -570,124 +367,6 @@ void PoolImpl::shutdown(bool close) {
     fail_queued_jobs(taken, "kaa: thread pool shut down");
 }
 
-// ---------------------------------------------------------------- per-call threads
-
-namespace {
-
-/// Jobs of per-call threads that have not ended (for loop shutdown). Never destroyed.
-struct CallThreads {
-    std::mutex m;
-    std::condition_variable cv;
-    ThreadJob* head = nullptr;    ///< doubly linked through prev_/next_
-    std::size_t must_wait = 0;    ///< linked jobs with wait_on_exit_
-};
-CallThreads& call_threads() {
-    static auto* c = new CallThreads();
-    return *c;
-}
-
-void link_call(CallThreads& c, ThreadJob* job) {
-    job->prev_ = nullptr;
-    job->next_ = c.head;
-    if (c.head) c.head->prev_ = job;
-    c.head = job;
-    if (job->wait_on_exit_) ++c.must_wait;
-}
-
-void unlink_call(CallThreads& c, ThreadJob* job) {
-    if (job->prev_) {
-        job->prev_->next_ = job->next_;
-    } else {
-        c.head = job->next_;
-    }
-    if (job->next_) job->next_->prev_ = job->prev_;
-    job->prev_ = job->next_ = nullptr;
-    if (job->wait_on_exit_ && --c.must_wait == 0) c.cv.notify_all();
-}
-
-void run_call_thread(ThreadJob* job) {
-    if (job->job_claim()) job->job_run();
-    CallThreads& c = call_threads();
-    // Both under the mutex: once shutdown sees the job gone, its result is in the queue.
-    std::lock_guard lk(c.m);
-    unlink_call(c, job);
-    push_completion(job);
-}
-
-void start_call_thread(ThreadJob* job, bool wait) {
-    CallThreads& c = call_threads();
-    job->wait_on_exit_ = wait;
-    {
-        std::lock_guard lk(c.m);
-        link_call(c, job);
-    }
-    try {
-        std::thread([job] { run_call_thread(job); }).detach();
-    } catch (...) {
-        {
-            std::lock_guard lk(c.m);
-            unlink_call(c, job);
-        }
-        fail_queued_job(job, std::current_exception(), nullptr);
-    }
-}
-
-/// Loop shutdown: calls not started yet fail (aborted), running ones get a stop request; then
-/// waits for those that asked for it.
-void shutdown_call_threads() {
-    CallThreads& c = call_threads();
-    std::vector<ThreadJob*> cancelled;
-    {
-        std::unique_lock lk(c.m);
-        for (ThreadJob* job = c.head; job; job = job->next_) {
-            if (job->job_cancel()) {
-                job->state_->add_ref();
-                cancelled.push_back(job);
-            } else {
-                job->stop_.request_stop();
-            }
-        }
-        c.cv.wait(lk, [&] { return c.must_wait == 0; });
-    }
-    for (ThreadJob* job : cancelled) {
-        try {
-            fail_cancelled(*job->state_, nullptr, "kaa: main loop shut down");
-        } catch (...) {
-            report_exception(std::current_exception(), "Exception while failing a queued call");
-        }
-        job->state_->release();
-    }
-}
-
-// ---------------------------------------------------------------- loop shutdown
-
-/// The shutdown hook: pools, per-call threads, then deliver what finished meanwhile.
-void thread_shutdown() {
-    std::vector<std::shared_ptr<PoolImpl>> pools;
-    {
-        PoolRegistry& r = pool_registry();
-        std::lock_guard lk(r.m);
-        for (auto& w : r.all) {
-            if (auto p = w.lock()) pools.push_back(std::move(p));
-        }
-    }
-    for (auto& p : pools) p->shutdown(false);
-    shutdown_call_threads();
-    drain_completions();
-}
-
-std::once_flag g_hook_once;
-
-void ensure_shutdown_hook() {
-    std::call_once(g_hook_once, [] {
-        if (on_loop_thread()) {
-            add_shutdown_hook(thread_shutdown);
-        } else {
-            post_to_loop(Task([] { add_shutdown_hook(thread_shutdown); }));
-        }
-    });
-}
-
 ThreadPool& resolve_pool(ThreadDispatch& d) {
     std::call_once(d.resolve_once, [&d] {
         if (d.target.pool()) {
@@ -709,74 +388,18 @@ ThreadPool& resolve_pool(ThreadDispatch& d) {
     return *d.pool;  // kept alive by the wrapper's dispatch state
 }
 
-}  // namespace
-
-void dispatch_job(ThreadJob* job, ThreadDispatch& d) {
-    try {
-        ensure_shutdown_hook();
-    } catch (...) {
-        job->state_->release();
-        throw;
-    }
-    switch (d.target.kind()) {
-        case ThreadTarget::Kind::main_thread:
-            job->on_loop_ = true;
-            if (on_loop_thread()) {
-                struct Release {
-                    ThreadJob* job;
-                    ~Release() { job->state_->release(); }
-                } release{job};
-                run_main_thread_job(job);
-            } else {
-                push_completion(job);
-            }
-            return;
-        case ThreadTarget::Kind::pool: {
-            job->priority_ = d.priority;
-            try {
-                resolve_pool(d).enqueue(job);  // throws only before the job is queued
-            } catch (...) {
-                job->state_->release();
-                throw;
-            }
-            return;
-        }
-        case ThreadTarget::Kind::new_thread:
-            start_call_thread(job, d.wait);
-            return;
-    }
-}
-
-// ---------------------------------------------------------------- synchronized
-
-namespace {
-struct SyncRegistry {
-    std::mutex m;
-    std::unordered_map<const void*, SyncEntry> entries;
-};
-SyncRegistry& sync_registry() {
-    static auto* r = new SyncRegistry();
-    return *r;
-}
-}  // namespace
-
-SyncEntry* sync_acquire(const void* key) {
-    SyncRegistry& r = sync_registry();
-    SyncEntry* e;
+/// The pool part of the loop-shutdown hook (thread_shutdown(), threaded.cpp): every live pool
+/// shuts down as ThreadPool::shutdown() does.
+void shutdown_pools() {
+    std::vector<std::shared_ptr<PoolImpl>> pools;
     {
+        PoolRegistry& r = pool_registry();
         std::lock_guard lk(r.m);
-        e = &r.entries[key];
-        ++e->users;
+        for (auto& w : r.all) {
+            if (auto p = w.lock()) pools.push_back(std::move(p));
+        }
     }
-    e->mutex.lock();
-    return e;
-}
-
-void sync_release(const void* key, SyncEntry* e) noexcept {
-    e->mutex.unlock();
-    SyncRegistry& r = sync_registry();
-    std::lock_guard lk(r.m);
-    if (--e->users == 0) r.entries.erase(key);
+    for (auto& p : pools) p->shutdown(false);
 }
 
 }  // namespace kaa::detail

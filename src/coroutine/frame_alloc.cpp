@@ -1,4 +1,4 @@
-// The frame allocator behind frame_alloc()/frame_free() (detail/coroutine_impl.hpp): coroutine
+// The frame allocator behind frame_alloc()/frame_free() (detail/frame_alloc.hpp): coroutine
 // frames and threaded-call job records.
 //
 // Two layers. (1) Per-thread free lists by 16-byte size class: the inline fast paths in the
@@ -22,7 +22,7 @@
 // Threads: the free lists and the current chunk are per thread; the arena hands out chunks
 // with one atomic offset. A block may be freed on any thread.
 
-#include <kaa/detail/coroutine_impl.hpp>
+#include <kaa/detail/frame_alloc.hpp>
 
 #include <sys/mman.h>
 

@@ -43,7 +43,7 @@ InProgress<void> delay(std::chrono::nanoseconds duration) {
         throw std::invalid_argument("kaa: delay() with a negative duration");
     }
     auto* s = new DelayState();
-    auto ip = InProgress<void>::adopt(s);
+    auto ip = detail::Access::adopt<InProgress<void>>(s);
     s->arm(detail::refresh_now() + std::chrono::duration_cast<detail::Duration>(duration));
     return ip;
 }

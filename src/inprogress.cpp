@@ -140,14 +140,14 @@ InProgressAborted::InProgressAborted(std::string message) : BaseException(std::m
 InProgressAborted::InProgressAborted(std::string message, const InProgressBase& inprogress,
                                      const InProgressBase& origin)
     : BaseException(std::move(message)),
-      inprogress_(inprogress.valid() ? &inprogress.state() : nullptr),
-      origin_(origin.valid() ? &origin.state() : nullptr) {}
+      inprogress_(inprogress.valid() ? &detail::Access::state(inprogress) : nullptr),
+      origin_(origin.valid() ? &detail::Access::state(origin) : nullptr) {}
 
 InProgressBase InProgressAborted::inprogress() const {
-    return InProgressBase::adopt(inprogress_.lock());
+    return detail::Access::adopt<InProgressBase>(inprogress_.lock());
 }
 
-InProgressBase InProgressAborted::origin() const { return InProgressBase::adopt(origin_.lock()); }
+InProgressBase InProgressAborted::origin() const { return detail::Access::adopt<InProgressBase>(origin_.lock()); }
 
 std::exception_ptr InProgressAborted::clone_ptr() const { return std::make_exception_ptr(*this); }
 
@@ -156,7 +156,7 @@ std::exception_ptr InProgressAborted::retarget(const InProgressBase& inprogress)
     try {
         std::rethrow_exception(copy);
     } catch (InProgressAborted& e) {
-        e.inprogress_ = detail::WeakState(inprogress.valid() ? &inprogress.state() : nullptr);
+        e.inprogress_ = detail::WeakState(inprogress.valid() ? &detail::Access::state(inprogress) : nullptr);
     }
     return copy;
 }
@@ -166,7 +166,7 @@ std::exception_ptr InProgressAborted::with_origin(const InProgressBase& origin) 
     try {
         std::rethrow_exception(copy);
     } catch (InProgressAborted& e) {
-        e.origin_ = detail::WeakState(origin.valid() ? &origin.state() : nullptr);
+        e.origin_ = detail::WeakState(origin.valid() ? &detail::Access::state(origin) : nullptr);
     }
     return copy;
 }

@@ -78,21 +78,21 @@ protected:
         for (std::size_t i = 0; i < items_.size(); ++i) {
             if (links_[i].value) {
                 // Also when the item finished: its dispatch may not have reached our link yet.
-                items_[i].state().remove_listener(links_[i].value);
+                detail::Access::state(items_[i]).remove_listener(links_[i].value);
                 links_[i] = {};
             }
         }
     }
 
     InProgressBase self_handle() {
-        return InProgressBase::share(this);
+        return detail::Access::share<InProgressBase>(this);
     }
     SubResult make(std::size_t i, FinishMode mode) {
-        return SubResult(mode, i, items_[i], self_handle());
+        return detail::Access::make<SubResult>(mode, i, items_[i], self_handle());
     }
     /// The Any/All takes a failed item's exception on (its result carries it): handled.
     void take_failure(std::size_t i) {
-        if (items_[i].failed()) items_[i].state().handled_ = true;
+        if (items_[i].failed()) detail::Access::state(items_[i]).handled_ = true;
     }
 
     std::vector<InProgressBase> items_;
@@ -117,7 +117,7 @@ private:
             detail::ListenKind::both);
         l->id = detail::next_listener_id();
         ListenerId id{l->id};
-        item.state().add_listener(l);
+        detail::Access::state(item).add_listener(l);
         return id;
     }
 
@@ -198,7 +198,7 @@ private:
             take_failure(i);
             results.push_back(make(i, item_mode));
         }
-        succeed(AllResult(mode_, std::move(results), self_handle()));
+        succeed(detail::Access::make<AllResult>(mode_, std::move(results), self_handle()));
     }
 
     std::size_t remaining_ = 0;
@@ -241,14 +241,14 @@ InProgressBase SubResult::self() const {
     if (mode_ != FinishMode::self) {
         throw std::logic_error(std::string("kaa: no self in a ") + mode_name(mode_) + " result");
     }
-    return InProgressBase::adopt(self_.lock());
+    return detail::Access::adopt<InProgressBase>(self_.lock());
 }
 
 InProgressBase AllResult::self() const {
     if (mode_ != FinishMode::self) {
         throw std::logic_error(std::string("kaa: no self in a ") + mode_name(mode_) + " result");
     }
-    return InProgressBase::adopt(self_.lock());
+    return detail::Access::adopt<InProgressBase>(self_.lock());
 }
 
 // ---------------------------------------------------------------- constructors

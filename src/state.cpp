@@ -307,7 +307,7 @@ bool StateBase::emit_abort(const std::exception_ptr& exc) {
 
 void StateBase::abort(std::exception_ptr exc) {
     if (finished()) throw std::runtime_error("kaa: InProgress is already finished");
-    InProgressBase self = InProgressBase::share(this);
+    InProgressBase self = detail::Access::share<InProgressBase>(this);
     if (!abortable()) throw std::runtime_error("kaa: InProgress cannot be aborted");
     if (!emit_abort(exc)) throw std::runtime_error("kaa: InProgress cannot be aborted (vetoed)");
     if (finished()) return;  // an abort listener finished it

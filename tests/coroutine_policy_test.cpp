@@ -361,7 +361,7 @@ TEST(CoroutinePolicy, CapturingLambdaStaysAliveWhileCoroutineRuns) {
     EXPECT_GE(kaa::test::Counted::alive(), 1);
     gate.finish();
     EXPECT_EQ(c.result(), 42);
-    c = kaa::Coroutine<int>(kaa::InProgress<int>().finish(0), kaa::detail::adopt_coroutine);
+    c = kaa::detail::Access::make<kaa::Coroutine<int>>(kaa::InProgress<int>().finish(0), kaa::detail::adopt_coroutine);
     EXPECT_EQ(kaa::test::Counted::alive(), 0);
 }
 

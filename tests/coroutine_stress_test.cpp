@@ -125,7 +125,7 @@ TEST(CoroutineStress, ReleasingAChainOfFramesDoesNotRecurse) {
                 co_return co_await inner + 1;
             }(cur, kaa::test::Counted{i});
         }
-        outer = kaa::Coroutine<int>(cur, kaa::detail::adopt_coroutine);
+        outer = kaa::detail::Access::make<kaa::Coroutine<int>>(cur, kaa::detail::adopt_coroutine);
         leaf.finish(1);
     }
     EXPECT_EQ(outer->result(), kChain + 1);
@@ -141,7 +141,7 @@ TEST(CoroutineStress, AbortCascadesThroughAChain) {
     kaa::InProgress<int> leaf({.abortable = true});
     kaa::InProgress<int> outer = leaf;
     for (int i = 0; i < kLinks; ++i) outer = link(outer);
-    auto top = kaa::Coroutine<int>(outer, kaa::detail::adopt_coroutine);
+    auto top = kaa::detail::Access::make<kaa::Coroutine<int>>(outer, kaa::detail::adopt_coroutine);
     EXPECT_THROW(top.abort(), kaa::InProgressAborted);
     EXPECT_TRUE(leaf.failed());
     EXPECT_TRUE(top.failed());

@@ -132,7 +132,7 @@ TEST(Coroutine, ExceptionAfterSuspensionFailsTheInProgress) {
     ASSERT_TRUE(c.finished());
     EXPECT_TRUE(c.failed());
     EXPECT_THROW(c.result(), Boom);
-    c = kaa::Coroutine<int>(kaa::InProgress<int>().finish(0), kaa::detail::adopt_coroutine);
+    c = kaa::detail::Access::make<kaa::Coroutine<int>>(kaa::InProgress<int>().finish(0), kaa::detail::adopt_coroutine);
     EXPECT_EQ(reports.count(), 0u);  // result() consumed it
 }
 

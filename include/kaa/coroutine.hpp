@@ -101,17 +101,19 @@ public:
         return throw_exception(std::make_exception_ptr(std::forward<E>(error)));
     }
 
-    /// Internal: the frame's bookkeeping.
+private:
+    friend struct detail::Access;
+
+    /// The frame's bookkeeping.
     detail::CoroutineBase& base() const {
         return static_cast<promise_type&>(this->state());
     }
-    /// Internal: keeps `p` alive as long as the frame (lambda captures, policy state).
+    /// Keeps `p` alive as long as the frame (lambda captures, policy state).
     void keep_alive(std::shared_ptr<void> p) { base().rare().keepalive = std::move(p); }
 
-    /// Internal: the handle of an InProgress known to belong to a Coroutine<T>.
+    /// The handle of an InProgress known to belong to a Coroutine<T>.
     Coroutine(const InProgress<T>& ip, detail::AdoptCoroutine) : InProgress<T>(ip) {}
 
-private:
     friend class detail::CoroutinePromiseCommon<T>;
     friend struct detail::CoroutinePromiseCommon<T>::ReturnProxy;
     explicit Coroutine(detail::StateBase* s) : InProgress<T>(nullptr) { this->s_ = s; }

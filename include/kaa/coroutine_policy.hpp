@@ -307,7 +307,9 @@ public:
             st = detail::policy_state(key);
         }
         if (st && o.policy == Policy::singleton && !st->calls.empty()) {
-            return C(InProgress<T>::from_base(st->calls.back().ip), detail::adopt_coroutine);
+            return detail::Access::make<C>(
+                detail::Access::from_base<InProgress<T>>(st->calls.back().ip),
+                detail::adopt_coroutine);
         }
         const bool queue = st && o.policy == Policy::synchronized && !st->calls.empty();
         std::shared_ptr<InProgressStatus> status;
@@ -334,11 +336,11 @@ public:
                                                    std::forward<Args>(args)...);
         }();
 
-        c.keep_alive(fn_);
+        detail::Access::keep_alive(c, fn_);
         if (status) c.set_progress(status);
         if (st && !c.finished()) {
             detail::policy_state_attach(key, st);
-            st->calls.push_back({c, &c.base()});
+            st->calls.push_back({c, &detail::Access::coroutine_base(c)});
             watch_end(st, key, c);
         }
         return c;

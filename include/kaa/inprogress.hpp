@@ -29,6 +29,7 @@
 // finished(), which any thread may call, and finish()/throw_exception(), which, called from
 // another thread, are queued to the loop thread (listeners always run on the loop thread).
 
+#include <kaa/detail/access.hpp>
 #include <kaa/detail/callback.hpp>
 #include <kaa/detail/loop.hpp>
 #include <kaa/detail/state.hpp>
@@ -161,24 +162,26 @@ public:
         return a.s_ == b.s_;
     }
 
-    /// Internal: the shared state. Throws std::logic_error on an empty handle.
+protected:
+    friend struct detail::Access;
+
+    /// The shared state. Throws std::logic_error on an empty handle.
     detail::StateBase& state() const {
         if (!s_) throw std::logic_error("kaa: operation on an empty InProgress handle");
         return *s_;
     }
-    /// Internal: wraps a state, taking over one strong reference.
+    /// Wraps a state, taking over one strong reference.
     static InProgressBase adopt(detail::StateBase* s) noexcept {
         InProgressBase b;
         b.s_ = s;
         return b;
     }
-    /// Internal: a new handle to a state (adds a strong reference).
+    /// A new handle to a state (adds a strong reference).
     static InProgressBase share(detail::StateBase* s) noexcept {
         s->add_ref();
         return adopt(s);
     }
 
-protected:
     ListenerId add(auto fn, detail::ListenKind kind) {
         auto* l = new detail::FnListener<decltype(fn)>(std::move(fn), kind);
         l->id = detail::next_listener_id();
@@ -221,19 +224,6 @@ public:
     /// A new, pending InProgress with options (e.g. `{.abortable = true}`).
     explicit InProgress(InProgressOptions opts) : InProgress() {
         if (opts.abortable) s_->set_abortable(*opts.abortable);
-    }
-    /// Internal: wraps a state, taking over one strong reference.
-    static InProgress adopt(detail::StateBase* s) noexcept {
-        InProgress ip(nullptr);
-        ip.s_ = s;
-        return ip;
-    }
-    /// Internal: view a type-erased handle as typed; the caller guarantees the type.
-    static InProgress from_base(const InProgressBase& b) {
-        InProgress ip(nullptr);
-        InProgressBase& base = ip;
-        base = b;
-        return ip;
     }
 
     /// Stores the result and calls the result listeners; returns *this. Throws
@@ -391,6 +381,22 @@ public:
                           bool abort = false) const;
 
 protected:
+    friend struct detail::Access;
+
+    /// Wraps a state, taking over one strong reference.
+    static InProgress adopt(detail::StateBase* s) noexcept {
+        InProgress ip(nullptr);
+        ip.s_ = s;
+        return ip;
+    }
+    /// Views a type-erased handle as typed; the caller guarantees the type.
+    static InProgress from_base(const InProgressBase& b) {
+        InProgress ip(nullptr);
+        InProgressBase& base = ip;
+        base = b;
+        return ip;
+    }
+
     explicit InProgress(std::nullptr_t) {}
     detail::State<T>& typed() const { return static_cast<detail::State<T>&>(state()); }
     void ensure_pending() const {

@@ -63,18 +63,13 @@ class SubResult {
 public:
     /// An empty FINISH_IDX_RESULT result (index 0, no InProgress).
     SubResult() = default;
-    /// Internal (built by InProgressAny/All).
-    SubResult(FinishMode mode, std::size_t index, InProgressBase source, const InProgressBase& self)
-        : mode_(mode), index_(index), source_(std::move(source)),
-          self_(self.valid() ? &self.state() : nullptr) {}
-
     /// Position in the flattened list (FINISH_IDX_RESULT, FINISH_IDX).
     std::size_t index() const;
     /// The sub-InProgress's value (FINISH_IDX_RESULT, FINISH_RESULT); rethrows if it failed.
     template <class T>
     decltype(auto) result() const {
         require_result();
-        return InProgress<T>::from_base(source_).result();
+        return detail::Access::from_base<InProgress<T>>(source_).result();
     }
     /// Whether the sub-InProgress failed (FINISH_IDX_RESULT, FINISH_RESULT).
     bool failed() const;
@@ -88,6 +83,13 @@ public:
     FinishMode mode() const { return mode_; }
 
 private:
+    friend struct detail::Access;
+
+    /// Built by InProgressAny/All.
+    SubResult(FinishMode mode, std::size_t index, InProgressBase source, const InProgressBase& self)
+        : mode_(mode), index_(index), source_(std::move(source)),
+          self_(self.valid() ? &detail::Access::state(self) : nullptr) {}
+
     void require_result() const;
     FinishMode mode_ = FinishMode::idx_result;
     std::size_t index_ = 0;
@@ -101,9 +103,6 @@ class AllResult {
 public:
     /// An empty FINISH_SELF result.
     AllResult() = default;
-    /// Internal (built by InProgressAll).
-    AllResult(FinishMode mode, std::vector<SubResult> items, const InProgressBase& self)
-        : mode_(mode), items_(std::move(items)), self_(self.valid() ? &self.state() : nullptr) {}
     /// Number of sub-InProgresses.
     std::size_t size() const { return items_.size(); }
     /// The i-th sub-result (FINISH_SELF: in FINISH_IDX_RESULT form); throws std::out_of_range.
@@ -119,6 +118,13 @@ public:
     FinishMode mode() const { return mode_; }
 
 private:
+    friend struct detail::Access;
+
+    /// Built by InProgressAll.
+    AllResult(FinishMode mode, std::vector<SubResult> items, const InProgressBase& self)
+        : mode_(mode), items_(std::move(items)),
+          self_(self.valid() ? &detail::Access::state(self) : nullptr) {}
+
     FinishMode mode_ = FinishMode::self;
     std::vector<SubResult> items_;
     detail::WeakState self_;  // weak: the result is stored in the All itself

@@ -37,7 +37,7 @@ class InProgressSignalEntry final : public SignalEntry<Args...> {
 public:
     using result_type = signal_result_t<Args...>;
 
-    explicit InProgressSignalEntry(const InProgress<result_type>& ip) : weak_(&ip.state()) {}
+    explicit InProgressSignalEntry(const InProgress<result_type>& ip) : weak_(&detail::Access::state(ip)) {}
 
     CallOutcome invoke(signal_param_t<Args>... args) override {
         InProgress<result_type> ip = lock();
@@ -57,7 +57,7 @@ public:
     }
 
 private:
-    InProgress<result_type> lock() const { return InProgress<result_type>::adopt(weak_.lock()); }
+    InProgress<result_type> lock() const { return detail::Access::adopt<InProgress<result_type>>(weak_.lock()); }
 
     WeakState weak_;
 };

@@ -295,12 +295,14 @@ public:
     /// take one).
     bool stop_requested() const { return job().stop_.stop_requested(); }
 
-    /// Internal: wraps a new job's state, taking over its initial reference.
+private:
+    friend struct detail::Access;
+
+    /// Wraps a new job's state, taking over its initial reference.
     explicit ThreadInProgress(detail::ThreadState<T>* s) : InProgress<T>(nullptr) {
         this->s_ = s;
     }
 
-private:
     detail::ThreadState<T>& job() const {
         return static_cast<detail::ThreadState<T>&>(this->state());
     }
@@ -343,7 +345,7 @@ public:
                             "but progress is not set");
         }
         auto* task = new Task(shared_, std::forward<Args>(args)...);
-        ThreadInProgress<T> ip(task);
+        auto ip = detail::Access::make<ThreadInProgress<T>>(task);
         if (progress ? Tr::stop_with : Tr::stop_without) task->stop_ = std::stop_source();
         if (progress) {
             auto status = std::make_shared<InProgressStatus>();

@@ -11,6 +11,8 @@
 //
 // Threads: every member and function here is thread-safe.
 
+#include <kaa/detail/access.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -65,12 +67,14 @@ public:
     /// itself): throws std::logic_error there.
     void shutdown();
 
-    /// Internal: queues a job, taking over one reference to its state.
+private:
+    friend struct detail::Access;
+
+    /// Queues a job, taking over one reference to its state.
     void enqueue(detail::ThreadJob* job);
-    /// Internal.
+    /// The implementation (shared with the pool's workers).
     detail::PoolImpl& impl() const { return *impl_; }
 
-private:
     std::shared_ptr<detail::PoolImpl> impl_;
 };
 

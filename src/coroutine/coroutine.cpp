@@ -35,7 +35,7 @@ bool is_exact_abort(const std::exception_ptr& e) noexcept {
 // ---------------------------------------------------------------- CoroutineBase
 
 namespace {
-InProgressBase strong(StateBase* s) { return InProgressBase::share(s); }
+InProgressBase strong(StateBase* s) { return detail::Access::share<InProgressBase>(s); }
 }  // namespace
 
 void CoroutineBase::arm_interval() {

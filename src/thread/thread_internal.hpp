@@ -24,7 +24,7 @@
 namespace kaa::detail {
 
 /// A handle on `s` (a new reference).
-inline InProgressBase handle_of(StateBase* s) { return InProgressBase::share(s); }
+inline InProgressBase handle_of(StateBase* s) { return detail::Access::share<InProgressBase>(s); }
 
 // ---------------------------------------------------------------- completion_queue.cpp
 

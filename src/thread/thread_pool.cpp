@@ -382,7 +382,7 @@ ThreadPool& resolve_pool(ThreadDispatch& d) {
         PoolRegistry& r = pool_registry();
         std::lock_guard lk(r.m);
         auto [it, inserted] = r.named.try_emplace(d.target.name(), fresh);
-        if (inserted) fresh->impl().set_name(d.target.name());
+        if (inserted) Access::pool_impl(*fresh).set_name(d.target.name());
         d.pool = it->second;
     });
     return *d.pool;  // kept alive by the wrapper's dispatch state
@@ -447,7 +447,7 @@ std::shared_ptr<ThreadPool> register_thread_pool(const std::string& name,
                                         "\"");
         }
     }
-    pool->impl().set_name(name);
+    detail::Access::pool_impl(*pool).set_name(name);
     return pool;
 }
 

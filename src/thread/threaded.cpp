@@ -225,7 +225,7 @@ void dispatch_job(ThreadJob* job, ThreadDispatch& d) {
         case ThreadTarget::Kind::pool: {
             job->priority_ = d.priority;
             try {
-                resolve_pool(d).enqueue(job);  // throws only before the job is queued
+                Access::enqueue(resolve_pool(d), job);  // throws only before the job is queued
             } catch (...) {
                 job->state_->release();
                 throw;

@@ -234,13 +234,13 @@ struct InProgressAwaiter : Listener {
     }
     void await_suspend(std::coroutine_handle<>) {
         co->note_suspended();
-        co->awaiting_ = &ip.state();
+        co->awaiting_ = &Access::state(ip);
         co->awaiting_node_ = this;
-        ip.state().add_listener(this);
+        Access::state(ip).add_listener(this);
     }
     decltype(auto) await_resume() {
         co->suspended_ = false;
-        StateBase& s = ip.state();
+        StateBase& s = Access::state(ip);
         if (co->rare_ || s.status() == StateBase::failed) [[unlikely]] {
             throw_abort_or_failure();
         }
@@ -256,7 +256,7 @@ private:
     /// the awaited InProgress (marked handled; an abort retargeted to it, §1.3).
     [[gnu::noinline]] void throw_abort_or_failure() {
         co->throw_if_aborted();
-        StateBase& s = ip.state();
+        StateBase& s = Access::state(ip);
         if (s.status() != StateBase::failed) return;
         s.handled_ = true;
         std::exception_ptr e = s.error_;
@@ -356,7 +356,7 @@ public:
     NotFinishedAwaiter await_transform(NotFinished_t);  // defined in kaa/coroutine.hpp
     /// A type-erased InProgress (e.g. `last` of POLICY_PASS_LAST): waits, rethrows a failure.
     auto await_transform(const InProgressBase& ip) {
-        return InProgressAwaiter<void>(this, InProgress<void>::from_base(ip), true);
+        return InProgressAwaiter<void>(this, detail::Access::from_base<InProgress<void>>(ip), true);
     }
 
     void abort(std::exception_ptr exc) override { abort_coroutine(std::move(exc)); }

@@ -67,7 +67,7 @@ public:
         }
         switch (producer_->status()) {
             case StateBase::pending:
-                waiters_.emplace_back(&ip.state());
+                waiters_.emplace_back(&Access::state(ip));
                 break;
             case StateBase::succeeded:
                 ip.finish(std::optional<T>());
@@ -117,7 +117,7 @@ private:
         StateBase* s = waiters_.front().lock();
         waiters_.pop_front();
         if (!s) return std::nullopt;
-        Item w = Item::adopt(s);
+        Item w = Access::adopt<Item>(s);
         if (w.finished()) return std::nullopt;
         return w;
     }
@@ -128,7 +128,7 @@ private:
     void fail_waiter(Item& ip) {
         std::exception_ptr e = producer_->error_;
         producer_->handled_ = true;
-        if (holds_abort(e)) ip.state().handled_ = true;
+        if (holds_abort(e)) Access::state(ip).handled_ = true;
         ip.throw_exception(e);
     }
 

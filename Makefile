@@ -127,8 +127,10 @@ test-tsan:
 	cd build/tsan && env $(TSAN_ENV) $(NO_ASLR) $(CTEST) $(CTEST_FLAGS)
 
 # The library only (no tests, no examples); `cmake --install` honours DESTDIR for staging.
+# The prefix is also given at configure time: GNUInstallDirs picks lib/<multiarch> for /usr.
 install: deps
 	$(CMAKE) -S . -B build/install $(REL_FLAGS) -DBUILD_SHARED_LIBS=$(SHARED) \
+	    -DCMAKE_INSTALL_PREFIX="$(PREFIX)" \
 	    -DKAA_BUILD_TESTS=OFF -DKAA_BUILD_EXAMPLES=OFF -DKAA_BUILD_BENCH=OFF -DKAA_SANITIZE= \
 	    -DKAA_INSTALL=ON
 	$(CMAKE) --build build/install -j$(JOBS)

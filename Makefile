@@ -1,16 +1,37 @@
 # kaa for C++ — convenience front end over CMake.
 #
-#   make deps    install missing Debian packages (as root), or warn about them
-#   make demo    Release build of the examples, then run the tour
-#   make test    debug, ASan+UBSan and TSan builds; ctest in each
-#   make bench   Release build with benchmarks, then bench/run.sh
-#   make clean   remove build/
+#   make deps     install missing Debian packages (as root), or warn about them
+#   make demo     Release build of the examples, then run the tour
+#   make test     four builds, ctest in each: debug (clang++, -O0, plus the package tests),
+#                 o2 (g++ -O2 -g, asserts on), asan (g++, ASan+UBSan), tsan (g++, TSan)
+#   make install  Release build of the library, installed into PREFIX (default /usr/local):
+#                 headers, libkaa, the CMake package (find_package(kaa)) and kaa.pc;
+#                 SHARED=ON for a shared library
+#   make bench    Release build with benchmarks, then bench/run.sh
+#   make clean    remove build/
 
-JOBS  ?= 2
-CMAKE ?= cmake
-CTEST ?= ctest
+JOBS   ?= 2
+CMAKE  ?= cmake
+CTEST  ?= ctest
+PREFIX ?= /usr/local
+SHARED ?= OFF
 
-DEPS := g++ cmake make libgtest-dev libbenchmark-dev
+DEPS := g++ clang cmake make pkg-config libgtest-dev libbenchmark-dev
+
+# Compilers: g++ for everything but the debug build, which uses clang++ (14: Debian's `clang`)
+# so that both compilers' warnings are errors in `make test`. Without clang++ (and without root
+# to install it) the debug build falls back to g++ with a warning. `make test` runs the builds
+# in sub-makes, after `deps` installed what it could, so this detection sees a fresh install.
+ifeq ($(origin CLANGXX),undefined)
+CLANGXX := $(shell command -v clang++-14 2>/dev/null || command -v clang++ 2>/dev/null)
+endif
+ifeq ($(origin GXX),undefined)
+GXX := $(shell command -v g++ 2>/dev/null || echo g++)
+endif
+DEBUG_CXX := $(or $(CLANGXX),$(GXX))
+
+# Each gtest test is its own ctest test (gtest_discover_tests): run two at a time.
+CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -20,12 +41,21 @@ TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 # randomizes mmap with high entropy; running with ASLR disabled avoids it.
 NO_ASLR := $(shell setarch $$(uname -m) -R true >/dev/null 2>&1 && echo "setarch $$(uname -m) -R")
 
+# Options every `make test` build sets explicitly (a stale cache never decides them).
+TEST_OPTS := -DKAA_WERROR=ON -DKAA_BUILD_TESTS=ON -DKAA_BUILD_EXAMPLES=ON -DKAA_BUILD_BENCH=OFF
 # Sanitizer builds: -O1 keeps them fast enough, and no -DNDEBUG keeps assert() on.
-SAN_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g"
-# Release for demo and bench: -O2.
+SAN_FLAGS := -DCMAKE_CXX_COMPILER=$(GXX) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+             -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" $(TEST_OPTS) -DKAA_PACKAGE_TESTS=OFF
+# Release for demo, install and bench: -O2.
 REL_FLAGS := -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG"
 
-.PHONY: all deps demo test test-debug test-asan test-tsan bench clean
+# $(call fresh_if_compiler_changed,DIR,COMPILER): a build dir configured with another compiler
+# starts afresh; CMake itself would drop its cache and with it this run's -D options.
+fresh_if_compiler_changed = @if [ -f $(1)/CMakeCache.txt ] && \
+    ! grep -qx 'CMAKE_CXX_COMPILER:[A-Z]*=$(2)' $(1)/CMakeCache.txt; then \
+    echo "$(1): the compiler is now $(2): removing the old build"; rm -rf $(1); fi
+
+.PHONY: all deps demo test test-debug test-o2 test-asan test-tsan install bench clean
 
 all: test
 
@@ -56,27 +86,55 @@ demo: deps
 
 test: deps
 	$(MAKE) --no-print-directory test-debug
+	$(MAKE) --no-print-directory test-o2
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-tsan
 
+# clang++, -O0, libstdc++ assertions, and the package tests (tests/package: kaa used from
+# outside through add_subdirectory, FetchContent, find_package and pkg-config).
 test-debug:
-	$(CMAKE) -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug \
+ifeq ($(CLANGXX),)
+	@echo "test-debug: WARNING: clang++ not found (Debian package 'clang': run 'sudo make deps');" \
+	      "the debug build uses $(GXX) instead" >&2
+endif
+	$(call fresh_if_compiler_changed,build/debug,$(DEBUG_CXX))
+	$(CMAKE) -S . -B build/debug -DCMAKE_CXX_COMPILER=$(DEBUG_CXX) -DCMAKE_BUILD_TYPE=Debug \
 	    -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g -D_GLIBCXX_ASSERTIONS" \
-	    -DKAA_BUILD_TESTS=ON -DKAA_BUILD_EXAMPLES=ON -DKAA_BUILD_BENCH=OFF -DKAA_SANITIZE=
+	    $(TEST_OPTS) -DKAA_SANITIZE= -DKAA_PACKAGE_TESTS=ON
 	$(CMAKE) --build build/debug -j$(JOBS)
-	cd build/debug && $(CTEST) --output-on-failure
+	cd build/debug && $(CTEST) $(CTEST_FLAGS)
+
+# g++ -O2 with assert() on: warnings that only GCC's optimizer sees (-Warray-bounds,
+# -Wmaybe-uninitialized, -Wstringop-*), and the suite at the optimization users build with.
+test-o2:
+	$(call fresh_if_compiler_changed,build/o2,$(GXX))
+	$(CMAKE) -S . -B build/o2 -DCMAKE_CXX_COMPILER=$(GXX) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g" \
+	    $(TEST_OPTS) -DKAA_SANITIZE= -DKAA_PACKAGE_TESTS=OFF
+	$(CMAKE) --build build/o2 -j$(JOBS)
+	cd build/o2 && $(CTEST) $(CTEST_FLAGS)
 
 test-asan:
-	$(CMAKE) -S . -B build/asan $(SAN_FLAGS) -DKAA_SANITIZE=address \
-	    -DKAA_BUILD_TESTS=ON -DKAA_BUILD_EXAMPLES=ON -DKAA_BUILD_BENCH=OFF
+	$(call fresh_if_compiler_changed,build/asan,$(GXX))
+	$(CMAKE) -S . -B build/asan $(SAN_FLAGS) -DKAA_SANITIZE=address
 	$(CMAKE) --build build/asan -j$(JOBS)
-	cd build/asan && env $(ASAN_ENV) $(CTEST) --output-on-failure
+	cd build/asan && env $(ASAN_ENV) $(CTEST) $(CTEST_FLAGS)
 
 test-tsan:
-	$(CMAKE) -S . -B build/tsan $(SAN_FLAGS) -DKAA_SANITIZE=thread \
-	    -DKAA_BUILD_TESTS=ON -DKAA_BUILD_EXAMPLES=ON -DKAA_BUILD_BENCH=OFF
+	$(call fresh_if_compiler_changed,build/tsan,$(GXX))
+	$(CMAKE) -S . -B build/tsan $(SAN_FLAGS) -DKAA_SANITIZE=thread
 	$(CMAKE) --build build/tsan -j$(JOBS)
-	cd build/tsan && env $(TSAN_ENV) $(NO_ASLR) $(CTEST) --output-on-failure
+	cd build/tsan && env $(TSAN_ENV) $(NO_ASLR) $(CTEST) $(CTEST_FLAGS)
+
+# The library only (no tests, no examples); `cmake --install` honours DESTDIR for staging.
+# The prefix is also given at configure time: GNUInstallDirs picks lib/<multiarch> for /usr.
+install: deps
+	$(CMAKE) -S . -B build/install $(REL_FLAGS) -DBUILD_SHARED_LIBS=$(SHARED) \
+	    -DCMAKE_INSTALL_PREFIX="$(PREFIX)" \
+	    -DKAA_BUILD_TESTS=OFF -DKAA_BUILD_EXAMPLES=OFF -DKAA_BUILD_BENCH=OFF -DKAA_SANITIZE= \
+	    -DKAA_INSTALL=ON
+	$(CMAKE) --build build/install -j$(JOBS)
+	$(CMAKE) --install build/install --prefix "$(PREFIX)"
 
 bench: deps
 	$(CMAKE) -S . -B build/bench $(REL_FLAGS) \

@@ -2,8 +2,10 @@
 #
 #   make deps     install missing Debian packages (as root), or warn about them
 #   make demo     Release build of the examples, then run the tour
-#   make test     four builds, ctest in each: debug (clang++, -O0, plus the package tests),
-#                 o2 (g++ -O2 -g, asserts on), asan (g++, ASan+UBSan), tsan (g++, TSan)
+#   make test     format-check, then four builds, ctest in each: debug (clang++, -O0, plus
+#                 the package tests), o2 (g++ -O2 -g, asserts on), asan (g++, ASan+UBSan),
+#                 tsan (g++, TSan)
+#   make format   clang-format every source file in place (format-check: fail on drift)
 #   make install  Release build of the library, installed into PREFIX (default /usr/local):
 #                 headers, libkaa, the CMake package (find_package(kaa)) and kaa.pc;
 #                 SHARED=ON for a shared library
@@ -16,7 +18,7 @@ CTEST  ?= ctest
 PREFIX ?= /usr/local
 SHARED ?= OFF
 
-DEPS := g++ clang cmake make pkg-config libgtest-dev libbenchmark-dev
+DEPS := g++ clang clang-format cmake make pkg-config libgtest-dev libbenchmark-dev
 
 # Compilers: g++ for everything but the debug build, which uses clang++ (14: Debian's `clang`)
 # so that both compilers' warnings are errors in `make test`. Without clang++ (and without root
@@ -55,6 +57,8 @@ fresh_if_compiler_changed = @if [ -f $(1)/CMakeCache.txt ] && \
     ! grep -qx 'CMAKE_CXX_COMPILER:[A-Z]*=$(2)' $(1)/CMakeCache.txt; then \
     echo "$(1): the compiler is now $(2): removing the old build"; rm -rf $(1); fi
 
+include format-targets.mk
+
 .PHONY: all deps demo test test-debug test-o2 test-asan test-tsan install bench clean
 
 all: test
@@ -85,6 +89,7 @@ demo: deps
 	./build/release/examples/tour
 
 test: deps
+	$(MAKE) --no-print-directory format-check
 	$(MAKE) --no-print-directory test-debug
 	$(MAKE) --no-print-directory test-o2
 	$(MAKE) --no-print-directory test-asan

@@ -50,7 +50,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <compare>
 #include <concepts>
 #include <deque>
 #include <functional>
@@ -93,8 +92,17 @@ struct PolicyKey {
     const void* object = nullptr;   ///< the object of a member function call, else null
     const void* wrapper = nullptr;  ///< the wrapper's identity unless a group names the scope
     std::string group{};
-    friend auto operator<=>(const PolicyKey&, const PolicyKey&) = default;
-    friend bool operator==(const PolicyKey&, const PolicyKey&) = default;
+    // Written out, not a defaulted <=>: libc++ 14's std::string has no <=>, so a defaulted one
+    // is deleted there. std::less gives unrelated pointers a total order.
+    friend bool operator==(const PolicyKey& a, const PolicyKey& b) {
+        return a.object == b.object && a.wrapper == b.wrapper && a.group == b.group;
+    }
+    friend bool operator<(const PolicyKey& a, const PolicyKey& b) {
+        std::less<const void*> less;
+        if (a.object != b.object) return less(a.object, b.object);
+        if (a.wrapper != b.wrapper) return less(a.wrapper, b.wrapper);
+        return a.group < b.group;
+    }
 };
 
 /// The unfinished calls of one policy scope, oldest first.

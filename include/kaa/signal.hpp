@@ -155,6 +155,26 @@ bool is_null_callable(const F& f) noexcept {
     }
 }
 
+// ---- what connect() and connect_weak() accept (their static_asserts)
+
+/// Signal<Args...>::connect(f, bound...) accepts f callable as f(args..., bound...).
+template <class Sig, class F, class... Bound>
+inline constexpr bool connectable_v = false;
+template <class... Args, class F, class... Bound>
+inline constexpr bool connectable_v<Signal<Args...>, F, Bound...> =
+    std::is_invocable_v<F&, signal_param_t<Args>..., Bound&...>;
+
+/// Signal<Args...>::connect_weak(owner, f, bound...) accepts f callable as
+/// f(args..., bound...), or as (owner->*f)(args..., bound...) for a member pointer; weak_ptr
+/// bound arguments are passed locked.
+template <class Sig, class O, class F, class... Bound>
+inline constexpr bool weak_connectable_v = false;
+template <class... Args, class O, class F, class... Bound>
+inline constexpr bool weak_connectable_v<Signal<Args...>, O, F, Bound...> =
+    std::is_member_pointer_v<F>
+        ? std::is_invocable_v<F&, O*, signal_param_t<Args>..., locked_arg_t<Bound>...>
+        : std::is_invocable_v<F&, signal_param_t<Args>..., locked_arg_t<Bound>...>;
+
 /// The result of calling one connection.
 enum class CallOutcome : unsigned char {
     keep_going,      ///< returned anything but an explicit false
@@ -832,14 +852,20 @@ Signal<Args...>::~Signal() {
 template <class... Args>
 template <class F, class... Bound>
 Connection Signal<Args...>::connect_strong(ConnectOptions opts, F f, Bound... bound) {
-    static_assert(std::invocable<F&, detail::signal_param_t<Args>..., Bound&...>,
-                  "kaa::Signal::connect: the callback cannot be called with the emitted "
-                  "arguments followed by the bound arguments");
-    if (detail::is_null_callable(f)) throw TypeError("kaa::Signal: callback must be callable");
-    using C = Callable<BoundArgs::last, F, Bound...>;
-    return add(std::make_shared<detail::CallableSignalEntry<C, Args...>>(
-                   C(std::move(f), std::move(bound)...)),
-               opts);
+    // A wrong signature stops at this one static_assert: the else branch, which would add
+    // pages of std::invoke errors, is not instantiated then.
+    if constexpr (!detail::connectable_v<Signal, F, Bound...>) {
+        static_assert(detail::connectable_v<Signal, F, Bound...>,
+                      "kaa::Signal::connect: the callback must be callable with the signal's "
+                      "arguments (Args...), then the bound arguments if any: f(args..., bound...)");
+        return Connection();
+    } else {
+        if (detail::is_null_callable(f)) throw TypeError("kaa::Signal: callback must be callable");
+        using C = Callable<BoundArgs::last, F, Bound...>;
+        return add(std::make_shared<detail::CallableSignalEntry<C, Args...>>(
+                       C(std::move(f), std::move(bound)...)),
+                   opts);
+    }
 }
 
 template <class... Args>
@@ -847,22 +873,21 @@ template <class P, class F, class... Bound>
 Connection Signal<Args...>::connect_weak_impl(ConnectOptions opts, const P& owner, F f,
                                               Bound... bound) {
     using O = detail::owner_of_t<P>;
-    if constexpr (std::is_member_pointer_v<F>) {
-        static_assert(
-            std::invocable<F&, O*, detail::signal_param_t<Args>..., detail::locked_arg_t<Bound>...>,
-            "kaa::Signal::connect_weak: the member cannot be called on the owner with "
-            "the emitted arguments followed by the bound arguments");
+    // As connect_strong(): a wrong signature stops at the static_assert.
+    if constexpr (!detail::weak_connectable_v<Signal, O, F, Bound...>) {
+        static_assert(detail::weak_connectable_v<Signal, O, F, Bound...>,
+                      "kaa::Signal::connect_weak: the callback must be callable with the "
+                      "signal's arguments (Args...), then the bound arguments if any: "
+                      "f(args..., bound...), or (owner->*f)(args..., bound...) for a member "
+                      "pointer of the owner");
+        return Connection();
     } else {
-        static_assert(
-            std::invocable<F&, detail::signal_param_t<Args>..., detail::locked_arg_t<Bound>...>,
-            "kaa::Signal::connect_weak: the callback cannot be called with the emitted "
-            "arguments followed by the bound arguments");
+        if (detail::is_null_callable(f)) throw TypeError("kaa::Signal: callback must be callable");
+        using C = WeakCallable<O, F, Bound...>;
+        return add(std::make_shared<detail::CallableSignalEntry<C, Args...>>(
+                       C(std::weak_ptr<O>(owner), std::move(f), std::move(bound)...)),
+                   opts);
     }
-    if (detail::is_null_callable(f)) throw TypeError("kaa::Signal: callback must be callable");
-    using C = WeakCallable<O, F, Bound...>;
-    return add(std::make_shared<detail::CallableSignalEntry<C, Args...>>(
-                   C(std::weak_ptr<O>(owner), std::move(f), std::move(bound)...)),
-               opts);
 }
 
 template <class... Args>

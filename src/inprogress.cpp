@@ -120,7 +120,14 @@ void InProgressBase::wait_finished(std::optional<std::chrono::nanoseconds> timeo
             }
         }
     }
-    if (!s.finished()) throw TimeoutException("Timed out", *this, *this);
+    if (!s.finished()) {
+        // The same wording and unit as timeout()'s TimeoutException (detail/inprogress_impl.hpp).
+        char text[96];
+        std::snprintf(
+            text, sizeof text, "InProgress wait() timed out after %.02f seconds",
+            std::chrono::duration<double>(timeout.value_or(std::chrono::nanoseconds{0})).count());
+        throw TimeoutException(text, *this, *this);
+    }
     check_result();
 }
 

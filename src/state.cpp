@@ -7,6 +7,8 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace kaa::detail {
@@ -262,6 +264,21 @@ bool StateBase::abortable() const noexcept {
     return extra_ && !extra_->abort_listeners.empty();
 }
 
+void throw_not_abortable(const StateBase& s, const char* what) {
+    // abortable() is false either because it was set so, or (unset) for want of abort listeners.
+    const char* why = s.abortable_ == 0
+                          ? "it was made unabortable (set_abortable(false), "
+                            "InProgressOptions{.abortable = false} or noabort())"
+                          : "it has no abort listener (connect_abort()) and was not made abortable "
+                            "(set_abortable(true))";
+    throw std::runtime_error(std::string("kaa: abort(): ") + what + " cannot be aborted: " + why);
+}
+
+void throw_abort_vetoed(const char* what) {
+    throw std::runtime_error(std::string("kaa: abort(): ") + what +
+                             " cannot be aborted: an abort listener returned false");
+}
+
 std::uint64_t StateBase::add_abort_listener(std::function<bool(const InProgressAborted&)> fn) {
     if (finished()) return 0;  // dropped on finish anyway
     std::uint64_t id = next_listener_id();
@@ -306,10 +323,10 @@ bool StateBase::emit_abort(const std::exception_ptr& exc) {
 }
 
 void StateBase::abort(std::exception_ptr exc) {
-    if (finished()) throw std::runtime_error("kaa: InProgress is already finished");
+    if (finished()) throw std::runtime_error("kaa: abort(): InProgress already finished");
     InProgressBase self = detail::Access::share<InProgressBase>(this);
-    if (!abortable()) throw std::runtime_error("kaa: InProgress cannot be aborted");
-    if (!emit_abort(exc)) throw std::runtime_error("kaa: InProgress cannot be aborted (vetoed)");
+    if (!abortable()) throw_not_abortable(*this, "InProgress");
+    if (!emit_abort(exc)) throw_abort_vetoed("InProgress");
     if (finished()) return;  // an abort listener finished it
     // Re-target: the delivered exception names this InProgress, keeping the origin.
     std::exception_ptr delivered = exc;
@@ -333,7 +350,7 @@ void StateBase::abort(std::exception_ptr exc) {
 }
 
 void StateBase::throw_exception(std::exception_ptr error) {
-    if (finished()) throw std::runtime_error("kaa: InProgress already finished");
+    if (finished()) throw std::runtime_error("kaa: throw_exception(): InProgress already finished");
     // kaa: an InProgressAborted thrown into an InProgress with abort listeners notifies them
     // and counts as handled.
     if (extra_ && !extra_->abort_listeners.empty()) {

@@ -176,11 +176,19 @@ TEST(CoroutineAbort, AwaitingAgainAfterAbortMakesAbortThrowRuntimeError) {
         }
         if (aborted) {
             log->push_back("awaiting again");
-            co_await kaa::delay(1ms);  // expects reentry: refused
+            co_await kaa::delay(1ms);  // suspending again after an abort: refused
             log->push_back("not reached");
         }
     }(&log, abortable_ip());
-    EXPECT_THROW(c.abort(), std::runtime_error);
+    std::string message;
+    try {
+        c.abort();
+    } catch (const std::runtime_error& e) {
+        message = e.what();
+    }
+    EXPECT_EQ(message,
+              "kaa: co_await in an aborted coroutine: after an abort it may not suspend again "
+              "(catching InProgressAborted does not undo the abort)");
     EXPECT_EQ(log, (Log{"awaiting again"}));
     EXPECT_TRUE(c.finished());
     EXPECT_TRUE(c.failed());
@@ -573,4 +581,46 @@ TEST(CoroutineAbort, ReentrantAbortDuringCascadeIsRefused) {
     EXPECT_TRUE(ip.failed());
     EXPECT_TRUE(c->failed());
     EXPECT_EQ(abort_listener_calls, 1);
+}
+
+// ------------------------------------------------------------------ error messages
+
+namespace {
+/// The message of the std::runtime_error `f` throws, or "" if it throws none.
+template <class F>
+std::string runtime_error_of(F f) {
+    try {
+        f();
+    } catch (const std::runtime_error& e) {
+        return e.what();
+    }
+    return "";
+}
+}  // namespace
+
+// The same wording as for a plain InProgress: the operation, then "coroutine already finished".
+TEST(CoroutineAbort, OperationsOnAFinishedCoroutineSayAlreadyFinished) {
+    auto c = []() -> kaa::Coroutine<int> { co_return 1; }();
+    ASSERT_TRUE(c.finished());
+    EXPECT_EQ(runtime_error_of([&] { c.abort(); }), "kaa: abort(): coroutine already finished");
+    auto waiting = [](kaa::InProgress<> gate) -> kaa::Coroutine<> { co_await gate; };
+    kaa::InProgress<> gate;
+    auto d = waiting(gate);
+    gate.finish();
+    ASSERT_TRUE(d.finished());
+    EXPECT_EQ(runtime_error_of([&] { d.throw_exception(std::runtime_error("late")); }),
+              "kaa: throw_exception(): coroutine already finished");
+}
+
+// A coroutine made unabortable says so when abort() is refused.
+TEST(CoroutineAbort, AbortOfAnUnabortableCoroutineSaysWhy) {
+    kaa::InProgress<> gate;
+    auto c = [](kaa::InProgress<> gate) -> kaa::Coroutine<> { co_await gate; }(gate);
+    c.set_abortable(false);
+    EXPECT_EQ(runtime_error_of([&] { c.abort(); }),
+              "kaa: abort(): coroutine cannot be aborted: it was made unabortable "
+              "(set_abortable(false), InProgressOptions{.abortable = false} or noabort())");
+    EXPECT_FALSE(c.finished());
+    gate.finish();
+    EXPECT_TRUE(c.finished());
 }

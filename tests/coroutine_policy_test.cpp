@@ -380,3 +380,33 @@ TEST(CoroutinePolicy, PolicyStateIsForgottenWhenCallsEnd) {
     EXPECT_NE(a, b);
     EXPECT_THROW(b.abort(), kaa::InProgressAborted);
 }
+
+// Policy scopes are told apart by object, wrapper and group name (written-out comparisons
+// that also work with libc++ 14, where a defaulted <=> over std::string is deleted).
+TEST(CoroutinePolicy, GroupsOfOneObjectWithDifferentNamesDoNotShareState) {
+    Log log;
+    Worker w(&log);
+    auto job = kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED, .group = "a"}, &Worker::job);
+    auto other = kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED, .group = "b"},
+                                &Worker::other_job);
+    kaa::InProgress<> g1, g2;
+    auto a = job(w, "a", g1);
+    auto b = other(w, "b", g2);  // same object, another group: runs at once
+    EXPECT_EQ(log, (Log{"a start", "b start"}));
+    g1.finish();
+    g2.finish();
+}
+
+TEST(CoroutinePolicy, PolicyKeysAreOrderedByObjectWrapperThenGroup) {
+    int x = 0, y = 0;
+    using Key = kaa::detail::PolicyKey;
+    const Key a{&x, nullptr, "g"}, a2{&x, nullptr, "g"}, b{&x, nullptr, "h"}, c{&x, &y, ""};
+    EXPECT_TRUE(a == a2);
+    EXPECT_FALSE(a < a2 || a2 < a);
+    EXPECT_FALSE(a == b);
+    EXPECT_TRUE(a < b);
+    EXPECT_FALSE(b < a);
+    EXPECT_TRUE(a < c && b < c);  // the wrapper decides before the group
+    const Key other{&y, nullptr, "g"};
+    EXPECT_NE(a < other, other < a);  // unrelated objects are ordered too
+}

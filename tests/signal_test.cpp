@@ -566,4 +566,43 @@ TEST(Signals, UnknownNameThrowsOutOfRangeNamingIt) {
         EXPECT_NE(std::string(e.what()).find("'missing'"), std::string::npos);
     }
 }
+// ------------------------------------------------------------------ connect() signatures
+
+// What connect() and connect_weak() accept (their static_asserts check the same traits, so a
+// wrong callback gives one readable error instead of pages of std::invoke errors): the
+// signal's arguments, then the bound ones; a weak connection may name a member of the owner
+// and passes weak_ptr bound arguments locked.
+TEST(Signal, ConnectAcceptsTheSignalsArgumentsThenTheBoundOnes) {
+    using Sig = kaa::Signal<int, const std::string&>;
+    auto takes_both = [](int, const std::string&) {};
+    auto takes_both_then_bound = [](int, const std::string&, double) {};
+    auto takes_copies = [](long, std::string) { return false; };
+    auto takes_nothing = [] {};
+    auto takes_one = [](int) {};
+    auto takes_bound_first = [](double, int, const std::string&) {};
+    static_assert(kaa::detail::connectable_v<Sig, decltype(takes_both)>);
+    static_assert(kaa::detail::connectable_v<Sig, decltype(takes_both_then_bound), double>);
+    static_assert(kaa::detail::connectable_v<Sig, decltype(takes_copies)>);
+    static_assert(kaa::detail::connectable_v<Sig, void (*)(int, std::string)>);
+    static_assert(!kaa::detail::connectable_v<Sig, decltype(takes_nothing)>);
+    static_assert(!kaa::detail::connectable_v<Sig, decltype(takes_one)>);
+    static_assert(!kaa::detail::connectable_v<Sig, decltype(takes_both), double>);  // one too many
+    static_assert(!kaa::detail::connectable_v<Sig, decltype(takes_bound_first), double>);
+
+    struct Owner {
+        void on(int, const std::string&, const std::shared_ptr<int>&) {}
+    };
+    static_assert(
+        kaa::detail::weak_connectable_v<Sig, Owner, decltype(&Owner::on), std::weak_ptr<int>>);
+    static_assert(!kaa::detail::weak_connectable_v<Sig, Owner, decltype(&Owner::on)>);
+    static_assert(kaa::detail::weak_connectable_v<Sig, Owner, decltype(takes_both)>);
+    static_assert(!kaa::detail::weak_connectable_v<Sig, Owner, decltype(takes_one)>);
+
+    Sig sig;
+    int calls = 0;
+    sig.connect([&](int, const std::string&, int bound) { calls += bound; }, 2);
+    sig.emit(1, "x");
+    EXPECT_EQ(calls, 2);
+}
+
 }  // namespace

@@ -3,13 +3,39 @@
 #include <kaa/status.hpp>
 
 #include <kaa/inprogress.hpp>
+#include <kaa/main.hpp>
+#include <kaa/thread.hpp>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Runs the loop until `cond` holds (at most 5 s, so a bug fails instead of hanging).
+void run_until(const std::function<bool()>& cond) {
+    kaa::main::loop([&] { return !cond(); }, 5s);
+}
+
+/// Runs the loop until everything posted to it before this call has run.
+void drain_posted() {
+    bool marker = false;
+    kaa::main::post([&marker] { marker = true; });
+    run_until([&] { return marker; });
+}
+
+}  // namespace
 
 // §12 D69: set(pos) with pos > max raises max to pos, and emits the status itself.
 TEST(InProgressStatus, SetBeyondMaxRaisesMaxAndEmits) {
@@ -100,4 +126,146 @@ TEST(InProgressStatus, AttachesToAnInProgress) {
     auto status = std::make_shared<kaa::InProgressStatus>(3);
     ip.set_progress(status);
     EXPECT_EQ(ip.progress(), status);
+}
+
+// ====================================================================== threads
+
+// A worker updates while the loop thread reads: no data race (TSan), and each read is one
+// consistent (pos, max): with max unknown every update raises max to pos, so a reader that
+// saw pos and max of different updates would see more or less than 100 %.
+TEST(InProgressStatus, UpdatesFromWorkerThreadAreRaceFree) {
+    ASSERT_TRUE(kaa::main::is_mainthread());  // this thread is the loop thread, not a worker
+    constexpr std::int64_t kUpdates = 20000;
+    auto status = std::make_shared<kaa::InProgressStatus>();
+    std::int64_t last_emitted = -1;
+    status->connect([&](const kaa::InProgressStatus& s) { last_emitted = s.pos(); });
+    std::atomic<bool> done{false};
+    std::thread worker([status, &done] {
+        for (std::int64_t i = 0; i < kUpdates; ++i) status->update(1, static_cast<double>(i));
+        done = true;
+    });
+    int reads = 0;
+    int inconsistent = 0;
+    std::int64_t previous = 0;
+    run_until([&] {
+        const std::int64_t pos = status->pos();
+        if (pos < previous || status->max() < pos) ++inconsistent;
+        previous = pos;
+        if (pos > 0 && status->percentage() != 100.0) ++inconsistent;
+        const std::string bar = status->get_progressbar(12);
+        if (pos > 0 && bar != "|=========>|") ++inconsistent;
+        (void)status->speed();
+        (void)status->eta();
+        ++reads;
+        return done && last_emitted == kUpdates;
+    });
+    worker.join();
+    EXPECT_GT(reads, 0);
+    EXPECT_EQ(inconsistent, 0);
+    EXPECT_EQ(status->pos(), kUpdates);
+    EXPECT_EQ(status->max(), kUpdates);
+    EXPECT_EQ(status->speed(), std::optional<double>(kUpdates - 1));
+    EXPECT_EQ(last_emitted, kUpdates);
+}
+
+// Two workers updating at once lose no update (update() is one step).
+TEST(InProgressStatus, ConcurrentUpdatesFromWorkersAreNotLost) {
+    ASSERT_TRUE(kaa::main::is_mainthread());  // this thread is the loop thread, not a worker
+    constexpr int kEach = 10000;
+    kaa::InProgressStatus status(100);
+    auto work = [&status] {
+        for (int i = 0; i < kEach; ++i) status.update();
+    };
+    std::thread a(work), b(work);
+    a.join();
+    b.join();
+    EXPECT_EQ(status.pos(), 2 * kEach);
+    EXPECT_EQ(status.max(), 2 * kEach);
+    drain_posted();  // the emissions the workers posted (nothing is connected)
+}
+
+// The change signal of an update made on a worker fires on the loop thread, not on the worker:
+// it is posted, so nothing is called before the loop runs.
+TEST(InProgressStatus, SignalOfAWorkerUpdateFiresOnTheLoopThread) {
+    ASSERT_TRUE(kaa::main::is_mainthread());  // this thread is the loop thread, not a worker
+    kaa::InProgressStatus status(10);
+    std::vector<std::thread::id> threads;
+    std::vector<std::int64_t> seen;
+    status.connect([&](const kaa::InProgressStatus& s) {
+        threads.push_back(std::this_thread::get_id());
+        seen.push_back(s.pos());
+    });
+    std::thread worker([&status] { status.set(4); });
+    worker.join();
+    EXPECT_TRUE(seen.empty());   // posted, not called on the worker
+    EXPECT_EQ(status.pos(), 4);  // the value itself is there at once
+    run_until([&] { return !seen.empty(); });
+    EXPECT_EQ(seen, (std::vector<std::int64_t>{4}));
+    EXPECT_EQ(threads, (std::vector<std::thread::id>{std::this_thread::get_id()}));
+}
+
+// Worker updates made before the loop gets to the posted emission are reported by that one
+// emission, which reads the current values.
+TEST(InProgressStatus, WorkerUpdatesPendingTogetherAreReportedByOneEmission) {
+    ASSERT_TRUE(kaa::main::is_mainthread());  // this thread is the loop thread, not a worker
+    kaa::InProgressStatus status;
+    std::vector<std::int64_t> seen;
+    status.connect([&](const kaa::InProgressStatus& s) { seen.push_back(s.pos()); });
+    std::thread worker([&status] {
+        status.update();
+        status.update();
+        status.set(std::nullopt, 10);
+    });
+    worker.join();
+    drain_posted();
+    EXPECT_EQ(seen, (std::vector<std::int64_t>{2}));
+    EXPECT_EQ(status.max(), 10);
+
+    std::thread again([&status] { status.update(); });  // a later update posts anew
+    again.join();
+    drain_posted();
+    EXPECT_EQ(seen, (std::vector<std::int64_t>{2, 3}));
+}
+
+// A status destroyed before the emission a worker posted for it runs: that emission does
+// nothing (no dangling access).
+TEST(InProgressStatus, DestroyedBeforeItsPostedEmissionRunsIsNotEmitted) {
+    ASSERT_TRUE(kaa::main::is_mainthread());  // this thread is the loop thread, not a worker
+    int calls = 0;
+    auto status = std::make_unique<kaa::InProgressStatus>(5);
+    status->connect([&](const kaa::InProgressStatus&) { ++calls; });
+    std::thread worker([s = status.get()] { s->update(); });
+    worker.join();
+    status.reset();
+    drain_posted();
+    EXPECT_EQ(calls, 0);
+}
+
+// A threaded call with progress: the loop sees its progress while it still runs.
+TEST(InProgressStatus, LoopSeesProgressOfARunningThreadedCall) {
+    ASSERT_TRUE(kaa::main::is_mainthread());  // this thread is the loop thread, not a worker
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    auto job = kaa::threaded({.progress = true}, [released](kaa::InProgressStatus& s) {
+        s.set(1, 2);
+        released.wait();
+        s.update();
+        return 0;
+    });
+    auto ip = job();
+    std::vector<std::int64_t> seen;
+    std::vector<std::thread::id> threads;
+    ip.progress()->connect([&](const kaa::InProgressStatus& s) {
+        seen.push_back(s.pos());
+        threads.push_back(std::this_thread::get_id());
+    });
+    run_until([&] { return !seen.empty(); });
+    EXPECT_FALSE(ip.finished());
+    EXPECT_EQ(seen, (std::vector<std::int64_t>{1}));
+    EXPECT_EQ(ip.progress()->percentage(), 50.0);
+    release.set_value();
+    EXPECT_EQ(ip.wait(), 0);
+    run_until([&] { return seen.size() == 2; });
+    EXPECT_EQ(seen, (std::vector<std::int64_t>{1, 2}));
+    EXPECT_EQ(threads, (std::vector<std::thread::id>(2, std::this_thread::get_id())));
 }

@@ -400,7 +400,9 @@ protected:
     explicit InProgress(std::nullptr_t) {}
     detail::State<T>& typed() const { return static_cast<detail::State<T>&>(state()); }
     void ensure_pending() const {
-        if (state().finished()) throw std::runtime_error("kaa: InProgress already finished");
+        if (state().finished()) {
+            throw std::runtime_error("kaa: finish(): InProgress already finished");
+        }
     }
 
     /// Connects `to` to `from` so that `to` takes `from`'s outcome.

@@ -141,9 +141,8 @@ struct ThreadOptions {
     /// Pool queue order: higher first, FIFO among equal priorities. Pools only.
     int priority = 0;
     /// Pass a fresh InProgressStatus& to each call (after the std::stop_token, if taken); it is
-    /// also ip.progress(). Hazard: InProgressStatus is not synchronized — its listeners run on
-    /// the updating thread, and the loop may read it only after the call finished; to show
-    /// progress while it runs, report through a MAINTHREAD function (examples/threads.cpp).
+    /// also ip.progress(). The worker may update it while the loop reads it; its listeners run
+    /// on the loop thread (see kaa/status.hpp).
     bool progress = false;
     /// New-thread form: loop shutdown waits for calls still running (kaa's wait=True); without
     /// it they are only asked to stop and may outlive the loop.

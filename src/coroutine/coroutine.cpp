@@ -163,9 +163,9 @@ bool CoroutineBase::fail_at_end() {
 
 void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
     StateBase& s = *self_;
-    if (done_ || s.finished()) throw std::runtime_error("kaa: coroutine is already finished");
-    if (aborted_) throw std::runtime_error("kaa: coroutine is already being aborted");
-    if (!force && !s.abortable()) throw std::runtime_error("kaa: coroutine is not abortable");
+    if (done_ || s.finished()) throw std::runtime_error("kaa: abort(): coroutine already finished");
+    if (aborted_) throw std::runtime_error("kaa: abort(): coroutine is already being aborted");
+    if (!force && !s.abortable()) throw_not_abortable(s, "coroutine");
     if (!suspended_ && !deferred_) {
         throw std::runtime_error("kaa: a coroutine cannot abort itself while it runs");
     }
@@ -236,8 +236,13 @@ void CoroutineBase::close_with(std::exception_ptr error) {
         post_to_loop([keep, this, error] { close_with(error); });
         return;
     }
-    if (done_ || self_->finished()) throw std::runtime_error("kaa: coroutine is already finished");
-    if (aborted_) throw std::runtime_error("kaa: coroutine is already being aborted or closed");
+    if (done_ || self_->finished()) {
+        throw std::runtime_error("kaa: throw_exception(): coroutine already finished");
+    }
+    if (aborted_) {
+        throw std::runtime_error(
+            "kaa: throw_exception(): coroutine is already being aborted or closed");
+    }
     if (!suspended_ && !deferred_) {
         throw std::runtime_error("kaa: a coroutine cannot be closed while it runs");
     }

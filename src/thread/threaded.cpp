@@ -47,10 +47,10 @@ bool emit_abort_signal(Signal<const InProgressAborted&>& signal, const std::exce
 // ---------------------------------------------------------------- abort
 
 void thread_abort(StateBase& s, ThreadJob& job, std::exception_ptr exc) {
-    if (s.finished()) throw std::runtime_error("kaa: InProgress is already finished");
+    if (s.finished()) throw std::runtime_error("kaa: abort(): InProgress already finished");
     InProgressBase self = handle_of(&s);
-    if (!s.abortable()) throw std::runtime_error("kaa: InProgress cannot be aborted");
-    if (!s.emit_abort(exc)) throw std::runtime_error("kaa: InProgress cannot be aborted (vetoed)");
+    if (!s.abortable()) throw_not_abortable(s, "InProgress");
+    if (!s.emit_abort(exc)) throw_abort_vetoed("InProgress");
     if (s.finished()) return;  // an abort listener finished it
 
     // The delivered exception names this InProgress; its origin is kept (or set to it).

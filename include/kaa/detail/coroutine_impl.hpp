@@ -125,7 +125,9 @@ public:
     /// Throws if this aborted coroutine tries to suspend again (kaa: "expects reentry").
     void check_may_suspend() const {
         if (aborted_) {
-            throw std::runtime_error("kaa: aborted coroutine awaited again (expects reentry)");
+            throw std::runtime_error(
+                "kaa: co_await in an aborted coroutine: after an abort it may not suspend again "
+                "(catching InProgressAborted does not undo the abort)");
         }
     }
     /// Throws the pending abort (or close) exception, if any.

@@ -12,12 +12,37 @@
 #include <typeinfo>
 #include <utility>
 
+namespace kaa {
+template <class... Args>
+class Signal;
+}  // namespace kaa
+
 namespace kaa::detail {
 
 /// How a callback receives an emitted argument: a declared reference as is, anything else by
 /// const reference (all callbacks of one emission see the same values).
 template <class A>
 using signal_param_t = std::conditional_t<std::is_reference_v<A>, A&, const A&>;
+
+// ---- what connect() and connect_weak() accept (their static_asserts)
+
+/// Signal<Args...>::connect(f, bound...) accepts f callable as f(args..., bound...).
+template <class Sig, class F, class... Bound>
+inline constexpr bool connectable_v = false;
+template <class... Args, class F, class... Bound>
+inline constexpr bool connectable_v<Signal<Args...>, F, Bound...> =
+    std::is_invocable_v<F&, signal_param_t<Args>..., Bound&...>;
+
+/// Signal<Args...>::connect_weak(owner, f, bound...) accepts f callable as
+/// f(args..., bound...), or as (owner->*f)(args..., bound...) for a member pointer; weak_ptr
+/// bound arguments are passed locked.
+template <class Sig, class O, class F, class... Bound>
+inline constexpr bool weak_connectable_v = false;
+template <class... Args, class O, class F, class... Bound>
+inline constexpr bool weak_connectable_v<Signal<Args...>, O, F, Bound...> =
+    std::is_member_pointer_v<F>
+        ? std::is_invocable_v<F&, O*, signal_param_t<Args>..., locked_arg_t<Bound>...>
+        : std::is_invocable_v<F&, signal_param_t<Args>..., locked_arg_t<Bound>...>;
 
 /// The result of calling one connection.
 enum class CallOutcome : unsigned char {

@@ -61,14 +61,20 @@ Signal<Args...>::~Signal() {
 template <class... Args>
 template <class F, class... Bound>
 Connection Signal<Args...>::connect_strong(ConnectOptions opts, F f, Bound... bound) {
-    static_assert(std::invocable<F&, detail::signal_param_t<Args>..., Bound&...>,
-                  "kaa::Signal::connect: the callback cannot be called with the emitted "
-                  "arguments followed by the bound arguments");
-    if (detail::is_null_callable(f)) throw TypeError("kaa::Signal: callback must be callable");
-    using C = Callable<BoundArgs::last, F, Bound...>;
-    return add(std::make_shared<detail::CallableSignalEntry<C, Args...>>(
-                   C(std::move(f), std::move(bound)...)),
-               opts);
+    // A wrong signature stops at this one static_assert: the else branch, which would add
+    // pages of std::invoke errors, is not instantiated then.
+    if constexpr (!detail::connectable_v<Signal, F, Bound...>) {
+        static_assert(detail::connectable_v<Signal, F, Bound...>,
+                      "kaa::Signal::connect: the callback must be callable with the signal's "
+                      "arguments (Args...), then the bound arguments if any: f(args..., bound...)");
+        return Connection();
+    } else {
+        if (detail::is_null_callable(f)) throw TypeError("kaa::Signal: callback must be callable");
+        using C = Callable<BoundArgs::last, F, Bound...>;
+        return add(std::make_shared<detail::CallableSignalEntry<C, Args...>>(
+                       C(std::move(f), std::move(bound)...)),
+                   opts);
+    }
 }
 
 template <class... Args>
@@ -76,22 +82,21 @@ template <class P, class F, class... Bound>
 Connection Signal<Args...>::connect_weak_impl(ConnectOptions opts, const P& owner, F f,
                                               Bound... bound) {
     using O = detail::owner_of_t<P>;
-    if constexpr (std::is_member_pointer_v<F>) {
-        static_assert(
-            std::invocable<F&, O*, detail::signal_param_t<Args>..., detail::locked_arg_t<Bound>...>,
-            "kaa::Signal::connect_weak: the member cannot be called on the owner with "
-            "the emitted arguments followed by the bound arguments");
+    // As connect_strong(): a wrong signature stops at the static_assert.
+    if constexpr (!detail::weak_connectable_v<Signal, O, F, Bound...>) {
+        static_assert(detail::weak_connectable_v<Signal, O, F, Bound...>,
+                      "kaa::Signal::connect_weak: the callback must be callable with the "
+                      "signal's arguments (Args...), then the bound arguments if any: "
+                      "f(args..., bound...), or (owner->*f)(args..., bound...) for a member "
+                      "pointer of the owner");
+        return Connection();
     } else {
-        static_assert(
-            std::invocable<F&, detail::signal_param_t<Args>..., detail::locked_arg_t<Bound>...>,
-            "kaa::Signal::connect_weak: the callback cannot be called with the emitted "
-            "arguments followed by the bound arguments");
+        if (detail::is_null_callable(f)) throw TypeError("kaa::Signal: callback must be callable");
+        using C = WeakCallable<O, F, Bound...>;
+        return add(std::make_shared<detail::CallableSignalEntry<C, Args...>>(
+                       C(std::weak_ptr<O>(owner), std::move(f), std::move(bound)...)),
+                   opts);
     }
-    if (detail::is_null_callable(f)) throw TypeError("kaa::Signal: callback must be callable");
-    using C = WeakCallable<O, F, Bound...>;
-    return add(std::make_shared<detail::CallableSignalEntry<C, Args...>>(
-                   C(std::weak_ptr<O>(owner), std::move(f), std::move(bound)...)),
-               opts);
 }
 
 template <class... Args>

@@ -123,6 +123,12 @@ struct StateExtra {
 /// Returns a fresh listener/connection id (loop thread).
 std::uint64_t next_listener_id() noexcept;
 
+/// Throws abort()'s std::runtime_error for a state that is not abortable, saying why; `what` is
+/// "InProgress" or "coroutine".
+[[noreturn]] void throw_not_abortable(const StateBase& s, const char* what);
+/// Throws abort()'s std::runtime_error for an abort an abort listener vetoed.
+[[noreturn]] void throw_abort_vetoed(const char* what);
+
 class StateBase {
 public:
     enum Status : std::uint8_t { pending = 0, succeeded = 1, failed = 2 };

@@ -1,7 +1,7 @@
 // kaa::Event and kaa::EventHandler: application-wide named events, dispatched through the main
-// loop. Reproduces kaa's test/events.py (kaa-reference §8.6), then shows a handler that returns
-// an InProgress (awaited before the next handler) and an event posted from a worker thread.
-// Exits 0.
+// loop. Reproduces kaa's test/events.py (docs/semantics.md [event.dispatch.1]), then shows a
+// handler that returns an InProgress (awaited before the next handler) and an event posted from a
+// worker thread. Exits 0.
 //
 // Expected output:
 //   got FOO

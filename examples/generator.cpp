@@ -1,6 +1,6 @@
 // kaa::Generator: a coroutine that produces values over time, consumed one by one from another
-// coroutine. Reproduces kaa's test/generators.py (kaa-reference §8.7): a coroutine producer and
-// a producer running in a kaa::threaded call (through a GeneratorSink), then exits 0.
+// coroutine. Reproduces kaa's test/generators.py (docs/semantics.md [gen.produce.4]): a coroutine
+// producer and a producer running in a kaa::threaded call (through a GeneratorSink), then exits 0.
 //
 // Expected output:
 //   Is main thread: True

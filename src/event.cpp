@@ -123,7 +123,7 @@ void on_step() {
 void enqueue(Event event) {
     manager().queue.push_back(std::move(event));
     ensure_step_connection();
-    main::wakeup();  // Q20: the next iteration must not sleep
+    main::wakeup();  // docs/semantics.md [event.post.2]: the next iteration must not sleep
 }
 
 }  // namespace

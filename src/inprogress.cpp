@@ -63,7 +63,7 @@ void InProgressBase::check_result() const {
 
 namespace {
 /// While alive, a no-op result listener on the state: kaa's wait() connects a dummy listener so
-/// that lazy InProgressAny/All subscribe to their sub-InProgresses (kaa-reference §2.9).
+/// that lazy InProgressAny/All subscribe to their sub-InProgresses (docs/semantics.md [ip.wait.2]).
 /// Loop thread only.
 class DummyListener {
 public:

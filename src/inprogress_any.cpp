@@ -32,10 +32,10 @@ void check_mode(FinishMode m) {
 
 /// Shared by Any and All: the sub-InProgresses and the lazy (un)subscription to them.
 ///
-/// States: unsubscribed (no result listener on the Any/All: no links on the items) →
-/// subscribed (one link per unfinished item, links_[i] names it) → finished (no links; the
-/// value is stored). Items that finish while unsubscribed are picked up when the next listener
-/// subscribes (on_subscribe()), so an Any/All connected late still finishes (kaa-reference Q6).
+/// States: unsubscribed (no result listener on the Any/All: no links on the items) → subscribed
+/// (one link per unfinished item, links_[i] names it) → finished (no links; the value is stored).
+/// Items that finish while unsubscribed are picked up when the next listener subscribes
+/// (on_subscribe()), so an Any/All connected late still finishes (docs/semantics.md [ip.all.3]).
 template <class R>
 class MultiState : public detail::State<R> {
 public:
@@ -182,7 +182,7 @@ public:
     }
 
 private:
-    // Q6: recount on subscribe, so items that finished while nobody listened count.
+    // [ip.all.3]: recount on subscribe, so items that finished while nobody listened count.
     void on_subscribe() override { recount(); }
     void on_item(std::size_t) override {
         if (finished()) return;

@@ -52,8 +52,8 @@ void shutdown_part(F&& part, const char* context) noexcept {
     }
 }
 
-// kaa's _stop() (reference §4.5): shutdown, disconnect shutdown and step listeners,
-// shutdown_after, thread pools (hooks), then unwind suspended coroutine frames.
+// kaa's _stop() (docs/semantics.md [loop.shutdown.1]): shutdown, disconnect shutdown and step
+// listeners, shutdown_after, thread pools (hooks), then unwind suspended coroutine frames.
 void shutdown_sequence() noexcept {
     Loop& L = Loop::instance();
     RunState& R = run_state();

@@ -138,7 +138,7 @@ WeakControl* StateBase::weak_control() {
 
 void StateBase::add_listener(Listener* l) {
     if (finished()) {
-        // Late connect (Q1): the outcome is delivered at once.
+        // Late connect (docs/semantics.md [ip.listen.2]): the outcome is delivered at once.
         bool is_failed = status() == failed;
         if (l->wants(is_failed)) {
             StateRef keep(this);

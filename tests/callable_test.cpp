@@ -1,5 +1,5 @@
 // Tests for kaa/callable.hpp: Callable and WeakCallable (split from signal_test.cpp).
-// Named after kaa-reference §12 group E (items 70–71); no main loop is needed.
+// Named after docs/semantics.md [check.E70]–[check.E71]; no main loop is needed.
 
 #include <kaa/callable.hpp>  // first: the header is self-contained
 
@@ -27,7 +27,7 @@ struct Listener {
 
 // ------------------------------------------------------------------ E70 Callable
 
-// §12 E70
+// [check.E70]
 TEST(Callable, BoundArgumentsFollowCallArguments) {
     auto c = kaa::callable([](std::string a, int b, int c2) { return a + std::to_string(b + c2); },
                            1, 2);
@@ -38,7 +38,7 @@ TEST(Callable, BoundArgumentsFollowCallArguments) {
     EXPECT_EQ(join(std::string("x")), "x12");
 }
 
-// §12 E70
+// [check.E70]
 TEST(Callable, InitArgsFirstPutsBoundArgumentsFirst) {
     auto join = kaa::callable_init_args_first(
         [](const std::string& a, const std::string& b, const std::string& c) { return a + b + c; },
@@ -48,7 +48,7 @@ TEST(Callable, InitArgsFirstPutsBoundArgumentsFirst) {
     EXPECT_EQ(const_join(std::string("y")), "12y");
 }
 
-// §3.1: a Callable compares equal to its own function.
+// [sig.callable]: a Callable compares equal to its own function.
 TEST(Callable, EqualsItsFunction) {
     auto c = kaa::callable(&record_one);
     EXPECT_TRUE(c == &record_one);
@@ -57,7 +57,7 @@ TEST(Callable, EqualsItsFunction) {
 
 // ------------------------------------------------------------------ E71 weak callables
 
-// §12 E71
+// [check.E71]
 TEST(WeakCallable, ThrowsCallableErrorOnceOwnerIsGone) {
     auto owner = std::make_shared<Listener>();
     kaa::WeakCallable wc(owner, &Listener::on_value, std::string("!"));
@@ -70,7 +70,7 @@ TEST(WeakCallable, ThrowsCallableErrorOnceOwnerIsGone) {
     EXPECT_EQ(wc.call_if_alive(3), std::nullopt);
 }
 
-// §12 E71
+// [check.E71]
 TEST(WeakCallable, ThrowsCallableErrorOnceWeakBoundArgumentIsGone) {
     auto owner = std::make_shared<int>(0);
     auto arg = std::make_shared<int>(7);

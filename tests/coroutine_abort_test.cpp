@@ -1,6 +1,6 @@
-// Coroutine::abort() and Coroutine::throw_exception() (kaa-reference §1.5, §1.6, Q2, Q3, Q12;
-// §12 group B items 20–33) and the abort semantics of the seed (coroutines.rst, "Aborting
-// Coroutines").
+// Coroutine::abort() and Coroutine::throw_exception() (docs/semantics.md [coro.close.1],
+// [coro.abort], [coro.abort.8], [coro.abort.9], [coro.policy.5]; [check.B20]–[check.B33]) and the
+// abort semantics of the seed (coroutines.rst, "Aborting Coroutines").
 //
 // C++ forbids co_await inside a catch handler: the coroutines below record what they caught
 // and await (if at all) after the handler.
@@ -55,7 +55,7 @@ kaa::InProgress<> abortable_ip() { return kaa::InProgress<>({.abortable = true})
 
 }  // namespace
 
-// §12 B20
+// [check.B20]
 TEST(CoroutineAbort, AbortOnFinishedCoroutineThrowsRuntimeError) {
     auto c = []() -> kaa::Coroutine<int> { co_return 1; }();
     ASSERT_TRUE(c.finished());
@@ -63,7 +63,7 @@ TEST(CoroutineAbort, AbortOnFinishedCoroutineThrowsRuntimeError) {
     EXPECT_EQ(c.result(), 1);
 }
 
-// §12 B20
+// [check.B20]
 TEST(CoroutineAbort, AbortOnUnabortableCoroutineThrowsRuntimeError) {
     kaa::InProgress<> ip;
     auto c = just_await(ip);
@@ -75,7 +75,7 @@ TEST(CoroutineAbort, AbortOnUnabortableCoroutineThrowsRuntimeError) {
     EXPECT_FALSE(c.failed());
 }
 
-// §12 B21
+// [check.B21]
 TEST(CoroutineAbort, AbortThrowsAtAwaitPointWithOriginAndInprogress) {
     Seen seen;
     auto ip = abortable_ip();
@@ -86,7 +86,7 @@ TEST(CoroutineAbort, AbortThrowsAtAwaitPointWithOriginAndInprogress) {
     EXPECT_EQ(seen.inprogress, ip);
 }
 
-// §12 B22
+// [check.B22]
 TEST(CoroutineAbort, AbortAtNotFinishedHasEmptyInprogress) {
     Seen seen;
     auto c = [](Seen* seen) -> kaa::Coroutine<> {
@@ -106,7 +106,7 @@ TEST(CoroutineAbort, AbortAtNotFinishedHasEmptyInprogress) {
     EXPECT_TRUE(c.failed());
 }
 
-// §12 B22
+// [check.B22]
 TEST(CoroutineAbort, AbortAtNotFinishedWithIntervalCancelsTimer) {
     bool resumed = false;
     auto c = kaa::coroutine({.interval = 20ms}, [](bool* resumed) -> kaa::Coroutine<> {
@@ -118,7 +118,7 @@ TEST(CoroutineAbort, AbortAtNotFinishedWithIntervalCancelsTimer) {
     EXPECT_FALSE(resumed);
 }
 
-// §12 B23
+// [check.B23]
 TEST(CoroutineAbort, UncaughtAbortIsRethrownToCaller) {
     Log log;
     auto ip = abortable_ip();
@@ -139,7 +139,7 @@ TEST(CoroutineAbort, UncaughtAbortIsRethrownToCaller) {
     EXPECT_TRUE(c.failed());
 }
 
-// §12 B24
+// [check.B24]
 TEST(CoroutineAbort, CaughtAbortThenReturnFinishesFailedWithAbort) {
     Seen seen;
     auto c = catch_abort(abortable_ip(), &seen);
@@ -149,7 +149,7 @@ TEST(CoroutineAbort, CaughtAbortThenReturnFinishesFailedWithAbort) {
     EXPECT_THROW(c.result(), kaa::InProgressAborted);
 }
 
-// §12 B25
+// [check.B25]
 TEST(CoroutineAbort, ValueReturnedAfterCatchingAbortIsDiscarded) {
     auto c = [](kaa::InProgress<> ip) -> kaa::Coroutine<int> {
         try {
@@ -164,7 +164,7 @@ TEST(CoroutineAbort, ValueReturnedAfterCatchingAbortIsDiscarded) {
     EXPECT_THROW(c.result(), kaa::InProgressAborted);
 }
 
-// §12 B26
+// [check.B26]
 TEST(CoroutineAbort, AwaitingAgainAfterAbortMakesAbortThrowRuntimeError) {
     Log log;
     auto c = [](Log* log, kaa::InProgress<> ip) -> kaa::Coroutine<> {
@@ -192,10 +192,10 @@ TEST(CoroutineAbort, AwaitingAgainAfterAbortMakesAbortThrowRuntimeError) {
     EXPECT_EQ(log, (Log{"awaiting again"}));
     EXPECT_TRUE(c.finished());
     EXPECT_TRUE(c.failed());
-    EXPECT_THROW(c.result(), kaa::InProgressAborted);  // still aborted (Q2)
+    EXPECT_THROW(c.result(), kaa::InProgressAborted);  // still aborted ([coro.abort.8])
 }
 
-// §12 B26
+// [check.B26]
 TEST(CoroutineAbort, NotFinishedAfterAbortMakesAbortThrowRuntimeError) {
     auto c = [](kaa::InProgress<> ip) -> kaa::Coroutine<> {
         bool aborted = false;
@@ -210,7 +210,7 @@ TEST(CoroutineAbort, NotFinishedAfterAbortMakesAbortThrowRuntimeError) {
     EXPECT_TRUE(c.failed());
 }
 
-// §12 B27
+// [check.B27]
 TEST(CoroutineAbort, AbortCascadesToAbortableAwaitedWithNoOtherListener) {
     Seen seen;
     auto delay = kaa::delay(1h);
@@ -223,7 +223,7 @@ TEST(CoroutineAbort, AbortCascadesToAbortableAwaitedWithNoOtherListener) {
     EXPECT_THROW(delay.result(), kaa::InProgressAborted);
 }
 
-// §12 B27
+// [check.B27]
 TEST(CoroutineAbort, CascadedAbortKeepsOrigin) {
     auto ip = abortable_ip();
     kaa::InProgressBase origin_seen_by_ip;
@@ -235,7 +235,7 @@ TEST(CoroutineAbort, CascadedAbortKeepsOrigin) {
     EXPECT_EQ(seen.origin, c);
 }
 
-// §12 B28
+// [check.B28]
 TEST(CoroutineAbort, AwaitedWithAnotherListenerIsNotAborted) {
     Seen seen;
     auto ip = abortable_ip();
@@ -250,7 +250,7 @@ TEST(CoroutineAbort, AwaitedWithAnotherListenerIsNotAborted) {
     EXPECT_TRUE(other_called);
 }
 
-// §12 B28
+// [check.B28]
 TEST(CoroutineAbort, NoabortShieldsTheAwaitedInProgress) {
     Seen seen;
     auto delay = kaa::delay(10ms);
@@ -264,7 +264,7 @@ TEST(CoroutineAbort, NoabortShieldsTheAwaitedInProgress) {
     EXPECT_FALSE(delay.failed());
 }
 
-// §12 B28
+// [check.B28]
 TEST(CoroutineAbort, UnabortableAwaitedIsNotAborted) {
     Seen seen;
     kaa::InProgress<> ip;  // no abort listeners, not explicitly abortable
@@ -274,7 +274,7 @@ TEST(CoroutineAbort, UnabortableAwaitedIsNotAborted) {
     EXPECT_FALSE(ip.finished());
 }
 
-// §12 B29
+// [check.B29]
 TEST(CoroutineAbort, AbortingOuterAbortsAwaitedInnerCoroutineWithSameOrigin) {
     Seen inner_seen, outer_seen;
     auto delay = kaa::delay(1h);
@@ -301,7 +301,7 @@ TEST(CoroutineAbort, AbortingOuterAbortsAwaitedInnerCoroutineWithSameOrigin) {
     EXPECT_TRUE(outer.failed());
 }
 
-// §12 B29
+// [check.B29]
 TEST(CoroutineAbort, NoabortOnInnerCoroutinePreventsItsAbort) {
     Seen outer_seen;
     kaa::InProgress<> ip;
@@ -315,7 +315,7 @@ TEST(CoroutineAbort, NoabortOnInnerCoroutinePreventsItsAbort) {
     EXPECT_FALSE(inner.failed());
 }
 
-// §12 B30 (§1.6 item 10)
+// [check.B30] ([coro.abort.10])
 TEST(CoroutineAbort, DirectAbortOfChildResumesParentWithChildAsInprogressAndOrigin) {
     Seen parent_seen;
     auto child = just_await(kaa::delay(1h));
@@ -338,7 +338,7 @@ TEST(CoroutineAbort, DirectAbortOfChildResumesParentWithChildAsInprogressAndOrig
     EXPECT_EQ(parent.result(), "recovered");
 }
 
-// §12 B30
+// [check.B30]
 TEST(CoroutineAbort, ParentFailingWithChildAbortIsNotReported) {
     kaa::test::ReportCapture reports;
     {
@@ -350,7 +350,7 @@ TEST(CoroutineAbort, ParentFailingWithChildAbortIsNotReported) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// §12 B31 (Q3)
+// [check.B31] ([coro.abort.9])
 TEST(CoroutineAbort, AbortListenersAreCalledExactlyOnce) {
     Seen seen;
     auto ip = abortable_ip();
@@ -373,7 +373,7 @@ TEST(CoroutineAbort, AbortListenersAreCalledExactlyOnce) {
     EXPECT_EQ(listener_inprogress, ip);
 }
 
-// §12 B32 (Q2)
+// [check.B32] ([coro.abort.8])
 TEST(CoroutineAbort, AbortedCoroutineIsAlwaysFinishedAndFailedAndNotReported) {
     kaa::test::ReportCapture reports;
     {
@@ -394,7 +394,7 @@ TEST(CoroutineAbort, AbortedCoroutineIsAlwaysFinishedAndFailedAndNotReported) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// §12 B33
+// [check.B33]
 TEST(CoroutineAbort, ThrowExceptionClosesRunningCoroutineAndFailsWithIt) {
     Log log;
     kaa::InProgress<> ip;
@@ -426,7 +426,7 @@ TEST(CoroutineAbort, ThrowExceptionClosesRunningCoroutineAndFailsWithIt) {
     EXPECT_THROW(c.throw_exception(Boom()), std::runtime_error);  // already finished
 }
 
-// §12 B33
+// [check.B33]
 TEST(CoroutineAbort, ThrowExceptionThroughInProgressHandleClosesCoroutine) {
     Log log;
     auto c = [](Log* log) -> kaa::Coroutine<> {
@@ -518,8 +518,8 @@ auto gated_synchronized() {
 }
 }  // namespace
 
-// Q12: aborting a queued POLICY_SYNCHRONIZED call removes it from the queue; its successor
-// then waits for the aborted call's predecessor (kaa let it run concurrently).
+// [coro.policy.5]: aborting a queued POLICY_SYNCHRONIZED call removes it from the queue; its
+// successor then waits for the aborted call's predecessor (kaa let it run concurrently).
 TEST(CoroutineAbort, AbortingQueuedSynchronizedCallSplicesTheQueue) {
     Log log;
     auto sync = gated_synchronized();
@@ -545,7 +545,7 @@ TEST(CoroutineAbort, AbortingQueuedSynchronizedCallSplicesTheQueue) {
     EXPECT_FALSE(g2.finished());
 }
 
-// Q12: aborting the running head of a SYNCHRONIZED queue starts the next call.
+// [coro.policy.5]: aborting the running head of a SYNCHRONIZED queue starts the next call.
 TEST(CoroutineAbort, AbortingRunningSynchronizedCallStartsNext) {
     Log log;
     auto sync = gated_synchronized();

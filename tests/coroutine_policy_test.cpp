@@ -1,6 +1,6 @@
 // kaa::coroutine(options, callable): progress, POLICY_SINGLETON, POLICY_PASS_LAST,
-// POLICY_SYNCHRONIZED, groups and per-object state (kaa-reference §1.1, §1.2, §1.7;
-// §12 group A items 14–19).
+// POLICY_SYNCHRONIZED, groups and per-object state (docs/semantics.md [coro.policy], [coro.call];
+// [check.A14]–[check.A19]).
 
 #include <kaa/kaa.hpp>
 
@@ -44,7 +44,7 @@ private:
 
 }  // namespace
 
-// §12 A14
+// [check.A14]
 TEST(CoroutinePolicy, ProgressPassesFreshStatusFirstAndExposesIt) {
     std::vector<kaa::InProgressStatus*> seen;
     auto with_progress = kaa::coroutine(
@@ -77,7 +77,7 @@ TEST(CoroutinePolicy, ProgressPassesFreshStatusFirstAndExposesIt) {
     EXPECT_EQ(c1.progress()->pos(), 10);
 }
 
-// §12 A14
+// [check.A14]
 TEST(CoroutinePolicy, ProgressGoesAfterTheObjectForMemberFunctions) {
     struct Task {
         int factor = 3;
@@ -98,7 +98,7 @@ TEST(CoroutinePolicy, CallableNotAcceptingPrefixArgumentsThrowsTypeError) {
     EXPECT_THROW(no_status(1), kaa::TypeError);
 }
 
-// §12 A15
+// [check.A15]
 TEST(CoroutinePolicy, SingletonReturnsSameInstanceWithoutEnteringFunction) {
     int entered = 0;
     auto single = kaa::coroutine({.policy = kaa::POLICY_SINGLETON},
@@ -121,7 +121,7 @@ TEST(CoroutinePolicy, SingletonReturnsSameInstanceWithoutEnteringFunction) {
     EXPECT_EQ(c.result(), 2);
 }
 
-// §12 A15 / §1.7: a call finishing in its eager step is not recorded.
+// [check.A15] / [coro.policy.6]: a call finishing in its eager step is not recorded.
 TEST(CoroutinePolicy, SingletonDoesNotRecordSynchronouslyFinishedCall) {
     int entered = 0;
     auto single = kaa::coroutine({.policy = kaa::POLICY_SINGLETON},
@@ -130,7 +130,7 @@ TEST(CoroutinePolicy, SingletonDoesNotRecordSynchronouslyFinishedCall) {
     EXPECT_EQ(single(&entered).result(), 2);
 }
 
-// §12 A16
+// [check.A16]
 TEST(CoroutinePolicy, PassLastReceivesMostRecentUnfinishedCall) {
     std::vector<kaa::InProgressBase> lasts;
     auto pass = kaa::coroutine({.policy = kaa::POLICY_PASS_LAST},
@@ -157,7 +157,7 @@ TEST(CoroutinePolicy, PassLastReceivesMostRecentUnfinishedCall) {
     EXPECT_TRUE(c5.finished());
 }
 
-// §12 A16: `last` can be awaited (type-erased) to chain after the previous call.
+// [check.A16]: `last` can be awaited (type-erased) to chain after the previous call.
 TEST(CoroutinePolicy, PassLastCanAwaitThePreviousCall) {
     Log log;
     auto chained = kaa::coroutine(
@@ -178,7 +178,7 @@ TEST(CoroutinePolicy, PassLastCanAwaitThePreviousCall) {
     EXPECT_TRUE(c2.finished());
 }
 
-// §12 A14 + A16: progress first, then last.
+// [check.A14] + [check.A16]: progress first, then last.
 TEST(CoroutinePolicy, ProgressAndPassLastTogether) {
     kaa::InProgressBase seen_last;
     auto both = kaa::coroutine({.policy = kaa::POLICY_PASS_LAST, .progress = true},
@@ -198,7 +198,7 @@ TEST(CoroutinePolicy, ProgressAndPassLastTogether) {
     g2.finish();
 }
 
-// §12 A17
+// [check.A17]
 TEST(CoroutinePolicy, SynchronizedCallsRunStrictlyInCallOrder) {
     Log log;
     auto sync = kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED},
@@ -225,7 +225,7 @@ TEST(CoroutinePolicy, SynchronizedCallsRunStrictlyInCallOrder) {
     EXPECT_EQ(c.result(), "c");
 }
 
-// §12 A18
+// [check.A18]
 TEST(CoroutinePolicy, SynchronizedFailedPredecessorStillLetsNextRun) {
     Log log;
     auto sync = kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED},
@@ -249,7 +249,7 @@ TEST(CoroutinePolicy, SynchronizedFailedPredecessorStillLetsNextRun) {
     EXPECT_FALSE(c2.failed());
 }
 
-// §12 A17: a queued call with an interval keeps it once started.
+// [check.A17]: a queued call with an interval keeps it once started.
 TEST(CoroutinePolicy, SynchronizedQueuedCallGetsItsInterval) {
     auto sync = kaa::coroutine({.interval = 5ms, .policy = kaa::POLICY_SYNCHRONIZED},
                                [](kaa::InProgress<> gate) -> kaa::Coroutine<> { co_await gate; });
@@ -264,7 +264,7 @@ TEST(CoroutinePolicy, SynchronizedQueuedCallGetsItsInterval) {
     EXPECT_TRUE(c2.finished());
 }
 
-// §12 A19
+// [check.A19]
 TEST(CoroutinePolicy, MemberFunctionPolicyStateIsPerObject) {
     Log log;
     Worker w1(&log), w2(&log);
@@ -281,7 +281,7 @@ TEST(CoroutinePolicy, MemberFunctionPolicyStateIsPerObject) {
     EXPECT_TRUE(c.finished());
 }
 
-// §12 A19
+// [check.A19]
 TEST(CoroutinePolicy, MemberFunctionPolicyStateThroughSmartPointer) {
     Log log;
     auto w = std::make_shared<Worker>(&log);
@@ -294,7 +294,7 @@ TEST(CoroutinePolicy, MemberFunctionPolicyStateThroughSmartPointer) {
     EXPECT_EQ(a.result(), 1);
 }
 
-// §12 A19
+// [check.A19]
 TEST(CoroutinePolicy, GroupSharesStateBetweenWrappersOfSameObjectOnly) {
     Log log;
     Worker w1(&log), w2(&log);
@@ -314,7 +314,7 @@ TEST(CoroutinePolicy, GroupSharesStateBetweenWrappersOfSameObjectOnly) {
     EXPECT_TRUE(c.finished());
 }
 
-// §12 A19
+// [check.A19]
 TEST(CoroutinePolicy, WrappersWithoutGroupDoNotShareState) {
     Log log;
     Worker w(&log);
@@ -328,7 +328,7 @@ TEST(CoroutinePolicy, WrappersWithoutGroupDoNotShareState) {
     g2.finish();
 }
 
-// §12 A19: kaa keeps a plain function's groups on the function itself.
+// [check.A19]: kaa keeps a plain function's groups on the function itself.
 TEST(CoroutinePolicy, PlainFunctionGroupsAreNotSharedBetweenWrappers) {
     int entered = 0;
     auto body = [](int* entered, kaa::InProgress<> gate) -> kaa::Coroutine<> {

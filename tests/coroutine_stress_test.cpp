@@ -91,15 +91,15 @@ kaa::Coroutine<> wait_for(kaa::InProgress<> gate) { co_await gate; }
 
 }  // namespace
 
-// DESIGN: a coroutine awaiting an already-finished InProgress never suspends (§12 A7 at scale).
+// DESIGN: a coroutine awaiting an already-finished InProgress never suspends ([check.A7] at scale).
 TEST(CoroutineStress, TenMillionFinishedAwaitsDoNotGrowTheStack) {
     auto c = await_finished_many(kFinishedAwaits);
     ASSERT_TRUE(c.finished());
     EXPECT_EQ(c.result(), kFinishedAwaits + kFinishedAwaits / 10);
 }
 
-// §12 A8 at scale: finishing the innermost InProgress resumes 100,000 coroutines, each inside
-// the finish of the one it awaited; the depth bound keeps the stack flat.
+// docs/semantics.md [check.A8] at scale: finishing the innermost InProgress resumes 100,000
+// coroutines, each inside the finish of the one it awaited; the depth bound keeps the stack flat.
 TEST(CoroutineStress, ChainOfHundredThousandCoroutinesFinishesInnermostLast) {
     kaa::InProgress<int> leaf;
     kaa::InProgress<int> outer = leaf;

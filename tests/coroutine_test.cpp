@@ -1,5 +1,5 @@
 // kaa::Coroutine<T>: eager start, the await protocol, resumption timing, interval, lifetime
-// (kaa-reference §1.2–§1.5, §12 group A items 1–13). Policies and progress are in
+// (docs/semantics.md [coro], [check.A1]–[check.A13]). Policies and progress are in
 // coroutine_policy_test.cpp, abort in coroutine_abort_test.cpp.
 
 #include <kaa/kaa.hpp>
@@ -48,7 +48,7 @@ void loop_until(Cond done) {
 
 }  // namespace
 
-// §12 A1
+// [check.A1]
 TEST(Coroutine, BodyRunsSynchronouslyUpToFirstNotFinished) {
     Log log;
     auto c = step_and_return(&log, 1);
@@ -58,7 +58,7 @@ TEST(Coroutine, BodyRunsSynchronouslyUpToFirstNotFinished) {
     EXPECT_EQ(c.result(), 1);
 }
 
-// §12 A1
+// [check.A1]
 TEST(Coroutine, BodyRunsSynchronouslyUpToFirstUnfinishedAwait) {
     Log log;
     kaa::InProgress<int> ip;
@@ -69,7 +69,7 @@ TEST(Coroutine, BodyRunsSynchronouslyUpToFirstUnfinishedAwait) {
     EXPECT_EQ(c.result(), 2);
 }
 
-// §12 A2
+// [check.A2]
 TEST(Coroutine, FirstStepReturningValueGivesFinishedCoroutine) {
     auto c = []() -> kaa::Coroutine<std::string> { co_return "done"; }();
     ASSERT_TRUE(c.finished());
@@ -80,7 +80,7 @@ TEST(Coroutine, FirstStepReturningValueGivesFinishedCoroutine) {
     EXPECT_FALSE(same.active());
 }
 
-// §12 A2
+// [check.A2]
 TEST(Coroutine, CoroutineEndingWithoutValueFinishesWithNothing) {
     bool called = false;
     auto c = []() -> kaa::Coroutine<> { co_return; }();
@@ -94,7 +94,7 @@ TEST(Coroutine, CoroutineEndingWithoutValueFinishesWithNothing) {
     EXPECT_FALSE(falls_off.failed());
 }
 
-// §12 A3
+// [check.A3]
 TEST(Coroutine, FirstStepExceptionPropagatesToCallerAndIsNotReported) {
     kaa::test::ReportCapture reports;
     kaa::test::Counted::reset();
@@ -108,7 +108,7 @@ TEST(Coroutine, FirstStepExceptionPropagatesToCallerAndIsNotReported) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// §12 A3
+// [check.A3]
 TEST(Coroutine, FirstStepBaseExceptionPropagatesToCaller) {
     kaa::test::ReportCapture reports;
     auto exits = []() -> kaa::Coroutine<> {
@@ -119,7 +119,7 @@ TEST(Coroutine, FirstStepBaseExceptionPropagatesToCaller) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// §12 A4
+// [check.A4]
 TEST(Coroutine, ExceptionAfterSuspensionFailsTheInProgress) {
     kaa::test::ReportCapture reports;
     kaa::InProgress<int> ip;
@@ -136,7 +136,7 @@ TEST(Coroutine, ExceptionAfterSuspensionFailsTheInProgress) {
     EXPECT_EQ(reports.count(), 0u);  // result() consumed it
 }
 
-// §12 A4
+// [check.A4]
 TEST(Coroutine, UnconsumedFailureAfterSuspensionIsReportedOnce) {
     kaa::test::ReportCapture reports;
     kaa::InProgress<> ip;
@@ -152,7 +152,7 @@ TEST(Coroutine, UnconsumedFailureAfterSuspensionIsReportedOnce) {
     EXPECT_NE(reports.messages()[0].find("boom"), std::string::npos);
 }
 
-// §12 A5: kaa raises TypeError when the decorated function is not a generator; C++ rejects a
+// [check.A5]: kaa raises TypeError when the decorated function is not a generator; C++ rejects a
 // callable that does not return kaa::Coroutine<T> at compile time.
 namespace coroutine_test_a5 {
 int not_a_coroutine_function(int x);  // only named in unevaluated contexts
@@ -181,14 +181,14 @@ static_assert(kaa::is_coroutine_v<kaa::Coroutine<int>>);
 static_assert(!kaa::is_coroutine_v<kaa::InProgress<int>>);
 
 TEST(Coroutine, NonCoroutineCallableIsRejectedAtCompileTime) {
-    // §12 A5 (the static_asserts above are the test; this checks the good case runs).
+    // [check.A5] (the static_asserts above are the test; this checks the good case runs).
     auto wrapped = kaa::coroutine(&a_coroutine_function);
     EXPECT_EQ(wrapped(5).result(), 5);
     auto generic = kaa::coroutine([](auto x) -> kaa::Coroutine<int> { co_return x * 2; });
     EXPECT_EQ(generic(4).result(), 8);
 }
 
-// §12 A6
+// [check.A6]
 TEST(Coroutine, NotFinishedResumesAfterExactlyOneLoopStep) {
     int resumed = 0;
     auto c = [](int* resumed) -> kaa::Coroutine<> {
@@ -208,7 +208,7 @@ TEST(Coroutine, NotFinishedResumesAfterExactlyOneLoopStep) {
     EXPECT_TRUE(c.finished());
 }
 
-// §12 A7
+// [check.A7]
 TEST(Coroutine, AwaitingFinishedInProgressDoesNotSuspend) {
     Log log;
     auto c = await_then_add(&log, kaa::InProgress<int>().finish(5), 1);
@@ -217,7 +217,7 @@ TEST(Coroutine, AwaitingFinishedInProgressDoesNotSuspend) {
     EXPECT_EQ(log, (Log{"before", "after 5"}));
 }
 
-// §12 A7
+// [check.A7]
 TEST(Coroutine, AwaitingFailedInProgressThrowsAtAwait) {
     kaa::test::ReportCapture reports;
     {
@@ -234,10 +234,10 @@ TEST(Coroutine, AwaitingFailedInProgressThrowsAtAwait) {
         ASSERT_TRUE(c.finished());
         EXPECT_EQ(c.result(), "caught boom");
     }
-    EXPECT_EQ(reports.count(), 0u);  // the coroutine consumed the failure (Q4)
+    EXPECT_EQ(reports.count(), 0u);  // the coroutine consumed the failure ([ip.handled.2])
 }
 
-// §12 A7
+// [check.A7]
 TEST(Coroutine, AwaitedFailureLaterIsThrownAtAwaitAndConsumed) {
     kaa::test::ReportCapture reports;
     {
@@ -256,7 +256,7 @@ TEST(Coroutine, AwaitedFailureLaterIsThrownAtAwaitAndConsumed) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// §12 A8
+// [check.A8]
 TEST(Coroutine, FinishingAwaitedInProgressResumesBeforeFinishReturns) {
     Log log;
     kaa::InProgress<int> ip;
@@ -268,7 +268,7 @@ TEST(Coroutine, FinishingAwaitedInProgressResumesBeforeFinishReturns) {
     EXPECT_EQ(c.result(), 11);
 }
 
-// §12 A8
+// [check.A8]
 TEST(Coroutine, AwaitingAnotherCoroutineResumesWhenItFinishes) {
     Log log;
     kaa::InProgress<int> ip;
@@ -282,7 +282,7 @@ TEST(Coroutine, AwaitingAnotherCoroutineResumesWhenItFinishes) {
     EXPECT_EQ(outer.result(), 20);
 }
 
-// §12 A9
+// [check.A9]
 TEST(Coroutine, IntervalDelaysResumptionAfterNotFinished) {
     using clock = std::chrono::steady_clock;
     std::vector<clock::time_point> at;
@@ -304,7 +304,7 @@ TEST(Coroutine, IntervalDelaysResumptionAfterNotFinished) {
     EXPECT_GE(at[1] - at[0], 60ms);
 }
 
-// §12 A9
+// [check.A9]
 TEST(Coroutine, IntervalDelaysEveryResumption) {
     using clock = std::chrono::steady_clock;
     std::vector<clock::time_point> at;
@@ -332,7 +332,7 @@ TEST(Coroutine, IntervalDelaysEveryResumption) {
     EXPECT_EQ(c.result(), 7);
 }
 
-// §12 A9
+// [check.A9]
 TEST(Coroutine, IntervalIsReported) {
     auto c = kaa::coroutine({.interval = 25ms}, []() -> kaa::Coroutine<> {
         co_await kaa::NotFinished;
@@ -344,7 +344,7 @@ TEST(Coroutine, IntervalIsReported) {
     EXPECT_TRUE(c.finished());
 }
 
-// §12 A10
+// [check.A10]
 TEST(Coroutine, SettingIntervalRestartsPendingNotFinishedResumption) {
     using clock = std::chrono::steady_clock;
     bool resumed = false;
@@ -361,7 +361,7 @@ TEST(Coroutine, SettingIntervalRestartsPendingNotFinishedResumption) {
     EXPECT_GE(clock::now() - set_at, 80ms);
 }
 
-// §12 A10
+// [check.A10]
 TEST(Coroutine, ShorteningIntervalRestartsPendingTimer) {
     using clock = std::chrono::steady_clock;
     bool resumed = false;
@@ -376,7 +376,7 @@ TEST(Coroutine, ShorteningIntervalRestartsPendingTimer) {
     EXPECT_LT(clock::now() - start, 5s);
 }
 
-// §12 A11
+// [check.A11]
 TEST(Coroutine, ActiveWhileResumableAndFalseAfterwards) {
     Log log;
     kaa::InProgress<int> a, b;
@@ -401,7 +401,7 @@ TEST(Coroutine, ActiveWhileResumableAndFalseAfterwards) {
     EXPECT_FALSE(aborted.active());
 }
 
-// §12 A12
+// [check.A12]
 TEST(Coroutine, LocalsAreDestroyedBeforeResultListeners) {
     Log log;
     kaa::InProgress<> ip;
@@ -415,7 +415,7 @@ TEST(Coroutine, LocalsAreDestroyedBeforeResultListeners) {
     EXPECT_EQ(log, (Log{"finally", "result 3"}));
 }
 
-// §12 A12
+// [check.A12]
 TEST(Coroutine, LocalsAreDestroyedBeforeExceptionListeners) {
     Log log;
     kaa::InProgress<> ip;
@@ -432,7 +432,7 @@ TEST(Coroutine, LocalsAreDestroyedBeforeExceptionListeners) {
     EXPECT_EQ(log, (Log{"finally", "exception"}));
 }
 
-// §12 A13
+// [check.A13]
 TEST(Coroutine, UnreferencedRunningCoroutineRunsToCompletion) {
     kaa::test::Counted::reset();
     int progress = 0;
@@ -480,8 +480,8 @@ TEST(Coroutine, CoroutineIsAnInProgress) {
 }
 
 TEST(Coroutine, AwaitedAbortIsRetargetedToTheAwaitedInProgress) {
-    // kaa §1.3: a failed prerequisite holding an InProgressAborted about something else is
-    // thrown as a copy naming the prerequisite, with the same origin.
+    // docs/semantics.md [coro.await.4]: a failed prerequisite holding an InProgressAborted about
+    // something else is thrown as a copy naming the prerequisite, with the same origin.
     kaa::InProgress<> origin({.abortable = true});
     kaa::InProgress<> ip;
     ip.throw_exception(kaa::InProgressAborted("elsewhere", origin, origin));

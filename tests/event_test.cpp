@@ -1,5 +1,5 @@
 // Tests for kaa/event.hpp: Event values, EventHandler registration and dispatch through the
-// main loop (kaa-reference §7.2, §8.6 test/events.py, §12 item 119, Q20).
+// main loop ([event], [event.dispatch.1] test/events.py, [check.I119], [event.post.2]).
 //
 // The registry is process-wide: every test unregisters its handlers (HandlerGuard) and drains
 // the queue with kaa::main::step() (a post() wakes the loop, so a step never sleeps).
@@ -49,15 +49,15 @@ private:
 void step_once() {
     const auto start = std::chrono::steady_clock::now();
     kaa::main::step();
-    // A post() wakes the loop (Q20): the step must not have slept for kaa's idle 30 s.
+    // A post() wakes the loop ([event.post.2]): the step must not have slept for kaa's idle 30 s.
     EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
 }  // namespace
 
-// §8.6 / §7.2 [V]: test/events.py — handlers registered by names, by Event objects and for all
-// events get the three posted events in registration order, after the next main-loop step.
-// §12 I119
+// docs/semantics.md [event.dispatch.1]: test/events.py — handlers registered by names, by Event
+// objects and for all events get the three posted events in registration order, after the next
+// main-loop step. [check.I119]
 TEST(Event, ReferenceEventsPyOutput) {
     std::vector<std::string> out;
     const kaa::Event FOO_EVENT("FOO_EVENT");
@@ -95,7 +95,7 @@ TEST(Event, ReferenceEventsPyOutput) {
                                              "BAR_EVENT"}));
 }
 
-// §12 I119: dispatch happens when main::signals().step is next emitted, not inside post().
+// [check.I119]: dispatch happens when main::signals().step is next emitted, not inside post().
 TEST(Event, DispatchWaitsForTheNextStepSignal) {
     int calls = 0;
     kaa::EventHandler h([&calls](const kaa::Event&) { ++calls; });
@@ -112,7 +112,7 @@ TEST(Event, DispatchWaitsForTheNextStepSignal) {
     EXPECT_FALSE(dispatched_before_step_signal);
 }
 
-// Q20: post() wakes the loop, so an otherwise idle step() returns promptly (kaa slept 30 s).
+// [event.post.2]: post() wakes the loop, so an otherwise idle step() returns promptly (kaa slept 30 s).
 TEST(Event, PostWakesIdleLoop) {
     int calls = 0;
     kaa::EventHandler h([&calls](const kaa::Event&) { ++calls; });
@@ -125,7 +125,7 @@ TEST(Event, PostWakesIdleLoop) {
     EXPECT_EQ(calls, 1);
 }
 
-// §7.2: post() from another thread is marshalled to the loop thread and dispatched there.
+// [event.post.1]: post() from another thread is marshalled to the loop thread and dispatched there.
 TEST(Event, PostFromAnotherThreadIsDispatchedOnLoopThread) {
     ASSERT_TRUE(kaa::main::is_mainthread());  // this thread, not the worker, runs the loop
     std::vector<int> got;
@@ -146,7 +146,7 @@ TEST(Event, PostFromAnotherThreadIsDispatchedOnLoopThread) {
     EXPECT_EQ(got, (std::vector<int>{1, 2}));
 }
 
-// §7.2: only events matching the registration reach a handler; an empty list matches all.
+// [event.dispatch.1]: only events matching the registration reach a handler; an empty list matches all.
 TEST(Event, HandlerReceivesOnlyMatchingEvents) {
     std::vector<std::string> named;
     std::vector<std::string> everything;
@@ -163,7 +163,7 @@ TEST(Event, HandlerReceivesOnlyMatchingEvents) {
     EXPECT_FALSE(a.matches(kaa::Event("B")));
 }
 
-// §7.2: unregister() removes a handler; active() tells; registering again appends it.
+// [event.dispatch.4]: unregister() removes a handler; active() tells; registering again appends it.
 TEST(Event, UnregisterStopsDeliveryAndActiveReflectsRegistration) {
     int calls = 0;
     kaa::EventHandler h([&calls](const kaa::Event&) { ++calls; });
@@ -353,7 +353,7 @@ TEST(Event, WeakHandlerIsDroppedWhenOwnerDies) {
     EXPECT_FALSE(h.active());
 }
 
-// §7.2: Event(name, args...) — none: no payload, one: the argument, several: a tuple.
+// [event.value.1]: Event(name, args...) — none: no payload, one: the argument, several: a tuple.
 TEST(Event, PayloadIsNothingTheArgumentOrATuple) {
     kaa::Event none("E");
     EXPECT_FALSE(none.has_arg());
@@ -370,7 +370,7 @@ TEST(Event, PayloadIsNothingTheArgumentOrATuple) {
     EXPECT_EQ(*one.arg_if<int>(), 5);
 }
 
-// §7.2: Event(event) copies name and payload; Event(event, args) and with_args replace it.
+// [event.value.1]: Event(event) copies name and payload; Event(event, args) and with_args replace it.
 TEST(Event, CopiesKeepOrReplaceThePayload) {
     kaa::Event original("E", 1);
     kaa::Event copy(original);
@@ -382,7 +382,7 @@ TEST(Event, CopiesKeepOrReplaceThePayload) {
     EXPECT_FALSE(original.with_args().has_arg());
 }
 
-// §7.2 [V]: equal to another Event with the same name, or to a string equal to the name;
+// [event.value.1]: equal to another Event with the same name, or to a string equal to the name;
 // str() is the name.
 TEST(Event, EqualityIsByNameAndWithStrings) {
     EXPECT_EQ(kaa::Event("A", 1), kaa::Event("A", 2));

@@ -1,5 +1,5 @@
-// Tests for kaa/generator.hpp: Generator<T> (kaa-reference §7.1, the §8.7 scenario of
-// test/generators.py), GeneratorSink<T> (kaa's generic and threaded generators) and collect().
+// Tests for kaa/generator.hpp: Generator<T> (docs/semantics.md [gen], the [gen.produce.4] scenario
+// of test/generators.py), GeneratorSink<T> (kaa's generic and threaded generators) and collect().
 //
 // The loop is driven with kaa::main::step() when something is due, main::loop(cond, timeout)
 // or ip.wait(); never with sleeps.
@@ -98,8 +98,8 @@ std::string failure_of(const IP& ip) {
 
 }  // namespace
 
-// §8.7 [V]: coroutine_test yields NotFinished, 1, (yield async()) + 1, 2, NotFinished, 3; the
-// consumer sees 1, 11, 2, 3, on the main thread.
+// [gen.produce.4]: coroutine_test yields NotFinished, 1, (yield async()) + 1, 2, NotFinished, 3;
+// the consumer sees 1, 11, 2, 3, on the main thread.
 TEST(Generator, ReferenceScenarioYieldsOneElevenTwoThree) {
     std::vector<std::string> log;
     auto consumer = print_all(coroutine_test(log), log);
@@ -107,14 +107,14 @@ TEST(Generator, ReferenceScenarioYieldsOneElevenTwoThree) {
     EXPECT_EQ(log, (std::vector<std::string>{"Is main thread: True", "1", "11", "2", "3", ""}));
 }
 
-// §8.7: "indirect()": the generator created inside a coroutine and awaited there behaves the same.
+// [gen.produce.4]: "indirect()": the generator created inside a coroutine and awaited there behaves the same.
 TEST(Generator, ReferenceScenarioThroughCollectGivesSameItems) {
     std::vector<std::string> log;
     auto all = kaa::collect(coroutine_test(log));
     EXPECT_EQ(all.wait(5s), (std::vector<int>{1, 11, 2, 3}));
 }
 
-// §7.1 / eager start: the call runs the body up to its first real suspension.
+// [gen.produce.1] / eager start: the call runs the body up to its first real suspension.
 TEST(Generator, CallRunsBodyUntilFirstSuspension) {
     int reached = 0;
     auto gen = [](int& r) -> kaa::Generator<int> {
@@ -467,7 +467,7 @@ TEST(Generator, IntervalDelaysProducerResumption) {
     EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
 }
 
-// §7.1 generic=True: a GeneratorSink feeds a Generator by hand; close() ends the stream.
+// [gen.sink.1] generic=True: a GeneratorSink feeds a Generator by hand; close() ends the stream.
 TEST(GeneratorSink, PushedItemsReachConsumerInOrderAndCloseEndsStream) {
     kaa::GeneratorSink<std::string> sink;
     auto gen = sink.generator();
@@ -509,8 +509,8 @@ TEST(GeneratorSink, FailEndsStreamWithError) {
     EXPECT_EQ(failure_of(gen.next()), "parse error");
 }
 
-// §8.7 thread version: items pushed from a worker thread arrive on the main thread, in order
-// (1, 2, 3; "Is main thread: False" in the producer).
+// [gen.produce.4] thread version: items pushed from a worker thread arrive on the main thread, in
+// order (1, 2, 3; "Is main thread: False" in the producer).
 TEST(GeneratorSink, ItemsPushedFromWorkerThreadArriveOnLoopThreadInOrder) {
     ASSERT_TRUE(kaa::main::is_mainthread());  // this thread, not the worker, runs the loop
     kaa::GeneratorSink<int> sink;
@@ -553,7 +553,7 @@ TEST(GeneratorSink, LastSinkDroppedOnWorkerThreadClosesStream) {
     EXPECT_EQ(all.wait(5s), std::vector<int>{42});
 }
 
-// §8.7 thread version with kaa::threaded (kaa's `@kaa.generator(kaa.threaded)`): the threaded
+// [gen.produce.4] thread version with kaa::threaded (kaa's `@kaa.generator(kaa.threaded)`): the threaded
 // call pushes 1, 2, 3 off the main thread; close_when() ends the stream when the call finishes.
 TEST(GeneratorSink, ThreadedProducerTiedWithCloseWhen) {
     ASSERT_TRUE(kaa::main::is_mainthread());  // this thread, not the worker, runs the loop

@@ -1,5 +1,5 @@
 // Tests for kaa/inprogress_any.hpp (InProgressAny, InProgressAll, SubResult, AllResult):
-// kaa-reference §12 group D, items 59–68, with the C++ decisions of §11 Q5, Q6 and Q7.
+// [check.D59]–[check.D68], with the C++ decisions of [ip.any.6], [ip.all.3] and [ip.any.7].
 
 #include <kaa/inprogress_any.hpp>
 
@@ -35,9 +35,9 @@ kaa::SubResult any_result(const kaa::InProgressAny& any) { return any.result(); 
 
 }  // namespace
 
-// ====================================================================== §12 D59 prefinished
+// ======================================================= docs/semantics.md [check.D59] prefinished
 
-// §12 D59: finished inside the constructor, without any listener.
+// [check.D59]: finished inside the constructor, without any listener.
 TEST(InProgressAny, FinishesAtConstructionWithAnAlreadyFinishedArgument) {
     kaa::InProgress<int> pending;
     kaa::InProgress<int> done = kaa::InProgress<int>().finish(4);
@@ -50,7 +50,7 @@ TEST(InProgressAny, FinishesAtConstructionWithAnAlreadyFinishedArgument) {
     EXPECT_EQ(pending.count(), 0u);  // never subscribed
 }
 
-// §12 D59: several prefinished items are offered in index order.
+// [check.D59]: several prefinished items are offered in index order.
 TEST(InProgressAny, PrefinishedItemsAreOfferedInIndexOrder) {
     kaa::InProgress<int> a = kaa::InProgress<int>().finish(1);
     kaa::InProgress<int> b = kaa::InProgress<int>().finish(2);
@@ -58,9 +58,9 @@ TEST(InProgressAny, PrefinishedItemsAreOfferedInIndexOrder) {
     EXPECT_EQ(any_result(any).index(), 0u);
 }
 
-// ====================================================================== §12 D60 laziness
+// ====================================================================== [check.D60] laziness
 
-// §12 D60: no links on the items until a listener connects; removed when it disconnects.
+// [check.D60]: no links on the items until a listener connects; removed when it disconnects.
 TEST(InProgressAny, SubscribesOnlyWhileItHasListeners) {
     kaa::InProgress<int> a;
     kaa::InProgress<int> b;
@@ -81,7 +81,7 @@ TEST(InProgressAny, SubscribesOnlyWhileItHasListeners) {
     EXPECT_EQ(a.count(), 0u);
 }
 
-// §12 D60: without a listener an item finishing does not finish the Any …
+// [check.D60]: without a listener an item finishing does not finish the Any …
 TEST(InProgressAny, DoesNotFinishWithoutAListener) {
     kaa::InProgress<int> a;
     kaa::InProgress<int> b;
@@ -96,7 +96,7 @@ TEST(InProgressAny, DoesNotFinishWithoutAListener) {
     EXPECT_EQ(a.count(), 0u);
 }
 
-// §12 D60: wait() counts as a listener (kaa connects a dummy).
+// [check.D60]: wait() counts as a listener (kaa connects a dummy).
 TEST(InProgressAny, WaitSubscribesALazyAny) {
     kaa::InProgress<int> a;
     kaa::InProgressAny any({a});
@@ -110,7 +110,7 @@ TEST(InProgressAny, WaitSubscribesALazyAny) {
     EXPECT_EQ(r.result<int>(), 6);
 }
 
-// §12 D60 + C50: a worker's wait() subscribes a lazy Any too (through the loop thread).
+// [check.D60] + [check.C50]: a worker's wait() subscribes a lazy Any too (through the loop thread).
 TEST(InProgressAny, WaitInAWorkerSubscribesALazyAny) {
     kaa::InProgress<int> a;
     kaa::InProgressAny any({a});
@@ -128,7 +128,7 @@ TEST(InProgressAny, WaitInAWorkerSubscribesALazyAny) {
     EXPECT_EQ(index, 0u);
 }
 
-// §12 D60: wait() with a timeout removes its dummy listener again.
+// [check.D60]: wait() with a timeout removes its dummy listener again.
 TEST(InProgressAny, WaitTimeoutUnsubscribesAgain) {
     kaa::InProgress<int> a;
     kaa::InProgressAny any({a});
@@ -143,7 +143,7 @@ kaa::Coroutine<std::size_t> await_any(kaa::InProgressAny any) {
 }
 }  // namespace
 
-// §12 D60: an awaiting coroutine counts as a listener.
+// [check.D60]: an awaiting coroutine counts as a listener.
 TEST(InProgressAny, AwaitingCoroutineSubscribesAndIsResumed) {
     kaa::InProgress<int> a;
     kaa::InProgress<int> b;
@@ -155,9 +155,9 @@ TEST(InProgressAny, AwaitingCoroutineSubscribesAndIsResumed) {
     EXPECT_EQ(a.count(), 0u);
 }
 
-// ====================================================================== §12 D61 modes
+// ====================================================================== [check.D61] modes
 
-// §12 D61: FINISH_IDX_RESULT (default) carries index and result, not self.
+// [check.D61]: FINISH_IDX_RESULT (default) carries index and result, not self.
 TEST(InProgressAny, DefaultModeCarriesIndexAndResult) {
     kaa::InProgress<int> a;
     kaa::InProgress<int> b;
@@ -173,7 +173,7 @@ TEST(InProgressAny, DefaultModeCarriesIndexAndResult) {
     EXPECT_THROW(r.self(), std::logic_error);
 }
 
-// §12 D61: FINISH_RESULT carries the result only.
+// [check.D61]: FINISH_RESULT carries the result only.
 TEST(InProgressAny, FinishResultModeCarriesOnlyTheResult) {
     kaa::InProgress<int> a;
     kaa::InProgressAny any({a}, kaa::FINISH_RESULT);
@@ -185,7 +185,7 @@ TEST(InProgressAny, FinishResultModeCarriesOnlyTheResult) {
     EXPECT_THROW(r.self(), std::logic_error);
 }
 
-// §12 D61: FINISH_IDX carries the index only.
+// [check.D61]: FINISH_IDX carries the index only.
 TEST(InProgressAny, FinishIdxModeCarriesOnlyTheIndex) {
     kaa::InProgress<int> a;
     kaa::InProgress<int> b;
@@ -199,7 +199,7 @@ TEST(InProgressAny, FinishIdxModeCarriesOnlyTheIndex) {
     EXPECT_THROW(r.self(), std::logic_error);
 }
 
-// §12 D61: FINISH_SELF carries the Any itself.
+// [check.D61]: FINISH_SELF carries the Any itself.
 TEST(InProgressAny, FinishSelfModeCarriesTheAnyItself) {
     kaa::InProgress<int> a;
     kaa::InProgressAny any({a}, kaa::FINISH_SELF);
@@ -211,7 +211,7 @@ TEST(InProgressAny, FinishSelfModeCarriesTheAnyItself) {
     EXPECT_THROW(r.result<int>(), std::logic_error);
 }
 
-// §12 D61: an unknown mode is rejected (kaa's ValueError).
+// [check.D61]: an unknown mode is rejected (kaa's ValueError).
 TEST(InProgressAny, InvalidFinishModeThrowsInvalidArgument) {
     kaa::InProgress<int> a;
     EXPECT_THROW(kaa::InProgressAny({a}, static_cast<kaa::FinishMode>(42)), std::invalid_argument);
@@ -219,9 +219,9 @@ TEST(InProgressAny, InvalidFinishModeThrowsInvalidArgument) {
     EXPECT_EQ(a.count(), 0u);
 }
 
-// ====================================================================== §12 D62 empty
+// ====================================================================== [check.D62] empty
 
-// §12 D62
+// [check.D62]
 TEST(InProgressAny, EmptyAnyNeverFinishes) {
     kaa::InProgressAny any({});
     EXPECT_FALSE(any.finished());
@@ -229,7 +229,7 @@ TEST(InProgressAny, EmptyAnyNeverFinishes) {
     EXPECT_FALSE(any.finished());
 }
 
-// §12 D62
+// [check.D62]
 TEST(InProgressAll, EmptyAllFinishesImmediatelyWithItself) {
     kaa::InProgressAll all({});
     ASSERT_TRUE(all.finished());
@@ -238,9 +238,9 @@ TEST(InProgressAll, EmptyAllFinishesImmediatelyWithItself) {
     EXPECT_TRUE(r.self() == all);
 }
 
-// ====================================================================== §12 D63 filter
+// ====================================================================== [check.D63] filter
 
-// §12 D63: filtered results are ignored while other candidates remain; the last is accepted.
+// [check.D63]: filtered results are ignored while other candidates remain; the last is accepted.
 TEST(InProgressAny, FilterIgnoresResultsWhileOtherCandidatesRemain) {
     kaa::InProgress<int> a;
     kaa::InProgress<int> b;
@@ -261,7 +261,7 @@ TEST(InProgressAny, FilterIgnoresResultsWhileOtherCandidatesRemain) {
     EXPECT_EQ(offered, (std::vector<int>{1, 2}));
 }
 
-// §12 D63: a result the filter accepts finishes the Any at once.
+// [check.D63]: a result the filter accepts finishes the Any at once.
 TEST(InProgressAny, FilterAcceptingAResultFinishesTheAny) {
     kaa::InProgress<int> a;
     kaa::InProgress<int> b;
@@ -274,7 +274,7 @@ TEST(InProgressAny, FilterAcceptingAResultFinishesTheAny) {
     EXPECT_EQ(a.count(), 0u);
 }
 
-// §12 D63 + D59: prefinished items go through the filter too.
+// [check.D63] + [check.D59]: prefinished items go through the filter too.
 TEST(InProgressAny, FilterAppliesToPrefinishedItems) {
     kaa::InProgress<int> a = kaa::InProgress<int>().finish(1);
     kaa::InProgress<int> b;
@@ -287,9 +287,9 @@ TEST(InProgressAny, FilterAppliesToPrefinishedItems) {
     EXPECT_EQ(any_result(any).index(), 1u);
 }
 
-// ====================================================================== §12 D64 failure
+// ====================================================================== [check.D64] failure
 
-// §12 D64: a failed sub-InProgress finishes the Any successfully with (index, exception).
+// [check.D64]: a failed sub-InProgress finishes the Any successfully with (index, exception).
 TEST(InProgressAny, FailedSubInProgressFinishesTheAnySuccessfully) {
     ReportCapture reports;
     {
@@ -310,7 +310,7 @@ TEST(InProgressAny, FailedSubInProgressFinishesTheAnySuccessfully) {
     EXPECT_EQ(reports.count(), 0u);  // the Any took the failure on
 }
 
-// §12 D64 (Q7): the same shape for a sub-InProgress that had failed before construction.
+// [check.D64] ([ip.any.7]): the same shape for a sub-InProgress that had failed before construction.
 TEST(InProgressAny, PrefailedSubInProgressGivesTheSameShape) {
     ReportCapture reports;
     kaa::InProgress<int> a;
@@ -323,10 +323,10 @@ TEST(InProgressAny, PrefailedSubInProgressGivesTheSameShape) {
     EXPECT_THROW(r.result<int>(), CustomError);
 }
 
-// ====================================================================== §12 D65 Q5
+// ====================================================================== [check.D65] [ip.any.6]
 
-// §12 D65 (Q5): after the Any finished it is disconnected from every sub-InProgress, so a
-// later finish of another one causes no error and no report.
+// [check.D65] ([ip.any.6]): after the Any finished it is disconnected from every sub-InProgress, so
+// a later finish of another one causes no error and no report.
 TEST(InProgressAny, LaterSubFinishAfterTheAnyFinishedCausesNoErrorOrReport) {
     ReportCapture reports;
     kaa::InProgress<int> a;
@@ -342,7 +342,7 @@ TEST(InProgressAny, LaterSubFinishAfterTheAnyFinishedCausesNoErrorOrReport) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// §12 D65: the same InProgress twice, finishing once, finishes the Any once.
+// [check.D65]: the same InProgress twice, finishing once, finishes the Any once.
 TEST(InProgressAny, SameInProgressTwiceFinishesOnce) {
     kaa::InProgress<int> a;
     kaa::InProgressAny any({a, a});
@@ -353,9 +353,9 @@ TEST(InProgressAny, SameInProgressTwiceFinishesOnce) {
     EXPECT_EQ(any_result(any).index(), 0u);
 }
 
-// ====================================================================== §12 D66 flattening
+// ====================================================================== [check.D66] flattening
 
-// §12 D66: nested lists are flattened; indexes refer to the flattened order.
+// [check.D66]: nested lists are flattened; indexes refer to the flattened order.
 TEST(InProgressAny, NestedListsAreFlattenedAndIndexedInFlatOrder) {
     kaa::InProgress<int> a;
     kaa::InProgress<int> b;
@@ -382,9 +382,9 @@ TEST(InProgressAny, NestedListsAreFlattenedAndIndexedInFlatOrder) {
     EXPECT_TRUE(all.result()[2].inprogress() == c);
 }
 
-// ====================================================================== §12 D67/D68 All
+// ===================================================================== [check.D67]/[check.D68] All
 
-// §12 D67: finishes only after every item; the default result is the All itself, indexable
+// [check.D67]: finishes only after every item; the default result is the All itself, indexable
 // and iterable, and a failed item does not fail it.
 TEST(InProgressAll, FinishesOnlyAfterEverySubInProgress) {
     ReportCapture reports;
@@ -415,7 +415,7 @@ TEST(InProgressAll, FinishesOnlyAfterEverySubInProgress) {
     EXPECT_THROW(r[3], std::out_of_range);
 }
 
-// §12 D67: FINISH_RESULT lists the sub-results, including exception info; never fails.
+// [check.D67]: FINISH_RESULT lists the sub-results, including exception info; never fails.
 TEST(InProgressAll, FinishResultModeListsSubResultsIncludingExceptions) {
     ReportCapture reports;
     kaa::InProgress<int> a;
@@ -434,7 +434,7 @@ TEST(InProgressAll, FinishResultModeListsSubResultsIncludingExceptions) {
     EXPECT_THROW(r.self(), std::logic_error);
 }
 
-// §12 D67: FINISH_IDX and FINISH_IDX_RESULT.
+// [check.D67]: FINISH_IDX and FINISH_IDX_RESULT.
 TEST(InProgressAll, IndexModesListIndexes) {
     kaa::InProgress<int> a = kaa::InProgress<int>().finish(1);
     kaa::InProgress<int> b = kaa::InProgress<int>().finish(2);
@@ -447,7 +447,7 @@ TEST(InProgressAll, IndexModesListIndexes) {
     EXPECT_EQ(both.result()[1].result<int>(), 2);
 }
 
-// §12 D67: the same InProgress passed twice is counted twice and works.
+// [check.D67]: the same InProgress passed twice is counted twice and works.
 TEST(InProgressAll, SameInProgressTwiceIsCountedTwice) {
     kaa::InProgress<int> a;
     kaa::InProgressAll all({a, a});
@@ -458,14 +458,14 @@ TEST(InProgressAll, SameInProgressTwiceIsCountedTwice) {
     EXPECT_EQ(all.result().size(), 2u);
 }
 
-// §12 D67: an All whose items all finished before construction finishes at once.
+// [check.D67]: an All whose items all finished before construction finishes at once.
 TEST(InProgressAll, AllPrefinishedFinishesAtConstruction) {
     kaa::InProgress<int> a = kaa::InProgress<int>().finish(1);
     kaa::InProgressAll all({a});
     EXPECT_TRUE(all.finished());
 }
 
-// §12 D68 (Q6): some items finished at construction, the rest before the first listener.
+// [check.D68] ([ip.all.3]): some items finished at construction, the rest before the first listener.
 TEST(InProgressAll, FinishesWhenTheRestFinishedBeforeTheFirstListener) {
     kaa::InProgress<int> a = kaa::InProgress<int>().finish(1);
     kaa::InProgress<int> b;
@@ -483,7 +483,7 @@ TEST(InProgressAll, FinishesWhenTheRestFinishedBeforeTheFirstListener) {
     EXPECT_EQ(b.count(), 0u);
 }
 
-// §12 D68: the same via wait().
+// [check.D68]: the same via wait().
 TEST(InProgressAll, WaitFinishesAnAllWhoseItemsFinishedMeanwhile) {
     kaa::InProgress<int> a;
     kaa::InProgressAll all({a});
@@ -491,7 +491,7 @@ TEST(InProgressAll, WaitFinishesAnAllWhoseItemsFinishedMeanwhile) {
     EXPECT_EQ(all.wait(5s).size(), 1u);
 }
 
-// §12 D60 for All: subscribes lazily and unsubscribes with the last listener.
+// [check.D60] for All: subscribes lazily and unsubscribes with the last listener.
 TEST(InProgressAll, SubscribesOnlyWhileItHasListeners) {
     kaa::InProgress<int> a;
     kaa::InProgress<int> b;

@@ -1,4 +1,4 @@
-// Tests for kaa/inprogress.hpp and kaa/inprogress_callable.hpp: kaa-reference §12 group C
+// Tests for kaa/inprogress.hpp and kaa/inprogress_callable.hpp: docs/semantics.md [check.C]
 // (items 34–55), items 56–58 of group D, the unhandled-exception rules, cross-thread wait() and
 // finish(), re-entrancy during listener dispatch, and a 100,000-link chain stress test.
 //
@@ -70,9 +70,9 @@ struct CustomError : std::runtime_error {
 
 }  // namespace
 
-// ====================================================================== §12 C34 finish()
+// ====================================================================== [check.C34] finish()
 
-// §12 C34
+// [check.C34]
 TEST(InProgress, FinishCallsEveryResultListenerOnceWithTheValue) {
     kaa::InProgress<int> ip;
     std::vector<std::string> calls;
@@ -86,7 +86,7 @@ TEST(InProgress, FinishCallsEveryResultListenerOnceWithTheValue) {
     EXPECT_EQ(ip.result(), 42);
 }
 
-// §12 C34: `InProgress().finish(42)` is an idiom.
+// [check.C34]: `InProgress().finish(42)` is an idiom.
 TEST(InProgress, FinishReturnsTheSameInProgressForChaining) {
     kaa::InProgress<int> ip = kaa::InProgress<int>().finish(42);
     EXPECT_TRUE(ip.finished());
@@ -96,7 +96,7 @@ TEST(InProgress, FinishReturnsTheSameInProgressForChaining) {
     EXPECT_NO_THROW(v.result());
 }
 
-// §12 C34
+// [check.C34]
 TEST(InProgress, SecondFinishThrowsRuntimeError) {
     kaa::InProgress<int> ip;
     ip.finish(1);
@@ -107,7 +107,7 @@ TEST(InProgress, SecondFinishThrowsRuntimeError) {
     EXPECT_THROW(v.finish(), std::runtime_error);
 }
 
-// §12 C34 / Q17: throwing into a finished InProgress raises like finish() (no re-emission).
+// [check.C34] / [ip.throw.2]: throwing into a finished InProgress raises like finish() (no re-emission).
 TEST(InProgress, ThrowIntoFinishedInProgressThrowsRuntimeError) {
     ReportCapture reports;
     kaa::InProgress<int> ip;
@@ -125,9 +125,9 @@ TEST(InProgress, ThrowIntoFinishedInProgressThrowsRuntimeError) {
     EXPECT_THROW(failed.result(), std::logic_error);
 }
 
-// ====================================================================== §12 C35 finish(ip)
+// ====================================================================== [check.C35] finish(ip)
 
-// §12 C35
+// [check.C35]
 TEST(InProgress, FinishWithAnotherInProgressWaitsForIt) {
     kaa::InProgress<int> ip;
     kaa::InProgress<int> other;
@@ -142,7 +142,7 @@ TEST(InProgress, FinishWithAnotherInProgressWaitsForIt) {
     EXPECT_EQ(seen, 5);
 }
 
-// §12 C35: the other's failure is taken too.
+// [check.C35]: the other's failure is taken too.
 TEST(InProgress, FinishWithAnotherInProgressTakesItsFailure) {
     ReportCapture reports;
     kaa::InProgress<int> ip;
@@ -153,16 +153,16 @@ TEST(InProgress, FinishWithAnotherInProgressTakesItsFailure) {
     EXPECT_THROW(ip.result(), CustomError);
 }
 
-// §12 C35: C++ decision — an InProgress<T> cannot hold itself, so finish(self) is rejected.
+// [check.C35]: C++ decision — an InProgress<T> cannot hold itself, so finish(self) is rejected.
 TEST(InProgress, FinishWithItselfThrowsInvalidArgument) {
     kaa::InProgress<int> ip;
     EXPECT_THROW(ip.finish(ip), std::invalid_argument);
     EXPECT_FALSE(ip.finished());
 }
 
-// ====================================================================== §12 C36 result / failed
+// ===================================================================== [check.C36] result / failed
 
-// §12 C36
+// [check.C36]
 TEST(InProgress, ResultBeforeFinishThrowsRuntimeError) {
     kaa::InProgress<int> ip;
     EXPECT_THROW(ip.result(), std::runtime_error);
@@ -171,7 +171,7 @@ TEST(InProgress, ResultBeforeFinishThrowsRuntimeError) {
     EXPECT_THROW(v.result(), std::runtime_error);
 }
 
-// §12 C36
+// [check.C36]
 TEST(InProgress, ResultOfFailedInProgressRethrowsTheOriginalType) {
     kaa::InProgress<int> ip;
     ip.throw_exception(CustomError("original"));
@@ -183,7 +183,7 @@ TEST(InProgress, ResultOfFailedInProgressRethrowsTheOriginalType) {
     EXPECT_THROW(aborted.result(), kaa::InProgressAborted);
 }
 
-// §12 C36
+// [check.C36]
 TEST(InProgress, FailedIsTrueOnlyAfterThrow) {
     kaa::InProgress<int> ok;
     EXPECT_FALSE(ok.failed());
@@ -200,9 +200,9 @@ TEST(InProgress, FailedIsTrueOnlyAfterThrow) {
     EXPECT_THROW(bad.result(), std::runtime_error);
 }
 
-// ====================================================================== §12 C37 once, count()
+// ====================================================================== [check.C37] once, count()
 
-// §12 C37: connecting the same function twice calls it twice, each exactly once.
+// [check.C37]: connecting the same function twice calls it twice, each exactly once.
 TEST(InProgress, EachListenerIsCalledAtMostOnce) {
     kaa::InProgress<int> ip;
     int calls = 0;
@@ -215,7 +215,7 @@ TEST(InProgress, EachListenerIsCalledAtMostOnce) {
     EXPECT_EQ(calls, 2);
 }
 
-// §12 C37: len(ip) counts result listeners only (connect, connect_both), not exception or
+// [check.C37]: len(ip) counts result listeners only (connect, connect_both), not exception or
 // abort listeners.
 TEST(InProgress, CountCountsResultListenersOnly) {
     kaa::InProgress<int> ip;
@@ -235,9 +235,9 @@ TEST(InProgress, CountCountsResultListenersOnly) {
     EXPECT_EQ(ip.count(), 0u);
 }
 
-// ====================================================================== §12 C38 late connect (Q1)
+// ======================================================== [check.C38] late connect ([ip.listen.2])
 
-// §12 C38 (Q1): every late listener fires at once, not only the first.
+// [check.C38] ([ip.listen.2]): every late listener fires at once, not only the first.
 TEST(InProgress, LateConnectFiresImmediatelyWithTheResult) {
     kaa::InProgress<int> ip;
     int early = 0;
@@ -259,7 +259,7 @@ TEST(InProgress, LateConnectFiresImmediatelyWithTheResult) {
     EXPECT_EQ(vcalls, 1);
 }
 
-// §12 C38 (Q1)
+// [check.C38] ([ip.listen.2])
 TEST(InProgress, LateExceptionListenerFiresImmediatelyWithTheException) {
     ReportCapture reports;
     kaa::InProgress<int> ip;
@@ -280,7 +280,7 @@ TEST(InProgress, LateExceptionListenerFiresImmediatelyWithTheException) {
     EXPECT_EQ(reports.count(), 1u);  // a listener returning void does not handle it (C40)
 }
 
-// §12 C38 + C41: a late exception listener returning false handles the failure.
+// [check.C38] + [check.C41]: a late exception listener returning false handles the failure.
 TEST(InProgress, LateExceptionListenerReturningFalseHandlesTheFailure) {
     ReportCapture reports;
     {
@@ -291,9 +291,9 @@ TEST(InProgress, LateExceptionListenerReturningFalseHandlesTheFailure) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// ====================================================================== §12 C39 disconnect
+// ====================================================================== [check.C39] disconnect
 
-// §12 C39: result, exception and abort listeners (and what they captured) are released when
+// [check.C39]: result, exception and abort listeners (and what they captured) are released when
 // it finishes, before the InProgress itself goes away.
 TEST(InProgress, FinishDisconnectsResultExceptionAndAbortListeners) {
     Counted::reset();
@@ -312,7 +312,7 @@ TEST(InProgress, FinishDisconnectsResultExceptionAndAbortListeners) {
     EXPECT_FALSE(ip.abortable());  // no abort listeners left
 }
 
-// §12 C39: the same after a failure.
+// [check.C39]: the same after a failure.
 TEST(InProgress, FailureDisconnectsResultExceptionAndAbortListeners) {
     ReportCapture reports;
     Counted::reset();
@@ -327,7 +327,7 @@ TEST(InProgress, FailureDisconnectsResultExceptionAndAbortListeners) {
     EXPECT_FALSE(ip.abortable());
 }
 
-// §12 C39: listeners of an InProgress that never finishes are released with it.
+// [check.C39]: listeners of an InProgress that never finishes are released with it.
 TEST(InProgress, UnfinishedInProgressReleasesItsListenersWhenDestroyed) {
     Counted::reset();
     {
@@ -340,9 +340,9 @@ TEST(InProgress, UnfinishedInProgressReleasesItsListenersWhenDestroyed) {
     EXPECT_EQ(Counted::alive(), 0);
 }
 
-// ====================================================================== §12 C40/C41 unhandled
+// =============================================================== [check.C40]/[check.C41] unhandled
 
-// §12 C40: exception listeners that return non-false do not handle it; it is reported once,
+// [check.C40]: exception listeners that return non-false do not handle it; it is reported once,
 // when the last handle goes, with the type name and the message.
 TEST(InProgress, UnconsumedFailureIsReportedOnceAtLastRelease) {
     ReportCapture reports;
@@ -363,7 +363,7 @@ TEST(InProgress, UnconsumedFailureIsReportedOnceAtLastRelease) {
     EXPECT_EQ(reports.messages()[0], "std::runtime_error: boom");
 }
 
-// §12 C40: no listeners at all — still reported, with the user's type name.
+// [check.C40]: no listeners at all — still reported, with the user's type name.
 TEST(InProgress, UnconsumedFailureWithoutListenersIsReportedWithItsTypeName) {
     ReportCapture reports;
     { kaa::InProgress<void>().throw_exception(CustomError("nobody looked")); }
@@ -372,7 +372,7 @@ TEST(InProgress, UnconsumedFailureWithoutListenersIsReportedWithItsTypeName) {
     EXPECT_NE(reports.messages()[0].find("nobody looked"), std::string::npos);
 }
 
-// §12 C40: an unfinished or succeeded InProgress is never reported.
+// [check.C40]: an unfinished or succeeded InProgress is never reported.
 TEST(InProgress, SucceededOrUnfinishedInProgressIsNotReported) {
     ReportCapture reports;
     { kaa::InProgress<int> pending; }
@@ -380,7 +380,7 @@ TEST(InProgress, SucceededOrUnfinishedInProgressIsNotReported) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// §12 C41
+// [check.C41]
 TEST(InProgress, FailureHandledByListenerReturningFalseIsNotReported) {
     ReportCapture reports;
     {
@@ -397,7 +397,7 @@ TEST(InProgress, FailureHandledByListenerReturningFalseIsNotReported) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// §12 C41
+// [check.C41]
 TEST(InProgress, FailureConsumedByResultIsNotReported) {
     ReportCapture reports;
     {
@@ -408,7 +408,7 @@ TEST(InProgress, FailureConsumedByResultIsNotReported) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// §12 C41
+// [check.C41]
 TEST(InProgress, FailureConsumedByWaitIsNotReported) {
     ReportCapture reports;
     {
@@ -435,8 +435,8 @@ kaa::Coroutine<int> await_and_catch(kaa::InProgress<int> ip) {
 }
 }  // namespace
 
-// §12 C41 (Q4): a coroutine receiving the exception at an await point consumes it — whether the
-// InProgress failed while the coroutine waited or had failed before the await.
+// [check.C41] ([ip.handled.2]): a coroutine receiving the exception at an await point consumes it —
+// whether the InProgress failed while the coroutine waited or had failed before the await.
 TEST(InProgress, FailureReceivedByCoroutineIsNotReported) {
     ReportCapture reports;
     {
@@ -457,7 +457,7 @@ TEST(InProgress, FailureReceivedByCoroutineIsNotReported) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// §12 C41 + C47: waitfor() inherits the failure, which is then reported once (by the
+// [check.C41] + [check.C47]: waitfor() inherits the failure, which is then reported once (by the
 // inheritor, if nobody consumes it there), not twice.
 TEST(InProgress, FailureInheritedByWaitforIsReportedOnlyOnce) {
     ReportCapture reports;
@@ -481,7 +481,7 @@ TEST(InProgress, FailureInheritedByWaitforIsReportedOnlyOnce) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// §12 C41: an explicit abort is never "unhandled".
+// [check.C41]: an explicit abort is never "unhandled".
 TEST(InProgress, AbortedInProgressIsNotReported) {
     ReportCapture reports;
     {
@@ -503,9 +503,9 @@ TEST(InProgress, FailureReleasedOnAnotherThreadIsReportedThere) {
     EXPECT_EQ(reports.messages()[0], "std::runtime_error: elsewhere");
 }
 
-// ====================================================================== §12 C42–C46 abort
+// =================================================================== [check.C42]–[check.C46] abort
 
-// §12 C42
+// [check.C42]
 TEST(InProgress, AbortWithoutAbortListenersThrowsAndStaysUnfinished) {
     kaa::InProgress<int> ip;
     EXPECT_FALSE(ip.abortable());
@@ -515,7 +515,7 @@ TEST(InProgress, AbortWithoutAbortListenersThrowsAndStaysUnfinished) {
     EXPECT_EQ(ip.result(), 1);
 }
 
-// §12 C43
+// [check.C43]
 TEST(InProgress, AbortOfAbortableInProgressFailsWithInProgressAborted) {
     kaa::InProgress<int> ip{kaa::InProgressOptions{.abortable = true}};
     std::exception_ptr seen;
@@ -534,7 +534,7 @@ TEST(InProgress, AbortOfAbortableInProgressFailsWithInProgressAborted) {
     EXPECT_THROW(ip.result(), kaa::InProgressAborted);
 }
 
-// §12 C43: abort() on a finished InProgress throws.
+// [check.C43]: abort() on a finished InProgress throws.
 TEST(InProgress, AbortOfFinishedInProgressThrowsRuntimeError) {
     kaa::InProgress<int> ip{kaa::InProgressOptions{.abortable = true}};
     ip.finish(1);
@@ -542,7 +542,7 @@ TEST(InProgress, AbortOfFinishedInProgressThrowsRuntimeError) {
     EXPECT_EQ(ip.result(), 1);
 }
 
-// §12 C44: all abort listeners run; one returning false vetoes.
+// [check.C44]: all abort listeners run; one returning false vetoes.
 TEST(InProgress, AbortListenerReturningFalseVetoesTheAbort) {
     kaa::InProgress<int> ip;
     std::vector<int> calls;
@@ -556,7 +556,7 @@ TEST(InProgress, AbortListenerReturningFalseVetoesTheAbort) {
     EXPECT_FALSE(ip.finished());
 }
 
-// §12 C44: an abort listener returning anything but false lets the abort happen.
+// [check.C44]: an abort listener returning anything but false lets the abort happen.
 TEST(InProgress, AbortListenerReturningTrueOrVoidAllowsTheAbort) {
     kaa::InProgress<int> ip;
     int calls = 0;
@@ -573,7 +573,7 @@ TEST(InProgress, AbortListenerReturningTrueOrVoidAllowsTheAbort) {
     EXPECT_TRUE(ip.failed());
 }
 
-// §12 C45
+// [check.C45]
 TEST(InProgress, AbortWithNonAbortExceptionThrowsInvalidArgument) {
     kaa::InProgress<int> ip{kaa::InProgressOptions{.abortable = true}};
     EXPECT_THROW(ip.abort(std::make_exception_ptr(std::runtime_error("no"))),
@@ -581,7 +581,7 @@ TEST(InProgress, AbortWithNonAbortExceptionThrowsInvalidArgument) {
     EXPECT_FALSE(ip.finished());
 }
 
-// §12 C45: an abort exception made for another InProgress is re-targeted: a new exception of
+// [check.C45]: an abort exception made for another InProgress is re-targeted: a new exception of
 // the same type, inprogress() = this one, origin() and message kept. Abort listeners see it as
 // it was passed in.
 TEST(InProgress, AbortWithForeignAbortExceptionIsRetargeted) {
@@ -607,7 +607,7 @@ TEST(InProgress, AbortWithForeignAbortExceptionIsRetargeted) {
     EXPECT_TRUE(foreign.inprogress() == other);  // the caller's exception is unchanged
 }
 
-// §12 C45: an abort exception without an origin gets this InProgress as origin.
+// [check.C45]: an abort exception without an origin gets this InProgress as origin.
 TEST(InProgress, AbortWithExceptionWithoutOriginSetsOriginToSelf) {
     kaa::InProgress<int> ip{kaa::InProgressOptions{.abortable = true}};
     ip.abort(kaa::InProgressAborted("plain"));
@@ -620,7 +620,7 @@ TEST(InProgress, AbortWithExceptionWithoutOriginSetsOriginToSelf) {
     }
 }
 
-// §12 C46
+// [check.C46]
 TEST(InProgress, AbortableFollowsAbortListenersUnlessSetFalse) {
     kaa::InProgress<int> ip;
     EXPECT_FALSE(ip.abortable());
@@ -645,9 +645,9 @@ TEST(InProgress, AbortableFollowsAbortListenersUnlessSetFalse) {
     EXPECT_TRUE(later.abortable());
 }
 
-// ====================================================================== §12 C47 execute, waitfor
+// ==================================================================== [check.C47] execute, waitfor
 
-// §12 C47
+// [check.C47]
 TEST(InProgress, ExecuteFinishesWithTheReturnValue) {
     kaa::InProgress<int> ip;
     kaa::InProgress<int>& same = ip.execute([](int a, int b) { return a * b; }, 6, 7);
@@ -661,7 +661,7 @@ TEST(InProgress, ExecuteFinishesWithTheReturnValue) {
     EXPECT_FALSE(v.failed());
 }
 
-// §12 C47
+// [check.C47]
 TEST(InProgress, ExecuteFailsWithTheThrownException) {
     kaa::InProgress<int> ip;
     ip.execute([]() -> int { throw CustomError("in f"); });
@@ -669,7 +669,7 @@ TEST(InProgress, ExecuteFailsWithTheThrownException) {
     EXPECT_THROW(ip.result(), CustomError);
 }
 
-// §12 C47
+// [check.C47]
 TEST(InProgress, WaitforFinishesOrFailsExactlyAsTheOther) {
     kaa::InProgress<int> a;
     kaa::InProgress<int> b;
@@ -690,7 +690,7 @@ TEST(InProgress, WaitforFinishesOrFailsExactlyAsTheOther) {
     EXPECT_EQ(e.result(), 3);
 }
 
-// ====================================================================== §12 C48 connect_both
+// ====================================================================== [check.C48] connect_both
 
 namespace {
 struct BothRecorder {
@@ -706,7 +706,7 @@ struct BothRecorder {
 };
 }  // namespace
 
-// §12 C48: one overloaded callable gets (const T&) on success and (exception_ptr) on failure.
+// [check.C48]: one overloaded callable gets (const T&) on success and (exception_ptr) on failure.
 TEST(InProgress, ConnectBothWithOneCallableGetsTheValueOrTheException) {
     ReportCapture reports;
     std::vector<std::string> log;
@@ -720,7 +720,7 @@ TEST(InProgress, ConnectBothWithOneCallableGetsTheValueOrTheException) {
     EXPECT_EQ(log, (std::vector<std::string>{"value 4", "error no"}));
 }
 
-// §12 C48: the two-callable form.
+// [check.C48]: the two-callable form.
 TEST(InProgress, ConnectBothWithTwoCallablesCallsTheMatchingOne) {
     ReportCapture reports;
     int values = 0;
@@ -735,9 +735,9 @@ TEST(InProgress, ConnectBothWithTwoCallablesCallsTheMatchingOne) {
     EXPECT_EQ(errors, 1);
 }
 
-// ====================================================================== §12 C49/C50 wait()
+// ================================================================== [check.C49]/[check.C50] wait()
 
-// §12 C49
+// [check.C49]
 TEST(InProgress, WaitWithTimeoutThrowsTimeoutExceptionAndLeavesItUnfinished) {
     kaa::InProgress<int> ip;
     auto start = std::chrono::steady_clock::now();
@@ -753,7 +753,7 @@ TEST(InProgress, WaitWithTimeoutThrowsTimeoutExceptionAndLeavesItUnfinished) {
     EXPECT_EQ(ip.wait(), 1);
 }
 
-// §12 C50: wait() on the main thread runs the loop (timers fire meanwhile).
+// [check.C50]: wait() on the main thread runs the loop (timers fire meanwhile).
 TEST(InProgress, WaitOnTheMainThreadRunsTimersUntilFinished) {
     kaa::InProgress<int> ip;
     int ticks = 0;
@@ -766,14 +766,14 @@ TEST(InProgress, WaitOnTheMainThreadRunsTimersUntilFinished) {
     EXPECT_GE(ticks, 1);
 }
 
-// §12 C50: with delay() as well, and a failure is rethrown by wait().
+// [check.C50]: with delay() as well, and a failure is rethrown by wait().
 TEST(InProgress, WaitOnTheMainThreadRethrowsAFailure) {
     kaa::InProgress<int> ip;
     kaa::delay(5ms).connect([ip]() mutable { ip.throw_exception(CustomError("timer")); });
     EXPECT_THROW(ip.wait(), CustomError);
 }
 
-// §12 C50: wait() is re-entrant on the main thread.
+// [check.C50]: wait() is re-entrant on the main thread.
 TEST(InProgress, WaitIsReentrantOnTheMainThread) {
     kaa::InProgress<int> outer;
     kaa::InProgress<int> inner;
@@ -787,7 +787,7 @@ TEST(InProgress, WaitIsReentrantOnTheMainThread) {
     EXPECT_EQ(outer.wait(), 3);
 }
 
-// §12 C50: a worker thread blocks in wait() until the main loop finishes the InProgress.
+// [check.C50]: a worker thread blocks in wait() until the main loop finishes the InProgress.
 TEST(InProgress, WaitInAWorkerBlocksUntilTheMainLoopFinishesIt) {
     kaa::InProgress<int> ip;
     std::atomic<bool> done{false};
@@ -804,7 +804,7 @@ TEST(InProgress, WaitInAWorkerBlocksUntilTheMainLoopFinishesIt) {
     EXPECT_EQ(got.load(), 11);
 }
 
-// §12 C50: ... and rethrows a failure there.
+// [check.C50]: ... and rethrows a failure there.
 TEST(InProgress, WaitInAWorkerRethrowsAFailure) {
     ReportCapture reports;
     kaa::InProgress<int> ip;
@@ -828,7 +828,7 @@ TEST(InProgress, WaitInAWorkerRethrowsAFailure) {
     EXPECT_EQ(reports.count(), 0u);  // consumed by the worker's wait()
 }
 
-// §12 C50: a worker's wait(timeout) times out without the loop running.
+// [check.C50]: a worker's wait(timeout) times out without the loop running.
 TEST(InProgress, WaitInAWorkerTimesOut) {
     kaa::InProgress<int> ip;
     bool timed_out = false;
@@ -844,7 +844,7 @@ TEST(InProgress, WaitInAWorkerTimesOut) {
     EXPECT_FALSE(ip.finished());
 }
 
-// §12 C50 (reverse): a worker finishes it; the main thread waits; listeners run on the main
+// [check.C50] (reverse): a worker finishes it; the main thread waits; listeners run on the main
 // thread.
 TEST(InProgress, FinishFromAWorkerIsDeliveredOnTheMainThread) {
     kaa::InProgress<int> ip;
@@ -856,7 +856,7 @@ TEST(InProgress, FinishFromAWorkerIsDeliveredOnTheMainThread) {
     EXPECT_EQ(listener_thread, std::this_thread::get_id());
 }
 
-// §12 C50 (reverse): the same for a failure and for void.
+// [check.C50] (reverse): the same for a failure and for void.
 TEST(InProgress, ThrowFromAWorkerIsDeliveredOnTheMainThread) {
     kaa::InProgress<void> ip;
     std::thread::id listener_thread;
@@ -873,8 +873,8 @@ TEST(InProgress, ThrowFromAWorkerIsDeliveredOnTheMainThread) {
     EXPECT_TRUE(v.finished());
 }
 
-// §12 C34 + C50: a worker finishing an InProgress that finished meanwhile: the loop reports the
-// std::runtime_error instead of throwing it out of the loop.
+// [check.C34] + [check.C50]: a worker finishing an InProgress that finished meanwhile: the loop
+// reports the std::runtime_error instead of throwing it out of the loop.
 TEST(InProgress, FinishFromAWorkerOnAFinishedInProgressIsReported) {
     ReportCapture reports;
     kaa::InProgress<int> ip;
@@ -887,9 +887,9 @@ TEST(InProgress, FinishFromAWorkerOnAFinishedInProgressIsReported) {
     EXPECT_EQ(ip.result(), 1);
 }
 
-// ====================================================================== §12 C51–C53 timeout()
+// =============================================================== [check.C51]–[check.C53] timeout()
 
-// §12 C51: the callback runs before the returned InProgress fails; e.inprogress() is the
+// [check.C51]: the callback runs before the returned InProgress fails; e.inprogress() is the
 // original, which stays unfinished.
 TEST(InProgress, TimeoutFailsTheNewInProgressAndLeavesTheOriginalUnfinished) {
     kaa::InProgress<int> source;
@@ -914,7 +914,7 @@ TEST(InProgress, TimeoutFailsTheNewInProgressAndLeavesTheOriginalUnfinished) {
     EXPECT_EQ(source.count(), 0u);  // the link from the source was removed
 }
 
-// §12 C52: with abort=true, the original is aborted (with the TimeoutException) first.
+// [check.C52]: with abort=true, the original is aborted (with the TimeoutException) first.
 TEST(InProgress, TimeoutWithAbortAbortsTheOriginalBeforeTheNewOneFails) {
     kaa::InProgress<int> source{kaa::InProgressOptions{.abortable = true}};
     std::vector<std::string> order;
@@ -927,7 +927,7 @@ TEST(InProgress, TimeoutWithAbortAbortsTheOriginalBeforeTheNewOneFails) {
     EXPECT_THROW(source.result(), kaa::TimeoutException);
 }
 
-// §12 C52: an original that cannot be aborted does not stop the timeout from failing.
+// [check.C52]: an original that cannot be aborted does not stop the timeout from failing.
 TEST(InProgress, TimeoutWithAbortOnANonAbortableOriginalStillFails) {
     ReportCapture reports;
     kaa::InProgress<int> source;  // no abort listeners: not abortable
@@ -938,7 +938,7 @@ TEST(InProgress, TimeoutWithAbortOnANonAbortableOriginalStillFails) {
     EXPECT_EQ(reports.contexts()[0], "Exception while aborting on timeout");
 }
 
-// §12 C53
+// [check.C53]
 TEST(InProgress, TimeoutCarriesTheResultIfTheOriginalFinishesFirst) {
     kaa::InProgress<int> source;
     kaa::InProgress<int> t = source.timeout(20ms);
@@ -954,7 +954,7 @@ TEST(InProgress, TimeoutCarriesTheResultIfTheOriginalFinishesFirst) {
     EXPECT_THROW(t2.result(), CustomError);
 }
 
-// §12 C53: aborting the returned InProgress aborts the original only with abort=true.
+// [check.C53]: aborting the returned InProgress aborts the original only with abort=true.
 TEST(InProgress, AbortingATimeoutAbortsTheOriginalOnlyWithAbortSet) {
     kaa::InProgress<int> s1{kaa::InProgressOptions{.abortable = true}};
     kaa::InProgress<int> t1 = s1.timeout(10s);
@@ -972,9 +972,9 @@ TEST(InProgress, AbortingATimeoutAbortsTheOriginalOnlyWithAbortSet) {
     EXPECT_THROW(s2.result(), kaa::InProgressAborted);
 }
 
-// ====================================================================== §12 C54 noabort()
+// ====================================================================== [check.C54] noabort()
 
-// §12 C54
+// [check.C54]
 TEST(InProgress, NoabortCannotBeAbortedAndTakesTheOriginalResult) {
     kaa::InProgress<int> source{kaa::InProgressOptions{.abortable = true}};
     kaa::InProgress<int> shield = source.noabort();
@@ -990,7 +990,7 @@ namespace {
 kaa::Coroutine<int> await_it(kaa::InProgress<int> ip) { co_return co_await ip; }
 }  // namespace
 
-// §12 C54 / B28: a coroutine awaiting the shield does not abort the original.
+// [check.C54] / [check.B28]: a coroutine awaiting the shield does not abort the original.
 TEST(InProgress, NoabortShieldsTheOriginalFromACoroutineAbort) {
     kaa::InProgress<int> source{kaa::InProgressOptions{.abortable = true}};
     kaa::Coroutine<int> co = await_it(source.noabort());
@@ -999,9 +999,9 @@ TEST(InProgress, NoabortShieldsTheOriginalFromACoroutineAbort) {
     EXPECT_FALSE(source.finished());
 }
 
-// ====================================================================== §12 C55 delay()
+// ====================================================================== [check.C55] delay()
 
-// §12 C55
+// [check.C55]
 TEST(InProgress, DelayFinishesAfterTheDurationAndIsAbortable) {
     auto start = std::chrono::steady_clock::now();
     kaa::InProgress<void> d = kaa::delay(20ms);
@@ -1013,7 +1013,7 @@ TEST(InProgress, DelayFinishesAfterTheDurationAndIsAbortable) {
     EXPECT_FALSE(d.failed());
 }
 
-// §12 C55
+// [check.C55]
 TEST(InProgress, AbortedDelayNeverFires) {
     kaa::InProgress<void> d = kaa::delay(10ms);
     int fired = 0;
@@ -1025,7 +1025,7 @@ TEST(InProgress, AbortedDelayNeverFires) {
     EXPECT_EQ(fired, 0);
 }
 
-// §12 C50: wait() called while finishing is nested past the inline bound still gets the
+// [check.C50]: wait() called while finishing is nested past the inline bound still gets the
 // loop's work done (deferred dispatch must not be queued behind the waiting frame).
 TEST(InProgress, WaitInsideADeeplyNestedFinishStillRunsListeners) {
     const int saved = kaa::detail::inline_depth;
@@ -1038,7 +1038,7 @@ TEST(InProgress, WaitInsideADeeplyNestedFinishStillRunsListeners) {
     EXPECT_EQ(got, 1);
 }
 
-// §12 C44 + C55. BUG in src/delay.cpp (not owned here): DelayState::abort() cancels the timer
+// [check.C44] + [check.C55]. BUG in src/delay.cpp (not owned here): DelayState::abort() cancels the timer
 // and drops its reference before StateBase::abort(), which throws when an abort listener vetoes;
 // the delay then stays pending forever. Enable once delay.cpp aborts first and disarms after.
 TEST(InProgress, VetoedAbortOfADelayLeavesItsTimerRunning) {
@@ -1079,7 +1079,7 @@ TEST(InProgress, CoroutineAbortedByAnEarlierListenerIsNotResumedAgain) {
     co.emplace(await_catching_abort(ip));
     ip.finish(5);
     ASSERT_TRUE(co->finished());
-    EXPECT_TRUE(co->failed());  // an aborted coroutine always ends failed (§12 B24)
+    EXPECT_TRUE(co->failed());  // an aborted coroutine always ends failed ([check.B24])
 }
 
 // A listener may drop the last handle of the InProgress it is called from.
@@ -1195,9 +1195,9 @@ TEST(InProgressStress, DroppingAnUnfinishedHundredThousandChainFreesIt) {
     EXPECT_EQ(Counted::alive(), 0);
 }
 
-// ====================================================================== §12 D56–D58 callable
+// ================================================================ [check.D56]–[check.D58] callable
 
-// §12 D56: () → null (void, or a value-initialised T), (a) → a, (a, b, …) → a tuple.
+// [check.D56]: () → null (void, or a value-initialised T), (a) → a, (a, b, …) → a tuple.
 // Keyword arguments ((k=v), (k1=…, k2=…), (args…, kw…)) have no C++ counterpart: the
 // keyword cases of the item are not applicable.
 TEST(InProgressCallable, ArgumentsMapToTheResult) {
@@ -1227,7 +1227,7 @@ TEST(InProgressCallable, ArgumentsMapToTheResult) {
     EXPECT_TRUE(discard.finished());
 }
 
-// §12 D56: calling it after it finished throws (via finish()).
+// [check.D56]: calling it after it finished throws (via finish()).
 TEST(InProgressCallable, CallingItTwiceThrowsRuntimeError) {
     kaa::InProgressCallable<int> ip;
     ip(1);
@@ -1235,7 +1235,7 @@ TEST(InProgressCallable, CallingItTwiceThrowsRuntimeError) {
     EXPECT_EQ(ip.result(), 1);
 }
 
-// §12 D56: the constructor hands the callable to `func` (kaa: InProgressCallable(sig.connect)).
+// [check.D56]: the constructor hands the callable to `func` (kaa: InProgressCallable(sig.connect)).
 TEST(InProgressCallable, ConstructorFunctionReceivesTheCallable) {
     kaa::Signal<int> sig;
     kaa::InProgressCallable<int> ip([&](kaa::InProgressCallable<int>& self) {
@@ -1247,7 +1247,7 @@ TEST(InProgressCallable, ConstructorFunctionReceivesTheCallable) {
     EXPECT_EQ(sig.count(), 0u);
 }
 
-// §12 D57: an exception (kaa's exception triple → std::exception_ptr) fails it when throwable.
+// [check.D57]: an exception (kaa's exception triple → std::exception_ptr) fails it when throwable.
 TEST(InProgressCallable, ExceptionArgumentFailsItWhenThrowable) {
     ReportCapture reports;
     kaa::InProgressCallable<int> ip;
@@ -1256,7 +1256,7 @@ TEST(InProgressCallable, ExceptionArgumentFailsItWhenThrowable) {
     EXPECT_THROW(ip.result(), CustomError);
 }
 
-// §12 D57: with throwable=false it is a plain value (when T can hold it).
+// [check.D57]: with throwable=false it is a plain value (when T can hold it).
 TEST(InProgressCallable, ExceptionArgumentIsAValueWhenNotThrowable) {
     kaa::InProgressCallable<std::exception_ptr> ip({}, {}, /*throwable=*/false);
     std::exception_ptr e = std::make_exception_ptr(CustomError("as value"));
@@ -1269,7 +1269,7 @@ TEST(InProgressCallable, ExceptionArgumentIsAValueWhenNotThrowable) {
     EXPECT_FALSE(v.failed());  // void discards it like any argument
 }
 
-// §12 D58: inprogress(ip) is ip; inprogress(exc) is exc.inprogress(); other types have no
+// [check.D58]: inprogress(ip) is ip; inprogress(exc) is exc.inprogress(); other types have no
 // inprogress() (kaa's TypeError becomes a compile-time error).
 template <class T>
 concept HasInprogress = requires(T& t) { kaa::inprogress(t); };
@@ -1285,7 +1285,7 @@ TEST(InProgressProtocol, InprogressOfAnInProgressIsItself) {
     EXPECT_TRUE(kaa::inprogress(e) == ip);
 }
 
-// §12 D58: inprogress(signal) finishes at the next emission and leaves no connection behind.
+// [check.D58]: inprogress(signal) finishes at the next emission and leaves no connection behind.
 TEST(InProgressProtocol, InprogressOfASignalFinishesAtTheNextEmission) {
     kaa::Signal<int> sig;
     kaa::InProgress<int> ip = kaa::inprogress(sig);

@@ -1,5 +1,5 @@
 // Tests for kaa/io.hpp: IOMonitor and WeakIOMonitor over pipes, and the loop's I/O phase
-// (re-checking watchers mid-batch, the fd generation check). kaa-reference §12 H105, §6.1, §4.1.
+// (re-checking watchers mid-batch, the fd generation check). [check.H105], [io.monitor], [loop.phase.3].
 //
 // The loop is driven with main::step() while something is ready or due (a Ticker), or with
 // main::loop(cond, timeout); readiness is level-triggered, so "not called in the next steps"
@@ -73,7 +73,7 @@ struct Owner {
 
 }  // namespace
 
-// §12 H105
+// docs/semantics.md [check.H105]
 TEST(IOMonitor, CallsItsCallbackWithOnlyItsBoundArgumentsWhenReadable) {
     Pipe p;
     std::vector<std::string> seen;
@@ -92,7 +92,7 @@ TEST(IOMonitor, CallsItsCallbackWithOnlyItsBoundArgumentsWhenReadable) {
     EXPECT_TRUE(m.active());  // void: stays registered
 }
 
-// §12 H105
+// [check.H105]
 TEST(IOMonitor, CallbackReturningFalseUnregisters) {
     Ticker ticker;
     Pipe p;
@@ -109,7 +109,7 @@ TEST(IOMonitor, CallbackReturningFalseUnregisters) {
     EXPECT_EQ(m.fd(), -1);
 }
 
-// §6.1: only an explicit false counts
+// [io.monitor.2]: only an explicit false counts
 TEST(IOMonitor, CallbackReturningTrueOrVoidStaysRegistered) {
     Ticker ticker;
     Pipe p;
@@ -130,7 +130,7 @@ TEST(IOMonitor, CallbackReturningTrueOrVoidStaysRegistered) {
     EXPECT_FALSE(m.active());
 }
 
-// §12 H105
+// [check.H105]
 TEST(IOMonitor, RegisteringASecondFdWhileActiveThrows) {
     Pipe p1;
     Pipe p2;
@@ -150,7 +150,7 @@ TEST(IOMonitor, RegisteringASecondFdWhileActiveThrows) {
     EXPECT_EQ(m.fd(), p2.r);
 }
 
-// §6.1
+// [io.monitor.3]
 TEST(IOMonitor, RejectsBadArguments) {
     Pipe p;
     kaa::IOMonitor m([] {});
@@ -171,7 +171,7 @@ TEST(IOMonitor, RejectsBadArguments) {
     EXPECT_NO_THROW(b.register_fd(p.r, kaa::IO_WRITE));  // the other direction is free
 }
 
-// §6.1
+// [io.monitor]
 TEST(IOMonitor, WatchesWritability) {
     Pipe p;
     int calls = 0;
@@ -186,7 +186,7 @@ TEST(IOMonitor, WatchesWritability) {
     EXPECT_FALSE(m.active());
 }
 
-// §6.1 (RAII)
+// [io.monitor.4] (RAII)
 TEST(IOMonitor, DestructorUnregisters) {
     Ticker ticker;
     Pipe p;
@@ -205,7 +205,7 @@ TEST(IOMonitor, DestructorUnregisters) {
     EXPECT_EQ(calls, 1);
 }
 
-// §6.1: moving keeps the registration, assigning over a monitor unregisters it
+// [io.monitor.4]: moving keeps the registration, assigning over a monitor unregisters it
 TEST(IOMonitor, MoveKeepsTheRegistration) {
     Ticker ticker;
     Pipe p1;
@@ -227,7 +227,7 @@ TEST(IOMonitor, MoveKeepsTheRegistration) {
     EXPECT_TRUE(c.active());
 }
 
-// §4.1 / STYLE §2.9: a callback may destroy its own monitor
+// [loop.phase.3], collect-dispatch-recheck: a callback may destroy its own monitor
 TEST(IOMonitor, CallbackMayDestroyItsOwnMonitor) {
     Ticker ticker;
     Pipe p;
@@ -243,7 +243,7 @@ TEST(IOMonitor, CallbackMayDestroyItsOwnMonitor) {
     EXPECT_EQ(calls, 1);
 }
 
-// §4.1: a watcher unregistered by an earlier callback of the same batch gets no call
+// [loop.phase.3]: a watcher unregistered by an earlier callback of the same batch gets no call
 TEST(IOMonitor, MonitorUnregisteredByAnEarlierCallbackOfTheBatchIsNotCalled) {
     Ticker ticker;
     Pipe p1;
@@ -312,7 +312,7 @@ TEST(IOMonitor, ReusedFdDoesNotReceiveTheStaleEventOfItsPredecessor) {
     fresh.unregister();
 }
 
-// §4.5: an exception from a callback propagates; the monitor stays registered
+// [io.monitor.2]: an exception from a callback propagates; the monitor stays registered
 TEST(IOMonitor, ExceptionFromTheCallbackPropagatesAndTheMonitorStays) {
     Pipe p;
     int calls = 0;
@@ -328,7 +328,7 @@ TEST(IOMonitor, ExceptionFromTheCallbackPropagatesAndTheMonitorStays) {
     EXPECT_EQ(calls, 2);
 }
 
-// §6.1: from another thread, register_fd and unregister are posted to the loop
+// [io.monitor.5]: from another thread, register_fd and unregister are posted to the loop
 TEST(IOMonitor, RegisterFromAnotherThreadIsPostedToTheLoop) {
     Pipe p;
     std::atomic<int> calls{0};
@@ -353,7 +353,7 @@ TEST(IOMonitor, RegisterFromAnotherThreadIsPostedToTheLoop) {
     EXPECT_FALSE(m.active());
 }
 
-// §6.1: a failure of a posted registration is reported, not lost
+// [io.monitor.5]: a failure of a posted registration is reported, not lost
 TEST(IOMonitor, FailedRegistrationFromAnotherThreadIsReported) {
     kaa::test::ReportCapture capture;
     Pipe p1;
@@ -368,7 +368,7 @@ TEST(IOMonitor, FailedRegistrationFromAnotherThreadIsReported) {
     EXPECT_EQ(m.fd(), p1.r);
 }
 
-// §6.1
+// [io.monitor.4]
 TEST(WeakIOMonitor, UnregistersWithoutACallOnceItsOwnerDied) {
     Ticker ticker;
     Pipe p;
@@ -386,7 +386,7 @@ TEST(WeakIOMonitor, UnregistersWithoutACallOnceItsOwnerDied) {
     EXPECT_FALSE(m.active());
 }
 
-// §6.1
+// [io.monitor.4]
 TEST(WeakIOMonitor, CallsAPlainFunctionWhileTheOwnerLives) {
     Ticker ticker;
     Pipe p;

@@ -1,6 +1,6 @@
 // Tests for kaa/main.hpp: loop(), run(), stop(), step(), the main signals, POSIX signals,
-// cross-thread posting, and the re-entrancy of the loop's phases. kaa-reference §12 F89–F95,
-// §4.5, Q9, Q10.
+// cross-thread posting, and the re-entrancy of the loop's phases. docs/semantics.md
+// [check.F89]–[check.F95], [loop], [loop.loop.2], [loop.posix.3].
 //
 // run() tests arm a safety timer that stops the loop after 10 s, so a regression fails instead
 // of hanging; they assert that it did not fire.
@@ -88,7 +88,7 @@ kaa::OneShotTimer stop_after(std::chrono::nanoseconds after) {
 
 // ---------------------------------------------------------------- loop()
 
-// §12 F89
+// [check.F89]
 TEST(MainLoop, ReturnsAfterTheTimeoutWhileTheConditionHolds) {
     const auto t0 = Clock::now();
     int checks = 0;
@@ -98,7 +98,7 @@ TEST(MainLoop, ReturnsAfterTheTimeoutWhileTheConditionHolds) {
     EXPECT_LT(elapsed, 5s);
 }
 
-// §12 F89, Q9
+// [check.F89], [loop.loop.2]
 TEST(MainLoop, FalseConditionValueReturnsAtOnce) {
     int iterations = 0;
     kaa::ScopedConnection c(kaa::main::signals().step.connect([&] { ++iterations; }));
@@ -108,7 +108,7 @@ TEST(MainLoop, FalseConditionValueReturnsAtOnce) {
     EXPECT_EQ(iterations, 0);
 }
 
-// §12 F89, Q9
+// [check.F89], [loop.loop.2]
 TEST(MainLoop, TrueConditionValueRunsUntilTheTimeout) {
     const auto t0 = Clock::now();
     kaa::main::loop(true, 30ms);
@@ -117,7 +117,7 @@ TEST(MainLoop, TrueConditionValueRunsUntilTheTimeout) {
     EXPECT_LT(elapsed, 5s);
 }
 
-// §4.5
+// [loop.loop.1]
 TEST(MainLoop, ChecksTheConditionBeforeEachIteration) {
     Ticker ticker;
     int iterations = 0;
@@ -128,7 +128,7 @@ TEST(MainLoop, ChecksTheConditionBeforeEachIteration) {
     EXPECT_EQ(iterations, 4);
 }
 
-// §4.5
+// [loop.loop.1]
 TEST(MainLoop, IsRunningInsideLoopAndNotOutside) {
     EXPECT_FALSE(kaa::main::is_running());
     bool inside = false;
@@ -140,7 +140,7 @@ TEST(MainLoop, IsRunningInsideLoopAndNotOutside) {
     EXPECT_TRUE(kaa::main::is_mainthread());
 }
 
-// §4.5
+// [loop.thread.1]
 TEST(MainLoop, RunsFromAnotherThreadWhileItRunsAreRejected) {
     std::exception_ptr error;
     kaa::OneShotTimer t([&] {
@@ -161,7 +161,7 @@ TEST(MainLoop, RunsFromAnotherThreadWhileItRunsAreRejected) {
 
 // ---------------------------------------------------------------- exceptions
 
-// §12 F90
+// [check.F90]
 TEST(MainLoop, ExceptionFromATimerGoesToTheExceptionSignal) {
     std::vector<std::string> seen;
     kaa::ScopedConnection c(kaa::main::signals().exception.connect([&](std::exception_ptr e) {
@@ -178,7 +178,7 @@ TEST(MainLoop, ExceptionFromATimerGoesToTheExceptionSignal) {
     EXPECT_TRUE(later);  // the loop kept running
 }
 
-// §12 F90
+// [check.F90]
 TEST(MainLoop, UnvetoedExceptionPropagatesOutOfLoop) {
     int listener_calls = 0;
     kaa::ScopedConnection c(kaa::main::signals().exception.connect(
@@ -190,7 +190,7 @@ TEST(MainLoop, UnvetoedExceptionPropagatesOutOfLoop) {
     EXPECT_FALSE(kaa::main::is_running());
 }
 
-// §12 F90
+// [check.F90]
 TEST(MainRun, UnvetoedExceptionPropagatesOutOfRunAfterShutdown) {
     Safety safety;
     bool shutdown = false;
@@ -206,7 +206,7 @@ TEST(MainRun, UnvetoedExceptionPropagatesOutOfRunAfterShutdown) {
 
 // ---------------------------------------------------------------- run() and stop()
 
-// §12 F91
+// [check.F91]
 TEST(MainRun, StopInsideRunEndsItAndShutsDownInOrder) {
     Safety safety;
     std::vector<std::string> events;
@@ -233,7 +233,7 @@ TEST(MainRun, StopInsideRunEndsItAndShutsDownInOrder) {
     EXPECT_FALSE(safety.fired());
 }
 
-// §12 F92
+// [check.F92]
 TEST(MainRun, ShutdownDisconnectsShutdownAndStepListenersAndRunWorksAgain) {
     Safety safety;
     int step_calls = 0;
@@ -267,7 +267,7 @@ TEST(MainRun, ShutdownDisconnectsShutdownAndStepListenersAndRunWorksAgain) {
     EXPECT_FALSE(safety.fired());
 }
 
-// §4.5
+// [loop.run.1]
 TEST(MainRun, RunWhileALoopRunsThrows) {
     std::exception_ptr error;
     kaa::OneShotTimer t([&] {
@@ -283,7 +283,7 @@ TEST(MainRun, RunWhileALoopRunsThrows) {
     EXPECT_THROW(std::rethrow_exception(error), std::runtime_error);
 }
 
-// §4.5: stop() from another thread is posted to the loop
+// [loop.stop.1]: stop() from another thread is posted to the loop
 TEST(MainRun, StopFromAnotherThreadEndsRun) {
     Safety safety;
     std::thread th;
@@ -359,7 +359,7 @@ TEST(MainLoop, StopInsideAPlainLoopThrowsSystemExitAndIsNotLeftPending) {
     EXPECT_EQ(iterations, 3);
 }
 
-// §4.5: _stop() is guarded: once shut down, stop() without a loop does nothing until run()
+// [loop.stop.3]: _stop() is guarded: once shut down, stop() without a loop does nothing until run()
 TEST(MainRun, StopAfterTheShutdownDoesNothing) {
     Safety safety;
     auto stopper = stop_after(0ns);
@@ -375,7 +375,7 @@ TEST(MainRun, StopAfterTheShutdownDoesNothing) {
 
 // ---------------------------------------------------------------- POSIX signals
 
-// §12 F93
+// [check.F93]
 TEST(MainRun, SigtermEndsRunWithinOneIteration) {
     struct sigaction before {};
     ::sigaction(SIGTERM, nullptr, &before);
@@ -404,7 +404,7 @@ TEST(MainRun, SigtermEndsRunWithinOneIteration) {
     EXPECT_EQ(after.sa_handler, before.sa_handler);
 }
 
-// §12 F93
+// [check.F93]
 TEST(MainRun, SigtermSentWithKillEndsRun) {
     Safety safety;
     kaa::OneShotTimer killer([] { ::kill(::getpid(), SIGTERM); });
@@ -414,7 +414,7 @@ TEST(MainRun, SigtermSentWithKillEndsRun) {
     EXPECT_FALSE(safety.fired());
 }
 
-// §12 F93
+// [check.F93]
 TEST(MainRun, SigintWithTheDefaultHandlerEndsRun) {
     struct sigaction before {};
     ::sigaction(SIGINT, nullptr, &before);
@@ -430,7 +430,7 @@ TEST(MainRun, SigintWithTheDefaultHandlerEndsRun) {
     EXPECT_EQ(after.sa_handler, SIG_DFL);  // restored
 }
 
-// §4.5: the exception signal may veto the SystemExit of a POSIX signal
+// [loop.posix.2]: the exception signal may veto the SystemExit of a POSIX signal
 TEST(MainRun, SigtermCanBeVetoedByAnExceptionListener) {
     Safety safety;
     int vetoed = 0;
@@ -452,7 +452,7 @@ TEST(MainRun, SigtermCanBeVetoedByAnExceptionListener) {
     EXPECT_FALSE(safety.fired());
 }
 
-// Q10: the signal wakeup stays registered after the first signal
+// [loop.posix.3]: the signal wakeup stays registered after the first signal
 TEST(MainRun, ASecondRunStillHandlesSigterm) {
     for (int round = 0; round < 2; ++round) {
         Safety safety;
@@ -465,7 +465,7 @@ TEST(MainRun, ASecondRunStillHandlesSigterm) {
 
 // ---------------------------------------------------------------- step()
 
-// §12 F94
+// [check.F94]
 TEST(MainStep, StepSignalIsEmittedAfterEveryIteration) {
     Ticker ticker;
     std::vector<std::string> events;
@@ -483,7 +483,7 @@ TEST(MainStep, StepSignalIsEmittedAfterEveryIteration) {
     t.stop();
 }
 
-// §12 F95
+// [check.F95]
 TEST(MainStep, IdleStepBlocksUntilAPostFromAnotherThreadWakesIt) {
     std::atomic<bool> ran{false};
     std::thread::id ran_on;
@@ -508,7 +508,7 @@ TEST(MainStep, IdleStepBlocksUntilAPostFromAnotherThreadWakesIt) {
     EXPECT_LT(elapsed, 5s);  // woken, not the 30 s idle timeout
 }
 
-// §4.5: step() from another thread only wakes the loop
+// [loop.step.1]: step() from another thread only wakes the loop
 TEST(MainStep, StepFromAnotherThreadOnlyWakesTheLoop) {
     std::atomic<bool> done{false};
     kaa::main::post([] {});
@@ -521,7 +521,7 @@ TEST(MainStep, StepFromAnotherThreadOnlyWakesTheLoop) {
     kaa::main::step();  // runs the posted no-op (due: posted work never waits)
 }
 
-// §3.6: posted work runs on the loop thread, in order
+// [loop.post.1]: posted work runs on the loop thread, in order
 TEST(MainPost, PostedWorkRunsOnTheLoopThreadInOrder) {
     std::vector<int> order;
     std::atomic<int> count{0};

@@ -1,5 +1,5 @@
 // Tests for kaa/signal_inprogress.hpp: inprogress(signal) and Signals::any()/all() (split from
-// signal_test.cpp). Named after kaa-reference §12 item 58 and E83; no main loop is needed.
+// signal_test.cpp). Named after [check.D58] and [check.E83]; no main loop is needed.
 
 #include <kaa/signal_inprogress.hpp>  // first: the header is self-contained
 
@@ -20,7 +20,7 @@ namespace {
 
 // ------------------------------------------------------------------ D58 inprogress(signal)
 
-// §12 D58
+// docs/semantics.md [check.D58]
 TEST(SignalInProgress, FinishesAtNextEmissionAndLeavesNoConnection) {
     kaa::Signal<int> sig;
     kaa::InProgress<int> ip = kaa::inprogress(sig);
@@ -34,7 +34,7 @@ TEST(SignalInProgress, FinishesAtNextEmissionAndLeavesNoConnection) {
     EXPECT_EQ(ip.result(), 7);
 }
 
-// §12 D58
+// [check.D58]
 TEST(SignalInProgress, DroppedInProgressLeavesNoConnection) {
     int disconnected = 0;
     kaa::Signal<int> sig([&](kaa::Signal<int>&, kaa::SignalAction a) {
@@ -49,7 +49,7 @@ TEST(SignalInProgress, DroppedInProgressLeavesNoConnection) {
     EXPECT_TRUE(sig.emit(1));
 }
 
-// §2.15: the result is void, the argument, or a tuple of the arguments.
+// [ip.protocol.2]: the result is void, the argument, or a tuple of the arguments.
 TEST(SignalInProgress, ResultTypeFollowsTheArguments) {
     kaa::Signal<> none;
     kaa::Signal<const std::string&> one;
@@ -65,7 +65,7 @@ TEST(SignalInProgress, ResultTypeFollowsTheArguments) {
     EXPECT_EQ(c.result(), std::make_tuple(1, std::string("y")));
 }
 
-// §3.3 + §2.15: a deferred emission finishes it at once.
+// [sig.defer.1] + [ip.protocol.2]: a deferred emission finishes it at once.
 TEST(SignalInProgress, DeferredEmissionFinishesItAtOnce) {
     kaa::Signal<int> sig;
     sig.emit_deferred(4);
@@ -77,7 +77,7 @@ TEST(SignalInProgress, DeferredEmissionFinishesItAtOnce) {
 
 }  // namespace
 
-// §12 E83 — Signals::any() finishes with (index, value) of the first signal emitted, and all()
+// [check.E83] — Signals::any() finishes with (index, value) of the first signal emitted, and all()
 // once every signal has been emitted.
 TEST(Signals, AnyFinishesWithFirstEmittedAndAllWhenEveryOneEmitted) {
     kaa::Signals<std::string> sig{"one", "two", "three"};

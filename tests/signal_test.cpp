@@ -1,6 +1,6 @@
 // Tests for kaa/signal.hpp: Signal and Signals (Callable and WeakCallable: callable_test.cpp;
 // inprogress(signal) and Signals::any()/all(): signal_inprogress_test.cpp).
-// Named after kaa-reference §12 group E (items 70–82); no main loop is needed.
+// Named after docs/semantics.md [check.E70]–[check.E82]; no main loop is needed.
 
 #include <kaa/signal.hpp>  // first: the header is self-contained
 
@@ -37,7 +37,7 @@ struct Listener {
 
 // ------------------------------------------------------------------ E71 weak connections
 
-// §12 E71
+// [check.E71]
 TEST(Signal, WeakConnectionIsRemovedWhenOwnerDies) {
     std::vector<kaa::SignalAction> actions;
     kaa::Signal<int> sig([&](kaa::Signal<int>&, kaa::SignalAction a) { actions.push_back(a); });
@@ -56,7 +56,7 @@ TEST(Signal, WeakConnectionIsRemovedWhenOwnerDies) {
     EXPECT_TRUE(sig.emit(2));
 }
 
-// §12 E71: a dead weak connection found by emit() is removed, not called.
+// [check.E71]: a dead weak connection found by emit() is removed, not called.
 TEST(Signal, EmitRemovesWeakConnectionWhoseOwnerDied) {
     int disconnected = 0;
     kaa::Signal<> sig([&](kaa::Signal<>&, kaa::SignalAction a) {
@@ -72,7 +72,7 @@ TEST(Signal, EmitRemovesWeakConnectionWhoseOwnerDied) {
     EXPECT_EQ(sig.count(), 0u);
 }
 
-// §8.3 C17: a weak connection whose owner is already gone connects nothing.
+// [sig.connect.2]: a weak connection whose owner is already gone connects nothing.
 TEST(Signal, WeakConnectionToDeadOwnerConnectsNothing) {
     int changes = 0;
     kaa::Signal<> sig([&](kaa::Signal<>&, kaa::SignalAction) { ++changes; });
@@ -83,7 +83,7 @@ TEST(Signal, WeakConnectionToDeadOwnerConnectsNothing) {
     EXPECT_EQ(changes, 0);
 }
 
-// §3.2: a weak connection calls a member function on its owner.
+// [sig.weak.1]: a weak connection calls a member function on its owner.
 TEST(Signal, WeakConnectionCallsMemberFunctionOnOwner) {
     auto owner = std::make_shared<Listener>();
     kaa::Signal<int> sig;
@@ -92,7 +92,7 @@ TEST(Signal, WeakConnectionCallsMemberFunctionOnOwner) {
     EXPECT_EQ(owner->calls, Calls{"3m"});
 }
 
-// §3.2: the owner is held strongly during the call, even if the call drops the last other ref.
+// [sig.weak.1]: the owner is held strongly during the call, even if the call drops the last other ref.
 TEST(Signal, WeakConnectionKeepsOwnerAliveDuringItsCall) {
     auto owner = std::make_shared<Listener>();
     std::weak_ptr<Listener> watch = owner;
@@ -108,8 +108,8 @@ TEST(Signal, WeakConnectionKeepsOwnerAliveDuringItsCall) {
     EXPECT_EQ(sig.count(), 0u);
 }
 
-// §3.2: a std::weak_ptr bound argument is weak too: locked for the call, its death removes the
-// connection.
+// [sig.weak.1]: a std::weak_ptr bound argument is weak too: locked for the call, its death removes
+// the connection.
 TEST(Signal, WeakBoundArgumentIsLockedAndItsDeathDisconnects) {
     auto owner = std::make_shared<int>(0);
     auto arg = std::make_shared<int>(5);
@@ -127,7 +127,7 @@ TEST(Signal, WeakBoundArgumentIsLockedAndItsDeathDisconnects) {
 
 // ------------------------------------------------------------------ E72–E75 emit
 
-// §12 E72
+// [check.E72]
 TEST(Signal, EmitReturnsFalseIffSomeCallbackReturnedFalse) {
     kaa::Signal<int> sig;
     Calls calls;
@@ -153,14 +153,14 @@ TEST(Signal, EmitReturnsFalseIffSomeCallbackReturnedFalse) {
     EXPECT_TRUE(sig.emit(1));
 }
 
-// §12 E72
+// [check.E72]
 TEST(Signal, EmitWithNoCallbacksReturnsTrue) {
     kaa::Signal<int> sig;
     EXPECT_TRUE(sig.emit(1));
     EXPECT_TRUE(sig.empty());
 }
 
-// §12 E73
+// [check.E73]
 TEST(Signal, OrdinaryExceptionIsReportedAndLaterCallbacksRun) {
     ReportCapture reports;
     kaa::Signal<> sig;
@@ -177,7 +177,7 @@ TEST(Signal, OrdinaryExceptionIsReportedAndLaterCallbacksRun) {
     EXPECT_EQ(sig.count(), 3u);
 }
 
-// §12 E74
+// [check.E74]
 TEST(Signal, InProgressAbortedPropagatesOutOfEmit) {
     ReportCapture reports;
     kaa::Signal<> sig;
@@ -190,14 +190,14 @@ TEST(Signal, InProgressAbortedPropagatesOutOfEmit) {
     EXPECT_EQ(reports.count(), 0u);
 }
 
-// §12 E74: SystemExit is a BaseException too.
+// [check.E74]: SystemExit is a BaseException too.
 TEST(Signal, SystemExitPropagatesOutOfEmit) {
     kaa::Signal<> sig;
     sig.connect([] { throw kaa::SystemExit("bye"); });
     EXPECT_THROW(sig.emit(), kaa::SystemExit);
 }
 
-// §12 E75
+// [check.E75]
 TEST(Signal, OnceCallbackIsDisconnectedBeforeItRuns) {
     kaa::Signal<int> sig;
     Calls calls;
@@ -214,7 +214,7 @@ TEST(Signal, OnceCallbackIsDisconnectedBeforeItRuns) {
     EXPECT_EQ(calls.size(), 4u);
 }
 
-// §3.3: the emission iterates over a snapshot.
+// [sig.emit.1]: the emission iterates over a snapshot.
 TEST(Signal, CallbackConnectedDuringEmitIsNotCalledInIt) {
     kaa::Signal<> sig;
     int late = 0;
@@ -225,7 +225,7 @@ TEST(Signal, CallbackConnectedDuringEmitIsNotCalledInIt) {
     EXPECT_EQ(late, 1);
 }
 
-// STYLE §2.9: a callback disconnected by an earlier one in the same emission is not called.
+// Collect, dispatch, re-check: a callback disconnected by an earlier one in the same emission is not called.
 TEST(Signal, CallbackDisconnectedDuringEmitIsSkipped) {
     kaa::Signal<> sig;
     int second = 0;
@@ -251,7 +251,7 @@ TEST(Signal, DestroyingSignalInsideCallbackStopsEmission) {
 
 // ------------------------------------------------------------------ E76 order and arguments
 
-// §12 E76
+// [check.E76]
 TEST(Signal, ConnectFirstRunsBeforeEarlierCallbacks) {
     kaa::Signal<> sig;
     Calls calls;
@@ -262,7 +262,7 @@ TEST(Signal, ConnectFirstRunsBeforeEarlierCallbacks) {
     EXPECT_EQ(calls, (Calls{"c", "b", "a"}));
 }
 
-// §12 E76
+// [check.E76]
 TEST(Signal, BoundArgumentsFollowEmittedArguments) {
     g_calls.clear();
     kaa::Signal<std::string> sig;
@@ -271,7 +271,7 @@ TEST(Signal, BoundArgumentsFollowEmittedArguments) {
     EXPECT_EQ(g_calls, Calls{"e,first"});
 }
 
-// §8.3 C12: a signal without arguments passes only the bound ones.
+// [sig.connect.1]: a signal without arguments passes only the bound ones.
 TEST(Signal, NoEmittedArgumentsPassesOnlyBoundOnes) {
     kaa::Signal<> sig;
     std::vector<int> got;
@@ -282,7 +282,7 @@ TEST(Signal, NoEmittedArgumentsPassesOnlyBoundOnes) {
 
 // ------------------------------------------------------------------ E77–E78 disconnect
 
-// §12 E77
+// [check.E77]
 TEST(Signal, DisconnectByFunctionRemovesAllItsConnections) {
     kaa::Signal<std::string> sig;
     sig.connect(&record, std::string("a"));
@@ -295,7 +295,7 @@ TEST(Signal, DisconnectByFunctionRemovesAllItsConnections) {
     EXPECT_EQ(sig.count(), 0u);
 }
 
-// §12 E77
+// [check.E77]
 TEST(Signal, DisconnectByFunctionAndArgumentsRemovesOnlyExactMatches) {
     g_calls.clear();
     kaa::Signal<std::string> sig;
@@ -309,7 +309,7 @@ TEST(Signal, DisconnectByFunctionAndArgumentsRemovesOnlyExactMatches) {
     EXPECT_EQ(g_calls, Calls{"e,b"});
 }
 
-// §12 E77: member pointers of weak connections compare too.
+// [check.E77]: member pointers of weak connections compare too.
 TEST(Signal, DisconnectByMemberPointerRemovesWeakConnections) {
     auto a = std::make_shared<Listener>();
     kaa::Signal<int> sig;
@@ -321,7 +321,7 @@ TEST(Signal, DisconnectByMemberPointerRemovesWeakConnections) {
     EXPECT_EQ(sig.count(), 0u);
 }
 
-// §12 E78 (Q8)
+// [check.E78] ([sig.disconnect.1])
 TEST(Signal, DisconnectingOneHandleLeavesOtherConnectionsOfSameFunction) {
     g_calls.clear();
     kaa::Signal<std::string> sig;
@@ -336,7 +336,7 @@ TEST(Signal, DisconnectingOneHandleLeavesOtherConnectionsOfSameFunction) {
     EXPECT_EQ(g_calls, Calls{"e,b"});
 }
 
-// §12 E78 (Q8)
+// [check.E78] ([sig.disconnect.1])
 TEST(Signal, FiringOnceConnectionLeavesOtherConnectionsOfSameFunction) {
     g_calls.clear();
     kaa::Signal<std::string> sig;
@@ -373,7 +373,7 @@ TEST(Signal, DisconnectDestroysCallbackAndBoundArguments) {
     EXPECT_EQ(Counted::alive(), 0);
 }
 
-// STYLE §2.11: ScopedConnection disconnects when it goes out of scope.
+// RAII: ScopedConnection disconnects when it goes out of scope.
 TEST(Signal, ScopedConnectionDisconnectsOnDestruction) {
     kaa::Signal<> sig;
     {
@@ -388,7 +388,7 @@ TEST(Signal, ScopedConnectionDisconnectsOnDestruction) {
     EXPECT_TRUE(c.connected());
 }
 
-// §3.3: connecting something that cannot be called is a TypeError.
+// [sig.connect.3]: connecting something that cannot be called is a TypeError.
 TEST(Signal, NullCallbackThrowsTypeError) {
     kaa::Signal<> sig;
     EXPECT_THROW(sig.connect(static_cast<void (*)()>(nullptr)), kaa::TypeError);
@@ -398,7 +398,7 @@ TEST(Signal, NullCallbackThrowsTypeError) {
 
 // ------------------------------------------------------------------ E79 changed callback
 
-// §12 E79
+// [check.E79]
 TEST(Signal, ChangedCallbackReportsEachConnectAndSuccessfulDisconnect) {
     using A = kaa::SignalAction;
     std::vector<A> actions;
@@ -417,7 +417,7 @@ TEST(Signal, ChangedCallbackReportsEachConnectAndSuccessfulDisconnect) {
               (std::vector<A>{A::connected, A::connected, A::disconnected, A::disconnected}));
 }
 
-// §12 E79
+// [check.E79]
 TEST(Signal, DisconnectAllCallsChangedCallbackOnceOnlyIfNonEmpty) {
     int calls = 0;
     kaa::Signal<> sig([&](kaa::Signal<>&, kaa::SignalAction a) {
@@ -446,7 +446,7 @@ TEST(Signal, ChangedCallbackMayDestroyTheSignal) {
     EXPECT_FALSE(other.connected());
 }
 
-// §3.3: a changed callback throwing CallableError is dropped.
+// [sig.changed.1]: a changed callback throwing CallableError is dropped.
 TEST(Signal, ChangedCallbackThrowingCallableErrorIsDropped) {
     int calls = 0;
     kaa::Signal<> sig([&](kaa::Signal<>&, kaa::SignalAction) {
@@ -461,7 +461,7 @@ TEST(Signal, ChangedCallbackThrowingCallableErrorIsDropped) {
 
 // ------------------------------------------------------------------ E80 limit
 
-// §12 E80
+// [check.E80]
 TEST(Signal, ConnectionNumber1001ThrowsInvalidArgument) {
     kaa::Signal<> sig;
     for (std::size_t i = 0; i < kaa::Signal<>::max_connections; ++i) sig.connect([] {});
@@ -477,7 +477,7 @@ TEST(Signal, ConnectionNumber1001ThrowsInvalidArgument) {
 
 // ------------------------------------------------------------------ E81 deferred
 
-// §12 E81
+// [check.E81]
 TEST(Signal, DeferredEmissionsReplayInOrderToNextConnectionOnly) {
     Calls order;
     kaa::Signal<int> sig([&](kaa::Signal<int>&, kaa::SignalAction a) {
@@ -493,7 +493,7 @@ TEST(Signal, DeferredEmissionsReplayInOrderToNextConnectionOnly) {
     EXPECT_EQ(order, (Calls{"f3", "g3"}));
 }
 
-// §3.3: emit_when_handled emits when something is connected, else defers.
+// [sig.defer.2]: emit_when_handled emits when something is connected, else defers.
 TEST(Signal, EmitWhenHandledDefersWithoutCallbacks) {
     kaa::Signal<int> sig;
     std::vector<int> got;
@@ -505,7 +505,7 @@ TEST(Signal, EmitWhenHandledDefersWithoutCallbacks) {
 
 // ------------------------------------------------------------------ E82 Signals
 
-// §12 E82, §8.2 S2
+// [check.E82], [sig.signals.1]
 TEST(Signals, KeepsKeyOrder) {
     kaa::Signals<int> s{"foo", "bar", "baz"};
     EXPECT_EQ(s.keys(), (std::vector<std::string>{"foo", "bar", "baz"}));
@@ -518,7 +518,7 @@ TEST(Signals, KeepsKeyOrder) {
     EXPECT_EQ(s.values()[1].get(), &s["baz"]);
 }
 
-// §12 E82
+// [check.E82]
 TEST(Signals, SubsetKeepsGivenOrderAndSharesSignals) {
     kaa::Signals<int> s{"a", "b", "c"};
     kaa::Signals<int> sub = s.subset("c", std::string("a"));
@@ -531,7 +531,7 @@ TEST(Signals, SubsetKeepsGivenOrderAndSharesSignals) {
     EXPECT_THROW(s.subset("nope"), std::out_of_range);
 }
 
-// §12 E82, §8.2 S2
+// [check.E82], [sig.signals.1]
 TEST(Signals, AddReturnsNewCollectionAndLeavesOriginalUnchanged) {
     kaa::Signals<int> s{"foo", "bar"};
     kaa::Signals<int> more = s.add("new");
@@ -543,7 +543,7 @@ TEST(Signals, AddReturnsNewCollectionAndLeavesOriginalUnchanged) {
     EXPECT_THROW(s.add("foo"), std::invalid_argument);
 }
 
-// §8.2 S1: the forwarding helpers call the named signal.
+// [sig.signals.2]: the forwarding helpers call the named signal.
 TEST(Signals, ForwardingHelpersUseTheNamedSignal) {
     kaa::Signals<int> s{"foo", "bar"};
     std::vector<int> got;
@@ -556,7 +556,7 @@ TEST(Signals, ForwardingHelpersUseTheNamedSignal) {
     EXPECT_EQ(s.count("bar"), 0u);
 }
 
-// §3.4: an unknown name throws std::out_of_range naming it.
+// [sig.signals.1]: an unknown name throws std::out_of_range naming it.
 TEST(Signals, UnknownNameThrowsOutOfRangeNamingIt) {
     kaa::Signals<> s{"a"};
     try {

@@ -1,4 +1,4 @@
-// Tests for kaa/status.hpp (InProgressStatus): kaa-reference §12 D69 and §2.14.
+// Tests for kaa/status.hpp (InProgressStatus): docs/semantics.md [check.D69] and [ip.status].
 
 #include <kaa/status.hpp>
 
@@ -37,7 +37,7 @@ void drain_posted() {
 
 }  // namespace
 
-// §12 D69: set(pos) with pos > max raises max to pos, and emits the status itself.
+// [check.D69]: set(pos) with pos > max raises max to pos, and emits the status itself.
 TEST(InProgressStatus, SetBeyondMaxRaisesMaxAndEmits) {
     kaa::InProgressStatus status(10);
     std::vector<std::string> seen;
@@ -52,7 +52,7 @@ TEST(InProgressStatus, SetBeyondMaxRaisesMaxAndEmits) {
     EXPECT_EQ(seen, (std::vector<std::string>{"5/10", "15/15"}));
 }
 
-// §12 D69 / §2.14: set() updates max first, then pos; speed is always replaced.
+// [check.D69] / [ip.status.1]: set() updates max first, then pos; speed is always replaced.
 TEST(InProgressStatus, SetUpdatesMaxThenPosAndAlwaysReplacesSpeed) {
     kaa::InProgressStatus status;
     status.set(3, 20, 1.5);
@@ -67,7 +67,7 @@ TEST(InProgressStatus, SetUpdatesMaxThenPosAndAlwaysReplacesSpeed) {
     EXPECT_EQ(status.max(), 30);
 }
 
-// §2.14: update(diff) is set(pos + diff), and it emits.
+// [ip.status.1]: update(diff) is set(pos + diff), and it emits.
 TEST(InProgressStatus, UpdateAddsToPosAndEmits) {
     kaa::InProgressStatus status(10);
     int emits = 0;
@@ -81,7 +81,7 @@ TEST(InProgressStatus, UpdateAddsToPosAndEmits) {
     EXPECT_EQ(status.max(), 14);
 }
 
-// §12 D69: percentage is pos*100/max, 0 when max is 0.
+// [check.D69]: percentage is pos*100/max, 0 when max is 0.
 TEST(InProgressStatus, PercentageIsPosOverMaxOrZero) {
     kaa::InProgressStatus empty;
     EXPECT_EQ(empty.percentage(), 0.0);
@@ -92,7 +92,7 @@ TEST(InProgressStatus, PercentageIsPosOverMaxOrZero) {
     EXPECT_DOUBLE_EQ(status.percentage(), 100.0);
 }
 
-// §12 D69: the text bar of kaa ('|' + ('='*n + '>').ljust(width-2) + '|').
+// [check.D69]: the text bar of kaa ('|' + ('='*n + '>').ljust(width-2) + '|').
 TEST(InProgressStatus, ProgressbarMatchesKaa) {
     kaa::InProgressStatus status(10);
     status.set(2);
@@ -109,7 +109,7 @@ TEST(InProgressStatus, ProgressbarMatchesKaa) {
     EXPECT_EQ(negative.get_progressbar(6), "|>   |");
 }
 
-// §2.14: eta is 0 while pos is 0, and elapsed grows from start_time.
+// [ip.status.2]: eta is 0 while pos is 0, and elapsed grows from start_time.
 TEST(InProgressStatus, EtaIsZeroUntilProgressIsMade) {
     kaa::InProgressStatus status(10);
     EXPECT_EQ(status.eta(), 0.0);
@@ -119,7 +119,7 @@ TEST(InProgressStatus, EtaIsZeroUntilProgressIsMade) {
     EXPECT_LE(status.start_time(), std::chrono::steady_clock::now());
 }
 
-// §12 A14 / §2.1: an InProgress carries a status through progress().
+// [check.A14] / [ip.state.3]: an InProgress carries a status through progress().
 TEST(InProgressStatus, AttachesToAnInProgress) {
     kaa::InProgress<int> ip;
     EXPECT_EQ(ip.progress(), nullptr);

@@ -45,8 +45,8 @@ struct Account {
     }
 };
 
-// §12 G104 / Q21: one recursive lock per object, shared by sibling wrapped methods and
-// synchronized(obj) scopes.
+// docs/semantics.md [check.G104] / [thread.sync.1]: one recursive lock per object, shared by
+// sibling wrapped methods and synchronized(obj) scopes.
 TEST(Synchronized, SerialisesSiblingMethodsAndScopesOnOneInstance) {
     Account acct;
     auto deposit = kaa::synchronized(&Account::deposit);
@@ -92,7 +92,7 @@ struct Room {
     bool wait_inside(Meeting* meeting) { return meeting->meet(); }
 };
 
-// §12 G104: different instances do not exclude each other.
+// [check.G104]: different instances do not exclude each other.
 TEST(Synchronized, DifferentInstancesDoNotExcludeEachOther) {
     Room a, b;
     Meeting meeting;
@@ -117,7 +117,7 @@ int Nested::outer() {
     return g_inner(this) + g_inner(*this);
 }
 
-// §12 G104 / Q21: the lock is recursive across wrapped methods and scopes in one thread.
+// [check.G104] / [thread.sync.1]: the lock is recursive across wrapped methods and scopes in one thread.
 TEST(Synchronized, IsReentrantAcrossMethodsAndScopes) {
     Nested n;
     auto outer = kaa::synchronized(&Nested::outer);
@@ -125,7 +125,7 @@ TEST(Synchronized, IsReentrantAcrossMethodsAndScopes) {
     EXPECT_EQ(outer(n), 3);
 }
 
-// §12 G104 / Q21: a guard on the object excludes a wrapped method on it from another thread.
+// [check.G104] / [thread.sync.1]: a guard on the object excludes a wrapped method on it from another thread.
 TEST(Synchronized, GuardExcludesWrappedMethodOfTheSameObject) {
     Account acct;
     auto deposit = kaa::synchronized(&Account::deposit);

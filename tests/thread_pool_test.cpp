@@ -44,7 +44,7 @@ std::string unique_name(const std::string& base) {
 
 // ------------------------------------------------------------------ G100 priorities
 
-// §12 G100
+// docs/semantics.md [check.G100]
 TEST(ThreadPool, SizeOneRunsByDescendingPriorityFifoAmongEquals) {
     auto pool = std::make_shared<kaa::ThreadPool>(1);
     std::latch started(1);
@@ -74,7 +74,7 @@ TEST(ThreadPool, SizeOneRunsByDescendingPriorityFifoAmongEquals) {
     EXPECT_EQ(order, (std::vector<std::string>{"hi3", "hi5", "lo1", "lo2", "lo4", "neg6"}));
 }
 
-// §12 G100 (kaa's jobserver): two named pools, one aborted job.
+// [check.G100] (kaa's jobserver): two named pools, one aborted job.
 TEST(ThreadPool, JobserverScenario) {
     const std::string x = unique_name("x"), y = unique_name("y");
     kaa::register_thread_pool(x, std::make_shared<kaa::ThreadPool>(1));
@@ -111,7 +111,7 @@ TEST(ThreadPool, JobserverScenario) {
 
 // ------------------------------------------------------------------ G103 registry
 
-// §12 G103
+// [check.G103]
 TEST(ThreadPool, RegisterDuplicateNameThrows) {
     const std::string name = unique_name("g103");
     auto pool = std::make_shared<kaa::ThreadPool>(2);
@@ -125,12 +125,12 @@ TEST(ThreadPool, RegisterDuplicateNameThrows) {
     EXPECT_THROW(kaa::register_thread_pool(unique_name("null"), nullptr), std::invalid_argument);
 }
 
-// §12 G103
+// [check.G103]
 TEST(ThreadPool, GetUnknownNameReturnsNull) {
     EXPECT_EQ(kaa::get_thread_pool(unique_name("never-registered")), nullptr);
 }
 
-// §12 G103
+// [check.G103]
 TEST(ThreadPool, UnknownNameRegistersAPoolOfSizeOne) {
     const std::string name = unique_name("implicit");
     kaa::ThreadPoolCallable f(name, [] { return kaa::is_mainthread(); });

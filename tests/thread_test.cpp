@@ -1,6 +1,6 @@
 // Tests for kaa/thread.hpp: threaded (new thread, pool, MAINTHREAD, blocking, progress), abort
 // of queued and running calls, ThreadPool, MainThreadCallable, synchronized.
-// Named after kaa-reference §12 group G (items 96–104) and Q11/Q21.
+// Named after docs/semantics.md [check.G96]–[check.G104] and [thread.progress.1]/[thread.sync.1].
 // The ThreadPool tests are in thread_pool_test.cpp, the synchronized tests in
 // synchronized_test.cpp.
 //
@@ -44,7 +44,7 @@ using kaa::test::wait_for_stop;
 
 // ------------------------------------------------------------------ G96 threaded()
 
-// §12 G96
+// [check.G96]
 TEST(Threaded, RunsOffTheLoopThreadAndCallsBackOnIt) {
     const auto loop_thread = std::this_thread::get_id();
     auto f = kaa::threaded([](int x) { return std::make_pair(std::this_thread::get_id(), x * 2); });
@@ -61,7 +61,7 @@ TEST(Threaded, RunsOffTheLoopThreadAndCallsBackOnIt) {
     EXPECT_FALSE(ip.active());
 }
 
-// §12 G96
+// [check.G96]
 TEST(Threaded, PoolCallsRunOnPoolThreadsAndCallBackOnTheLoop) {
     auto pool = std::make_shared<kaa::ThreadPool>(2);
     const auto loop_thread = std::this_thread::get_id();
@@ -82,7 +82,7 @@ kaa::Coroutine<int> await_threaded(kaa::ThreadFunction<int (*)(int)> fn, int x) 
 
 int times_ten(int x) { return x * 10; }
 
-// §12 G96: a ThreadInProgress is an InProgress, so coroutines await it.
+// [check.G96]: a ThreadInProgress is an InProgress, so coroutines await it.
 TEST(Threaded, CoroutineAwaitsThreadedCall) {
     auto pool = std::make_shared<kaa::ThreadPool>(1);
     auto fn = kaa::threaded({.pool = pool}, &times_ten);
@@ -90,7 +90,7 @@ TEST(Threaded, CoroutineAwaitsThreadedCall) {
     EXPECT_EQ(co.wait(), 41);
 }
 
-// §12 G96
+// [check.G96]
 TEST(Threaded, ExceptionFailsTheInProgress) {
     auto f = kaa::threaded([]() -> int { throw std::runtime_error("boom"); });
     auto ip = f();
@@ -98,7 +98,7 @@ TEST(Threaded, ExceptionFailsTheInProgress) {
     EXPECT_TRUE(ip.failed());
 }
 
-// §12 G96: a failure nobody consumed is reported when the last handle goes.
+// [check.G96]: a failure nobody consumed is reported when the last handle goes.
 TEST(Threaded, UnconsumedExceptionIsReported) {
     ReportCapture cap;
     auto f = kaa::threaded([] { throw std::runtime_error("lost"); });
@@ -139,7 +139,7 @@ TEST(Threaded, MemberFunctionWithObjectPointer) {
 
 // ------------------------------------------------------------------ G97 blocking form
 
-// §12 G97
+// [check.G97]
 TEST(ThreadedBlocking, ReturnsTheValue) {
     auto twice = kaa::threaded_blocking([](int x) { return x * 2; });
     EXPECT_EQ(twice(21), 42);
@@ -148,7 +148,7 @@ TEST(ThreadedBlocking, ReturnsTheValue) {
     EXPECT_EQ(pooled("hi"), "hi!");
 }
 
-// §12 G97
+// [check.G97]
 TEST(ThreadedBlocking, RethrowsTheException) {
     auto fails = kaa::threaded_blocking([]() -> int { throw std::out_of_range("nope"); });
     EXPECT_THROW(fails(), std::out_of_range);
@@ -156,7 +156,7 @@ TEST(ThreadedBlocking, RethrowsTheException) {
     EXPECT_THROW(void_fails(), std::logic_error);
 }
 
-// §12 G97: on the loop thread the loop keeps running while the call is waited for.
+// [check.G97]: on the loop thread the loop keeps running while the call is waited for.
 TEST(ThreadedBlocking, KeepsTheLoopRunningWhileWaiting) {
     std::latch posted_ran(1);
     auto f = kaa::threaded_blocking([&] {
@@ -167,7 +167,7 @@ TEST(ThreadedBlocking, KeepsTheLoopRunningWhileWaiting) {
     EXPECT_EQ(f(), 5);
 }
 
-// §12 G97 with MAINTHREAD on the loop thread: runs at once.
+// [check.G97] with MAINTHREAD on the loop thread: runs at once.
 TEST(ThreadedBlocking, MainThreadOnTheLoopThreadRunsDirectly) {
     auto f = kaa::threaded_blocking({.pool = kaa::MAINTHREAD}, [] { return kaa::is_mainthread(); });
     EXPECT_TRUE(f());
@@ -175,7 +175,7 @@ TEST(ThreadedBlocking, MainThreadOnTheLoopThreadRunsDirectly) {
 
 // ------------------------------------------------------------------ G98 MAINTHREAD
 
-// §12 G98
+// [check.G98]
 TEST(MainThread, OnTheLoopThreadRunsSynchronously) {
     int calls = 0;
     auto f = kaa::threaded({.pool = kaa::MAINTHREAD}, [&](int x) {
@@ -188,7 +188,7 @@ TEST(MainThread, OnTheLoopThreadRunsSynchronously) {
     EXPECT_EQ(ip.result(), 3);
 }
 
-// §12 G98
+// [check.G98]
 TEST(MainThread, FromAWorkerIsQueuedAndFinishedByTheLoop) {
     ASSERT_TRUE(kaa::is_mainthread());  // first use: the test thread is kaa's main thread
     auto f = kaa::threaded({.pool = kaa::MAINTHREAD}, [] { return kaa::is_mainthread(); });
@@ -207,7 +207,7 @@ TEST(MainThread, FromAWorkerIsQueuedAndFinishedByTheLoop) {
     EXPECT_TRUE(from_worker->wait());  // ran on the loop thread
 }
 
-// §12 G98: MAINTHREAD calls from a pool job, e.g. to report progress, run in call order.
+// [check.G98]: MAINTHREAD calls from a pool job, e.g. to report progress, run in call order.
 TEST(MainThread, CallsFromAWorkerRunInOrder) {
     ASSERT_TRUE(kaa::is_mainthread());  // first use: the test thread is kaa's main thread
     std::vector<int> seen;
@@ -223,7 +223,7 @@ TEST(MainThread, CallsFromAWorkerRunInOrder) {
 
 // ------------------------------------------------------------------ G99 MainThreadCallable
 
-// §12 G99
+// [check.G99]
 TEST(MainThreadCallable, ExceptionReachesTheWaitingWorker) {
     ASSERT_TRUE(kaa::is_mainthread());  // first use: the test thread is kaa's main thread
     kaa::MainThreadCallable fail([]() -> int { throw std::runtime_error("from main"); });
@@ -253,7 +253,7 @@ TEST(MainThreadCallable, ExceptionReachesTheWaitingWorker) {
 
 // ------------------------------------------------------------------ G101 abort queued
 
-// §12 G101
+// [check.G101]
 TEST(ThreadAbort, QueuedJobFailsAtOnceAndNeverRuns) {
     auto pool = std::make_shared<kaa::ThreadPool>(1);
     std::latch started(1);
@@ -296,7 +296,7 @@ TEST(ThreadAbort, QueuedJobFailsAtOnceAndNeverRuns) {
     }
 }
 
-// §12 G101: aborting a queued MAINTHREAD call from a worker also means it never runs.
+// [check.G101]: aborting a queued MAINTHREAD call from a worker also means it never runs.
 TEST(ThreadAbort, QueuedMainThreadCallNeverRuns) {
     ASSERT_TRUE(kaa::is_mainthread());  // first use: the test thread is kaa's main thread
     bool ran = false;
@@ -319,7 +319,7 @@ TEST(ThreadAbort, QueuedMainThreadCallNeverRuns) {
 
 // ------------------------------------------------------------------ G102 abort running
 
-// §12 G102
+// [check.G102]
 TEST(ThreadAbort, RunningJobFailsAtOnceEmitsAbortSignalAndRequestsStop) {
     auto pool = std::make_shared<kaa::ThreadPool>(1);
     std::latch started(1);
@@ -353,7 +353,7 @@ TEST(ThreadAbort, RunningJobFailsAtOnceEmitsAbortSignalAndRequestsStop) {
     EXPECT_THROW(ip.result(), kaa::InProgressAborted);
 }
 
-// §12 G102 for the new-thread form (ThreadCallable).
+// [check.G102] for the new-thread form (ThreadCallable).
 TEST(ThreadAbort, RunningPerCallThreadFailsAtOnceAndIsAskedToStop) {
     std::latch started(1);
     std::atomic<bool> finished_body{false};
@@ -377,7 +377,7 @@ TEST(ThreadAbort, RunningPerCallThreadFailsAtOnceAndIsAskedToStop) {
     EXPECT_THROW(ip.result(), kaa::InProgressAborted);
 }
 
-// §12 G102: a handler returning false keeps the stop token unsignalled (kaa: no injection).
+// [check.G102]: a handler returning false keeps the stop token unsignalled (kaa: no injection).
 TEST(ThreadAbort, AbortSignalHandlerReturningFalseSkipsTheStopRequest) {
     auto pool = std::make_shared<kaa::ThreadPool>(1);
     std::latch started(1);
@@ -399,7 +399,7 @@ TEST(ThreadAbort, AbortSignalHandlerReturningFalseSkipsTheStopRequest) {
     EXPECT_EQ(stop_seen.load(), 0);
 }
 
-// §12 G102: an abort listener on the InProgress itself may veto, as for any InProgress.
+// [check.G102]: an abort listener on the InProgress itself may veto, as for any InProgress.
 TEST(ThreadAbort, AbortListenerVetoKeepsTheJobRunning) {
     auto pool = std::make_shared<kaa::ThreadPool>(1);
     std::latch gate(1);
@@ -423,7 +423,7 @@ kaa::Coroutine<int> await_job(kaa::ThreadFunction<std::function<int(std::stop_to
     co_return v;
 }
 
-// §12 G102 + B: aborting a coroutine that awaits a threaded call cascades to the call.
+// [check.G102] + [check.B]: aborting a coroutine that awaits a threaded call cascades to the call.
 TEST(ThreadAbort, CoroutineAbortCascadesToTheAwaitedCall) {
     auto pool = std::make_shared<kaa::ThreadPool>(1);
     std::latch started(1);
@@ -449,9 +449,9 @@ TEST(ThreadAbort, CoroutineAbortCascadesToTheAwaitedCall) {
     EXPECT_TRUE(saw_stop.load());
 }
 
-// ------------------------------------------------------------------ progress (Q11)
+// ------------------------------------------------------------------ progress ([thread.progress.1])
 
-// §12 G / Q11: each call gets its own status, first, also reachable as progress().
+// [check.G] / [thread.progress.1]: each call gets its own status, first, also reachable as progress().
 TEST(Threaded, ProgressHandsEachCallItsOwnStatus) {
     auto scan = kaa::threaded({.progress = true}, [](kaa::InProgressStatus& s, int n) {
         s.set(0, n);
@@ -470,7 +470,7 @@ TEST(Threaded, ProgressHandsEachCallItsOwnStatus) {
     EXPECT_EQ(sb->pos(), 3);
 }
 
-// Q11: with a stop token, the order is (stop_token, status, args...).
+// [thread.progress.1]: with a stop token, the order is (stop_token, status, args...).
 TEST(Threaded, ProgressComesAfterTheStopToken) {
     auto f = kaa::threaded({.progress = true},
                            [](std::stop_token st, kaa::InProgressStatus& s, int n) {

@@ -1,6 +1,6 @@
 // Tests for kaa/timer.hpp: Timer, OneShotTimer, WeakTimer, timed, the At timers, and the loop's
 // timer phase (batching, cancellation, exceptions, nested loops, a million pending timers).
-// kaa-reference §12 F84–F88 and §4.1–§4.4.
+// docs/semantics.md [check.F84]–[check.F88] and [loop.phase], [timer].
 //
 // Every test drives the loop with main::step() while something is due (a Ticker: an interval-0
 // timer due in every iteration) or with main::loop(cond, timeout); none sleeps.
@@ -60,7 +60,7 @@ struct Owner {
 
 // ---------------------------------------------------------------- Timer
 
-// §12 F84
+// [check.F84]
 TEST(Timer, IntervalZeroFiresOncePerStep) {
     int calls = 0;
     kaa::Timer t([&] { ++calls; });
@@ -71,7 +71,7 @@ TEST(Timer, IntervalZeroFiresOncePerStep) {
     t.stop();
 }
 
-// §12 F84
+// [check.F84]
 TEST(Timer, CallbackReturningFalseStopsIt) {
     Ticker ticker;
     int calls = 0;
@@ -83,7 +83,7 @@ TEST(Timer, CallbackReturningFalseStopsIt) {
     EXPECT_FALSE(t.interval().has_value());
 }
 
-// §12 F84
+// [check.F84]
 TEST(Timer, VoidOrNonBoolResultKeepsItRunning) {
     int void_calls = 0;
     int int_calls = 0;
@@ -103,7 +103,7 @@ TEST(Timer, VoidOrNonBoolResultKeepsItRunning) {
     i.stop();
 }
 
-// §4.2
+// [timer.timer.1]
 TEST(Timer, IsCreatedStoppedAndStopIsIdempotent) {
     kaa::Timer t([] {});
     EXPECT_FALSE(t.active());
@@ -117,7 +117,7 @@ TEST(Timer, IsCreatedStoppedAndStopIsIdempotent) {
     EXPECT_FALSE(t.interval().has_value());
 }
 
-// §4.2
+// [timer.timer.3]
 TEST(Timer, PassesItsBoundArguments) {
     std::vector<std::string> seen;
     kaa::OneShotTimer t([&](int n, const std::string& s) { seen.push_back(std::to_string(n) + s); },
@@ -128,7 +128,7 @@ TEST(Timer, PassesItsBoundArguments) {
     EXPECT_EQ(seen, std::vector<std::string>{"7x"});
 }
 
-// §12 F85
+// [check.F85]
 TEST(Timer, StartNowCallsTheCallbackSynchronously) {
     int calls = 0;
     kaa::Timer t([&] { ++calls; });
@@ -138,7 +138,7 @@ TEST(Timer, StartNowCallsTheCallbackSynchronously) {
     t.stop();
 }
 
-// §12 F85
+// [check.F85]
 TEST(Timer, StartNowReturningFalseLeavesItStopped) {
     int calls = 0;
     kaa::Timer t([&] {
@@ -150,7 +150,7 @@ TEST(Timer, StartNowReturningFalseLeavesItStopped) {
     EXPECT_FALSE(t.active());
 }
 
-// §12 F85
+// [check.F85]
 TEST(Timer, RestartingAnActiveTimerUsesTheNewInterval) {
     int calls = 0;
     kaa::Timer t([&] {
@@ -168,7 +168,7 @@ TEST(Timer, RestartingAnActiveTimerUsesTheNewInterval) {
     EXPECT_LT(elapsed, 10s);  // the old interval (1 h) would have hit the loop's timeout
 }
 
-// §4.2: a started timer is kept alive by the loop
+// [timer.timer.1]: a started timer is kept alive by the loop
 TEST(Timer, StartedTemporaryStillFires) {
     Ticker ticker;
     int calls = 0;
@@ -177,7 +177,7 @@ TEST(Timer, StartedTemporaryStillFires) {
     EXPECT_EQ(calls, 1);
 }
 
-// §4.1: missed periods are skipped, not replayed
+// [timer.timer.4]: missed periods are skipped, not replayed
 TEST(Timer, MissedPeriodsAreSkipped) {
     int calls = 0;
     kaa::Timer t([&] { ++calls; });
@@ -189,7 +189,7 @@ TEST(Timer, MissedPeriodsAreSkipped) {
     t.stop();
 }
 
-// §4.2: an exception ends the timer (the loop reports it)
+// [timer.timer.5]: an exception ends the timer (the loop reports it)
 TEST(Timer, ExceptionFromCallbackStopsTheTimer) {
     kaa::Timer t([]() -> bool { throw std::runtime_error("boom"); });
     t.start(0ns);
@@ -199,7 +199,7 @@ TEST(Timer, ExceptionFromCallbackStopsTheTimer) {
 
 // ---------------------------------------------------------------- OneShotTimer
 
-// §12 F86
+// [check.F86]
 TEST(OneShotTimer, FiresExactlyOnce) {
     Ticker ticker;
     int calls = 0;
@@ -211,7 +211,7 @@ TEST(OneShotTimer, FiresExactlyOnce) {
     EXPECT_FALSE(t.active());
 }
 
-// §12 F86
+// [check.F86]
 TEST(OneShotTimer, RestartInsideItsCallbackFiresAgain) {
     Ticker ticker;
     int calls = 0;
@@ -227,7 +227,7 @@ TEST(OneShotTimer, RestartInsideItsCallbackFiresAgain) {
     EXPECT_FALSE(t.active());
 }
 
-// §4.2 gotcha: re-arming inside the callback and returning false cancels the restart
+// [timer.oneshot.2] gotcha: re-arming inside the callback and returning false cancels the restart
 TEST(OneShotTimer, RestartThenReturningFalseCancelsTheRestart) {
     Ticker ticker;
     int calls = 0;
@@ -246,7 +246,7 @@ TEST(OneShotTimer, RestartThenReturningFalseCancelsTheRestart) {
 
 // ---------------------------------------------------------------- WeakTimer
 
-// §12 F87
+// [check.F87]
 TEST(WeakTimer, DeadOwnerNeverFiresAndBecomesInactive) {
     Ticker ticker;
     auto owner = std::make_shared<Owner>();
@@ -261,7 +261,7 @@ TEST(WeakTimer, DeadOwnerNeverFiresAndBecomesInactive) {
     EXPECT_FALSE(t.active());
 }
 
-// §12 F87
+// [check.F87]
 TEST(WeakTimer, CallsMemberFunctionWhileOwnerLivesThenStops) {
     Ticker ticker;
     auto owner = std::make_shared<Owner>();
@@ -276,7 +276,7 @@ TEST(WeakTimer, CallsMemberFunctionWhileOwnerLivesThenStops) {
     EXPECT_FALSE(t.active());
 }
 
-// §12 F87
+// [check.F87]
 TEST(WeakOneShotTimer, DeadOwnerNeverFires) {
     Ticker ticker;
     auto owner = std::make_shared<Owner>();
@@ -291,7 +291,7 @@ TEST(WeakOneShotTimer, DeadOwnerNeverFires) {
 
 // ---------------------------------------------------------------- timed
 
-// §12 F88
+// [check.F88]
 TEST(Timed, CallingDoesNotCallTheFunctionButStartsATimer) {
     Ticker ticker;
     std::vector<int> seen;
@@ -306,7 +306,7 @@ TEST(Timed, CallingDoesNotCallTheFunctionButStartsATimer) {
     EXPECT_EQ(seen, (std::vector<int>{1, 2}));
 }
 
-// §12 F88
+// [check.F88]
 TEST(Timed, OncePolicyIgnoresCallsWhileItsTimerIsActive) {
     Ticker ticker;
     std::vector<int> seen;
@@ -326,7 +326,7 @@ TEST(Timed, OncePolicyIgnoresCallsWhileItsTimerIsActive) {
     EXPECT_EQ(seen.back(), 3);
 }
 
-// §12 F88
+// [check.F88]
 TEST(Timed, RestartPolicyReplacesTheTimerAndItsArguments) {
     Ticker ticker;
     std::vector<int> seen;
@@ -345,7 +345,7 @@ TEST(Timed, RestartPolicyReplacesTheTimerAndItsArguments) {
     EXPECT_EQ(seen, (std::vector<int>{10, 10, 20, 20}));
 }
 
-// §8.5 (`bla` prints only 'test2')
+// [timer.timed.2] (`bla` prints only 'test2')
 TEST(Timed, RestartPolicyBeforeTheFirstFiringKeepsOnlyTheLastCall) {
     Ticker ticker;
     std::vector<std::string> seen;
@@ -360,7 +360,7 @@ TEST(Timed, RestartPolicyBeforeTheFirstFiringKeepsOnlyTheLastCall) {
 
 // ---------------------------------------------------------------- the timer phase
 
-// §4.1: a timer removed by an earlier callback of the same step is skipped
+// [loop.phase.2]: a timer removed by an earlier callback of the same step is skipped
 TEST(TimerPhase, TimerCancelledByAnEarlierCallbackOfTheBatchDoesNotFire) {
     Ticker ticker;
     int a_calls = 0;
@@ -377,7 +377,7 @@ TEST(TimerPhase, TimerCancelledByAnEarlierCallbackOfTheBatchDoesNotFire) {
     EXPECT_EQ(b_calls, 0);
 }
 
-// §4.1: a timer re-armed by a callback waits for the next iteration
+// [loop.phase.2]: a timer re-armed by a callback waits for the next iteration
 TEST(TimerPhase, TimerRearmedByAnEarlierCallbackFiresOnceInALaterIteration) {
     int b_calls = 0;
     kaa::OneShotTimer b([&] { ++b_calls; });
@@ -390,7 +390,7 @@ TEST(TimerPhase, TimerRearmedByAnEarlierCallbackFiresOnceInALaterIteration) {
     EXPECT_EQ(b_calls, 1);
 }
 
-// §4.1: due timers fire ordered by (deadline, arming order)
+// [loop.phase.2]: due timers fire ordered by (deadline, arming order)
 TEST(TimerPhase, DueTimersFireInDeadlineOrderThenArmingOrder) {
     std::vector<int> order;
     kaa::OneShotTimer t1([&] { order.push_back(1); });
@@ -441,7 +441,7 @@ TEST(TimerPhase, NestedLoopInsideACallbackDoesNotLoseOrRepeatTheBatch) {
     EXPECT_FALSE(b.active());
 }
 
-// STYLE §2.14: a million pending timers fire once each, in deadline order
+// Stress: a million pending timers fire once each, in deadline order
 TEST(TimerPhase, AMillionOneShotTimersFireOnceInDeadlineOrder) {
     const int n = kManyTimers;
     std::vector<kaa::detail::Clock::time_point> deadline(static_cast<std::size_t>(n));
@@ -473,7 +473,7 @@ TEST(TimerPhase, AMillionOneShotTimersFireOnceInDeadlineOrder) {
     EXPECT_EQ(wrong, 0);
 }
 
-// STYLE §2.14: arming and cancelling a million timers (cancellation from the middle of the heap)
+// Stress: arming and cancelling a million timers (cancellation from the middle of the heap)
 TEST(TimerPhase, AMillionTimersArmedThenCancelledNeverFire) {
     const int n = kManyTimers;
     int calls = 0;
@@ -507,14 +507,14 @@ std::chrono::system_clock::time_point local(int y, int mo, int d, int h, int mi,
 }
 }  // namespace
 
-// §4.3
+// [timer.at.1]
 TEST(AtTimer, NextMatchIsTheFirstMatchingTimeLaterToday) {
     auto next = kaa::OneShotAtTimer::next_match(local(2023, 6, 15, 10, 20, 30), {10, 12}, {0, 30},
                                                 {0});
     EXPECT_EQ(next, local(2023, 6, 15, 10, 30, 0));
 }
 
-// §4.3
+// [timer.at.1]
 TEST(AtTimer, NextMatchIsStrictlyAfterTheGivenTime) {
     auto at = local(2023, 6, 15, 10, 30, 0);
     EXPECT_EQ(kaa::OneShotAtTimer::next_match(at, {10, 12}, {0, 30}, {0}),
@@ -525,7 +525,7 @@ TEST(AtTimer, NextMatchIsStrictlyAfterTheGivenTime) {
               local(2023, 6, 15, 12, 0, 0));
 }
 
-// §4.3
+// [timer.at.1]
 TEST(AtTimer, NextMatchRollsOverToTheNextDay) {
     EXPECT_EQ(kaa::OneShotAtTimer::next_match(local(2023, 6, 15, 12, 30, 0), {10, 12}, {0, 30}, {0}),
               local(2023, 6, 16, 10, 0, 0));
@@ -537,7 +537,7 @@ TEST(AtTimer, NextMatchRollsOverToTheNextDay) {
               local(2024, 1, 1, 0, 0, 0));
 }
 
-// §4.3
+// [timer.at.1]
 TEST(AtTimer, StartSortsItsListsAndSchedulesTheNextMatch) {
     kaa::OneShotAtTimer t([] {});
     EXPECT_TRUE(t.hours().empty());
@@ -555,7 +555,7 @@ TEST(AtTimer, StartSortsItsListsAndSchedulesTheNextMatch) {
     EXPECT_FALSE(t.next().has_value());
 }
 
-// §4.3
+// [timer.at.1]
 TEST(AtTimer, StartRejectsOutOfRangeValues) {
     kaa::AtTimer t([] {});
     EXPECT_THROW(t.start({24}), std::invalid_argument);
@@ -565,7 +565,7 @@ TEST(AtTimer, StartRejectsOutOfRangeValues) {
     EXPECT_FALSE(t.active());
 }
 
-// §4.3 (waits for at most two wall-clock second boundaries)
+// [timer.at.3] (waits for at most two wall-clock second boundaries)
 TEST(AtTimer, StartedTemporaryReschedulesUntilTheCallbackReturnsFalse) {
     int calls = 0;
     kaa::AtTimer([&] { return ++calls < 2; })
@@ -578,7 +578,7 @@ TEST(AtTimer, StartedTemporaryReschedulesUntilTheCallbackReturnsFalse) {
     EXPECT_EQ(calls, 2);
 }
 
-// §4.3 (waits for at most one wall-clock second boundary)
+// [timer.at.3] (waits for at most one wall-clock second boundary)
 TEST(AtTimer, StopInsideTheCallbackPreventsTheReschedule) {
     int calls = 0;
     kaa::AtTimer* self = nullptr;

@@ -86,8 +86,8 @@ enum class BoundArgs {
     first,  ///< f(bound..., call_args...): kaa's `init_args_first=True`
 };
 
-/// A callable with bound arguments (kaa.Callable, §3.1). Holds `f` and the bound arguments by
-/// value; calling it returns f's result. Make one with callable() or
+/// A callable with bound arguments (kaa.Callable, docs/semantics.md [sig.callable]). Holds `f` and
+/// the bound arguments by value; calling it returns f's result. Make one with callable() or
 /// callable_init_args_first(). Compares equal to its function when F is equality-comparable
 /// (kaa: `cb == f` iff `cb.func == f`). Thread safety: a plain value.
 template <BoundArgs Where, class F, class... Bound>
@@ -157,7 +157,7 @@ Callable<BoundArgs::first, std::decay_t<F>, std::decay_t<Bound>...> callable_ini
 
 // ---------------------------------------------------------------- WeakCallable
 
-/// A callable that holds its owner weakly (kaa.WeakCallable, §3.2). Calls
+/// A callable that holds its owner weakly (kaa.WeakCallable, [sig.weak]). Calls
 /// `f(call_args..., bound...)`, or, if F is a member pointer of O, `(owner->*f)(call_args...,
 /// bound...)`. The owner is locked (held strongly) for the duration of each call. A bound
 /// argument of type std::weak_ptr<T> is a weak reference too: it is locked and passed as

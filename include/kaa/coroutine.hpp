@@ -9,7 +9,7 @@
 //       co_return 42;
 //   }
 //
-// Rules (kaa-reference §1):
+// Rules (docs/semantics.md [coro]):
 //  * Eager: calling it runs the body up to its first real suspension before the call returns.
 //    An exception thrown before that propagates to the caller (nothing is reported).
 //  * `co_await kaa::NotFinished` resumes in a later main-loop iteration, never inside the call.
@@ -79,7 +79,7 @@ public:
         base().set_interval(std::chrono::duration_cast<detail::Duration>(d));
     }
 
-    /// Aborts the coroutine (kaa-reference §1.6): throws std::runtime_error if it finished or
+    /// Aborts the coroutine ([coro.abort]): throws std::runtime_error if it finished or
     /// is not abortable; otherwise aborts the awaited InProgress if it is abortable and nothing
     /// else listens to it, then throws InProgressAborted at the suspension point (inprogress() =
     /// what it awaited, or empty at NotFinished; origin() = this). If the body does not catch

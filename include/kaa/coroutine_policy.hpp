@@ -25,13 +25,13 @@
 // first coroutine frame created by the call: the callable should be the coroutine itself (or
 // return one without first calling another coroutine).
 //
-// Policies (kaa-reference §1.7):
+// Policies (docs/semantics.md [coro.policy]):
 //   POLICY_SINGLETON    while a call is unfinished, every call returns that same coroutine
 //                       (later arguments are ignored); after it finished, a call starts anew.
 //   POLICY_SYNCHRONIZED calls run strictly one after another in call order; a queued call
 //                       starts when its predecessor ends (even if it failed). Aborting a queued
 //                       call removes it from the queue; its successor then waits for the
-//                       aborted call's predecessor (kaa-reference Q12).
+//                       aborted call's predecessor (docs/semantics.md [coro.policy.5]).
 //   POLICY_PASS_LAST    see `last` above.
 // A call that finishes in its eager first step is never recorded.
 //

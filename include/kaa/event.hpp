@@ -1,6 +1,6 @@
 #pragma once
 // Event, EventHandler, WeakEventHandler: kaa's application-wide named events, delivered through
-// the main loop (kaa.Event, kaa-reference §7.2).
+// the main loop (kaa.Event, docs/semantics.md [event]).
 //
 //   kaa::EventHandler h([](const kaa::Event& e) {
 //       if (e == "BAR_EVENT") std::cout << "got BAR with " << e.arg_as<int>() << '\n';
@@ -18,9 +18,9 @@
 // Dispatch (kaa's EventManager):
 //  * post() queues a copy; the queue is dispatched when main::signals().step is next emitted,
 //    i.e. after the next main-loop iteration — never inside post(). post() wakes the loop, so
-//    that iteration does not sleep (kaa-reference Q20; kaa waited up to 30 s on an idle loop).
-//    From another thread, post() hands the event to the loop thread (main::post) and it is
-//    dispatched at the end of the iteration that receives it.
+//    that iteration does not sleep (docs/semantics.md [event.post.2]; kaa waited up to 30 s on an
+//    idle loop). From another thread, post() hands the event to the loop thread (main::post) and it
+//    is dispatched at the end of the iteration that receives it.
 //  * Events are dispatched one at a time, in post order; each goes to every registered handler
 //    whose list matches (an empty list matches every event), in registration order.
 //  * A handler may return an InProgress (a Coroutine, a delay, ...): it is awaited before the

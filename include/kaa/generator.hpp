@@ -1,6 +1,6 @@
 #pragma once
 // Generator<T>: a kaa coroutine that produces a sequence of values over time (kaa.generator,
-// kaa-reference §7.1); GeneratorSink<T>: the producer side for code that is not a coroutine
+// docs/semantics.md [gen]); GeneratorSink<T>: the producer side for code that is not a coroutine
 // (kaa's `generic=True`), usable from any thread.
 //
 //   kaa::Generator<int> numbers() {
@@ -102,9 +102,9 @@ public:
     /// nothing is buffered.
     bool exhausted() const { return this->finished() && buffered() == 0; }
 
-    /// Aborts the producer (Coroutine::abort(), kaa-reference §1.6): InProgressAborted is thrown
-    /// at its suspension point; what it awaited is aborted if abortable and nothing else waits
-    /// for it. Pending next() calls then fail with the abort (never reported as unhandled).
+    /// Aborts the producer (Coroutine::abort(), docs/semantics.md [coro.abort]): InProgressAborted
+    /// is thrown at its suspension point; what it awaited is aborted if abortable and nothing else
+    /// waits for it. Pending next() calls then fail with the abort (never reported as unhandled).
     /// Throws std::runtime_error if the producer finished or is running (aborting itself). An
     /// uncaught abort is rethrown to the caller, as for a Coroutine. For a sink-fed generator,
     /// this is InProgress::abort() (it needs abort listeners or set_abortable(true)).

@@ -6,7 +6,7 @@
 // and compare equal. It is pending until finish() or throw_exception(), then succeeded or
 // failed for good. Every listener is called at most once and all listeners are dropped when it
 // finishes; a listener connected after that is called at once with the outcome (a deliberate
-// divergence from kaa.base, kaa-reference Q1).
+// divergence from kaa.base, docs/semantics.md [ip.listen.2]).
 //
 // Listeners run inside finish()/throw_exception(), on the loop thread, in connection order;
 // each is unlinked just before it is called, so one that disconnects a later one prevents its

@@ -1,7 +1,7 @@
 #pragma once
 // InProgressAny and InProgressAll: one InProgress over several.
 //
-//   auto r = co_await kaa::InProgressAny({kaa::delay(5s), sock.read()});
+//   auto r = co_await kaa::InProgressAny({kaa::delay(5s), kaa::threaded(fetch)(url)});
 //   if (r.index() == 0) { /* timed out */ }
 //
 // InProgressAny finishes when the first of its sub-InProgresses finishes (a failed one counts:
@@ -10,11 +10,11 @@
 //
 // Both subscribe to their sub-InProgresses lazily — only while something listens to them
 // (a callback, an awaiting coroutine, wait()) — and unsubscribe from all of them when they
-// finish (kaa-reference Q5) or when their last listener disconnects. Sub-InProgresses already
-// finished at construction are taken into account at once: an Any with one finishes
-// immediately (inside the constructor, even without a listener); an All whose items all
-// finished finishes immediately too. Items that finish while nobody listens are picked up when
-// the next listener connects: an All recounts (Q6) and an Any offers them in index order (a C++
+// finish (docs/semantics.md [ip.any.6]) or when their last listener disconnects. Sub-InProgresses
+// already finished at construction are taken into account at once: an Any with one finishes
+// immediately (inside the constructor, even without a listener); an All whose items all finished
+// finishes immediately too. Items that finish while nobody listens are picked up when the next
+// listener connects: an All recounts ([ip.all.3]) and an Any offers them in index order (a C++
 // decision: kaa's Any would miss them). Nested lists are flattened; indexes refer to the
 // flattened order. `InProgressAny()` with no items never finishes; `InProgressAll()` finishes
 // at once with itself.

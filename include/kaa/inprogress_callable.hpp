@@ -6,7 +6,7 @@
 //   some_signal.connect_once(ip);   // a copy of the handle: ip finishes at the emission
 //   int v = co_await ip;
 //
-// Arguments map to the result as in kaa (kaa-reference §2.11):
+// Arguments map to the result as in kaa (docs/semantics.md [ip.callable.1]):
 //   `()`         → finish() for void, else finish(T{}) (kaa: None)
 //   `(a)`        → finish(T(a)) (void: finish(), the argument is discarded)
 //   `(a, b, …)`  → finish(T(std::tuple(a, b, …))) for a tuple-like T (void: finish())

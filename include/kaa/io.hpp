@@ -1,6 +1,6 @@
 #pragma once
 // IOMonitor and WeakIOMonitor: call a function whenever a file descriptor is readable (or
-// writable), kaa's io.IOMonitor (kaa-reference §6.1).
+// writable), kaa's io.IOMonitor (docs/semantics.md [io.monitor]).
 //
 // The callback gets only its bound arguments (never the fd). Returning exactly `false`
 // unregisters the monitor; void or any other value keeps it. Readiness is level-triggered: the

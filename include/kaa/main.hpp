@@ -74,9 +74,9 @@ void step();
 /// in another thread, kaa::SystemExit after stop() (see stop()).
 void loop(const std::function<bool()>& condition,
           std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
-/// As above with a fixed condition (kaa-reference Q9: the value is used, `false` returns at
-/// once without an iteration). A template so that a captureless lambda, which converts to
-/// bool, still picks the overload above.
+/// As above with a fixed condition (docs/semantics.md [loop.loop.2]: the value is used, `false`
+/// returns at once without an iteration). A template so that a captureless lambda, which converts
+/// to bool, still picks the overload above.
 template <class B>
     requires std::same_as<B, bool>
 void loop(B condition, std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {

@@ -1,7 +1,7 @@
 #pragma once
 // Signal<Args...>: kaa's list of callbacks called in order by emit(); Signals<Args...>: an
 // ordered, named collection of them. Callable and WeakCallable, the callables a Signal is made
-// of, are in <kaa/callable.hpp> (kaa-reference §3.1–3.4).
+// of, are in <kaa/callable.hpp> (docs/semantics.md [sig]).
 //
 // A callback connected with bound arguments is called with the emitted arguments first and the
 // bound ones after them: `sig.connect(f, 42); sig.emit("x");` calls `f("x", 42)`. It may return
@@ -213,7 +213,7 @@ concept signal_name = std::convertible_to<const T&, std::string_view>;
 
 // ---------------------------------------------------------------- Signal
 
-/// A list of callbacks called in connection order by emit() (kaa.Signal, §3.3). See the file
+/// A list of callbacks called in connection order by emit() (kaa.Signal, [sig]). See the file
 /// comment for argument order, lifetime and threads (main-loop thread only).
 template <class... Args>
 class Signal {
@@ -286,7 +286,7 @@ public:
                                  std::move(bound)...);
     }
 
-    /// Removes exactly the connection `c` names (identity, not equality: kaa-reference Q8).
+    /// Removes exactly the connection `c` names (identity, not equality: [sig.disconnect.1]).
     /// Returns false if it is not connected to this signal. Calls the changed callback.
     bool disconnect(const Connection& c);
     /// Removes every connection whose callable equals `f` (same type and `==`), whatever its
@@ -386,7 +386,7 @@ private:
 
 // ---------------------------------------------------------------- Signals
 
-/// An ordered collection name → Signal<Args...> (kaa.Signals, §3.4); all signals of one
+/// An ordered collection name → Signal<Args...> (kaa.Signals, [sig.signals]); all signals of one
 /// collection share the signature. Copies and the collections made by subset() and add()
 /// share the same Signal objects. Lookups are linear (collections are small).
 /// Thread safety: main-loop thread only.

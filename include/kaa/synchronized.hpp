@@ -123,7 +123,7 @@ SyncLock lock_object(X& obj) {
 namespace kaa {
 
 /// kaa.synchronized: a recursive lock per object, shared by every use that names the object
-/// (kaa-reference Q21 — unlike kaa.base, sibling methods and scopes share one lock):
+/// ([thread.sync.1] — unlike kaa.base, sibling methods and scopes share one lock):
 ///
 ///   kaa::synchronized guard(obj);             // scope guard on obj's lock
 ///   auto m = kaa::synchronized(&Foo::bar);    // m(foo_ptr, args...) runs under *foo_ptr's lock

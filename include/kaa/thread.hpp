@@ -1,6 +1,6 @@
 #pragma once
 // Threads: kaa::threaded, ThreadPool, ThreadInProgress, MAINTHREAD, MainThreadCallable and
-// kaa::synchronized (kaa-reference §5).
+// kaa::synchronized (docs/semantics.md [thread]).
 //
 // Where blocking is unavoidable (a blocking library call, scaling a very large image), run the
 // work on another thread and get an InProgress back, exactly as from a coroutine:
@@ -29,7 +29,7 @@
 //   std::stop_token      if the callable accepts one first (detected, as std::jthread does):
 //                        it reports an abort of a running call and the loop's shutdown
 //   InProgressStatus&    when ThreadOptions::progress is set: a fresh status per call
-//                        (kaa-reference Q11), also reachable as ip.progress()
+//                        (docs/semantics.md [thread.progress.1]), also reachable as ip.progress()
 //
 // Results: every call returns a ThreadInProgress<T> (an InProgress<T>, abortable, awaitable
 // from coroutines). Its listeners and awaiting coroutines always run on the loop thread. A

@@ -138,7 +138,7 @@ bool CoroutineBase::fail_at_end() {
         return true;
     }
     if (aborted_) {
-        // kaa Q2/Q3: the abort listeners are called exactly once and the InProgress always
+        // [coro.abort.8]/[coro.abort.9]: the abort listeners are called exactly once and the InProgress always
         // ends failed with the abort exception, which is never reported as unhandled.
         try {
             s.emit_abort(abort_exc);
@@ -187,7 +187,7 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
     aborted_ = true;
     cancel_pending_resumption();
 
-    // Detach from what we await; abort it only if nothing else waits on it (§1.6 item 4).
+    // Detach from what we await; abort it only if nothing else waits on it ([coro.abort.4]).
     InProgressBase prereq;
     if (awaiting_) {
         prereq = strong(awaiting_);

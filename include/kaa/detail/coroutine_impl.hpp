@@ -96,7 +96,7 @@ public:
         if (t_next_setup.pending) [[unlikely]] take_next_setup();
     }
 
-    /// kaa's coroutine abort (§1.6); throws to the caller what the body did not catch.
+    /// kaa's coroutine abort ([coro.abort]); throws to the caller what the body did not catch.
     void abort_coroutine(std::exception_ptr exc, bool force = false);
     /// Closes the coroutine from outside (throw_exception on a running coroutine): cleanup runs
     /// and the InProgress fails with `error`.
@@ -255,7 +255,7 @@ struct InProgressAwaiter : Listener {
 
 private:
     /// await_resume() off the common path: throws a pending abort or close, or the failure of
-    /// the awaited InProgress (marked handled; an abort retargeted to it, §1.3).
+    /// the awaited InProgress (marked handled; an abort retargeted to it, [coro.await.4]).
     [[gnu::noinline]] void throw_abort_or_failure() {
         co->throw_if_aborted();
         StateBase& s = Access::state(ip);
@@ -265,7 +265,7 @@ private:
         try {
             std::rethrow_exception(e);
         } catch (const InProgressAborted& a) {
-            // The coroutine sees the abort as an abort of what it awaited (§1.3).
+            // The coroutine sees the abort as an abort of what it awaited ([coro.await.4]).
             if (!(a.inprogress() == ip)) e = a.retarget(ip);
         } catch (...) {
         }

@@ -12,11 +12,11 @@
 //               a coroutine received it, or it came from abort()). An unhandled failure is
 //               reported through report_exception() when the last strong reference goes.
 //
-// The listener list (head_) after the status left `pending` holds the listeners that are still
-// to be called by the running (or deferred) dispatch: each is unlinked just before it is
-// called, so a listener that disconnects another one (or aborts a coroutine whose awaiter is
-// in the list) takes it out before it is called — collect, dispatch, re-check. A listener
-// added to a finished state never enters the list: it is called at once (kaa-reference Q1).
+// The listener list (head_) after the status left `pending` holds the listeners that are still to
+// be called by the running (or deferred) dispatch: each is unlinked just before it is called, so a
+// listener that disconnects another one (or aborts a coroutine whose awaiter is in the list) takes
+// it out before it is called — collect, dispatch, re-check. A listener added to a finished state
+// never enters the list: it is called at once (docs/semantics.md [ip.listen.2]).
 //
 // Stack depth: complete() dispatches through run_bounded(), so a long chain of InProgress
 // objects finishing each other inline (waitfor(), finish(other), awaiting coroutines) is
@@ -153,7 +153,7 @@ public:
     bool finished() const noexcept { return status() != pending; }
 
     /// Appends a listener. On a finished state it fires (or is dropped) at once: a late
-    /// connect always sees the outcome (kaa-reference Q1).
+    /// connect always sees the outcome (docs/semantics.md [ip.listen.2]).
     void add_listener(Listener* l);
     /// Unlinks a listener without firing or dropping it; returns whether it was linked.
     bool unlink_listener(Listener* l) noexcept;
@@ -178,7 +178,7 @@ public:
         complete_listeners();
     }
 
-    /// kaa's abort for a plain InProgress (§2.5); coroutines override it.
+    /// kaa's abort for a plain InProgress ([ip.abort]); coroutines override it.
     virtual void abort(std::exception_ptr exc);
     /// Fails it from outside (InProgress::throw_exception; loop thread). Throws
     /// std::runtime_error if finished. Coroutines override it to close the frame first.

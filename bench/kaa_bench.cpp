@@ -218,8 +218,8 @@ kaa::Coroutine<> b4_sleepers(long n) {
     co_await st.all_done;
     if (st.done != n) die("B4: not every sleeper woke up");
     const long peak_kib = rss_peak_kib();
-    emit("B4_sleepers_rss", static_cast<double>(peak_kib - base_kib) * 1024.0 / static_cast<double>(n),
-         "B/sleeper");
+    emit("B4_sleepers_rss",
+         static_cast<double>(peak_kib - base_kib) * 1024.0 / static_cast<double>(n), "B/sleeper");
     emit("B4_sleepers_time", static_cast<double>(st.tend - t0) / 1e6, "ms");
     // Not a peer figure: the Python kaa reports it (kaa_py/kaa_bench.py), so it is comparable.
     emit("B4_sleepers_spawn", static_cast<double>(tspawned - t0) / static_cast<double>(n),

@@ -9,7 +9,7 @@ int main() {
         int factor = 3;
         kaa::Coroutine<int> run(kaa::InProgressStatus& status, int x) {
             status.set(x);
-            co_return x * factor;
+            co_return (x * factor);
         }
     } task;
     auto run = kaa::coroutine({.progress = true}, &Task::run);

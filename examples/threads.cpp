@@ -48,9 +48,8 @@ std::shared_ptr<const Image> make_image(int width, int height) {
 }
 
 /// Prints a line on the loop thread, whichever thread calls it (kaa's MAINTHREAD).
-auto say = kaa::threaded({.pool = kaa::MAINTHREAD}, [](std::string line) {
-    std::cout << line << std::endl;
-});
+auto say = kaa::threaded({.pool = kaa::MAINTHREAD},
+                         [](std::string line) { std::cout << line << std::endl; });
 
 /// The blocking, CPU-heavy part: a box-filter downscale by `factor`, run in the "images" pool.
 /// It updates its InProgressStatus per row, reports each quarter through say(), and gives up
@@ -112,8 +111,8 @@ kaa::Coroutine<> cancelled_request(ScaleFn scale, std::shared_ptr<const Image> i
         co_return;
     }
     job.abort();  // fails at once; the worker sees its stop_token
-    std::cout << "big request cancelled: finished=" << job.finished()
-              << " failed=" << job.failed() << std::endl;
+    std::cout << "big request cancelled: finished=" << job.finished() << " failed=" << job.failed()
+              << std::endl;
 }
 
 }  // namespace

@@ -33,9 +33,11 @@ void part_inprogress() {
 void part_signals() {
     std::cout << "\n== 2. Signals\n";
     kaa::Signal<std::string> message;
-    message.connect([](const std::string& s, int bound) {
-        std::cout << "got '" << s << "' with bound argument " << bound << '\n';
-    }, 7);
+    message.connect(
+        [](const std::string& s, int bound) {
+            std::cout << "got '" << s << "' with bound argument " << bound << '\n';
+        },
+        7);
     message.connect_once([](const std::string& s) { std::cout << "once: " << s << '\n'; });
     message.emit("hello");
     message.emit("again");  // the once-callback is gone
@@ -130,8 +132,7 @@ void part_main_loop() {
     }).start(20ms);
     kaa::main::signals().shutdown.connect([] { std::cout << "shutdown signal\n"; });
     kaa::main::run();
-    std::cout << "run() returned; is_stopped=" << std::boolalpha << kaa::main::is_stopped()
-              << '\n';
+    std::cout << "run() returned; is_stopped=" << std::boolalpha << kaa::main::is_stopped() << '\n';
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 
 #include <kaa/inprogress.hpp>
 
-
 namespace kaa {
 
 // ---------------------------------------------------------------- InProgressBase
@@ -154,7 +153,9 @@ InProgressBase InProgressAborted::inprogress() const {
     return detail::Access::adopt<InProgressBase>(inprogress_.lock());
 }
 
-InProgressBase InProgressAborted::origin() const { return detail::Access::adopt<InProgressBase>(origin_.lock()); }
+InProgressBase InProgressAborted::origin() const {
+    return detail::Access::adopt<InProgressBase>(origin_.lock());
+}
 
 std::exception_ptr InProgressAborted::clone_ptr() const { return std::make_exception_ptr(*this); }
 
@@ -163,7 +164,8 @@ std::exception_ptr InProgressAborted::retarget(const InProgressBase& inprogress)
     try {
         std::rethrow_exception(copy);
     } catch (InProgressAborted& e) {
-        e.inprogress_ = detail::WeakState(inprogress.valid() ? &detail::Access::state(inprogress) : nullptr);
+        e.inprogress_ = detail::WeakState(inprogress.valid() ? &detail::Access::state(inprogress)
+                                                             : nullptr);
     }
     return copy;
 }

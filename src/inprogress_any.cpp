@@ -11,10 +11,14 @@ namespace {
 
 const char* mode_name(FinishMode m) {
     switch (m) {
-        case FinishMode::idx_result: return "FINISH_IDX_RESULT";
-        case FinishMode::result: return "FINISH_RESULT";
-        case FinishMode::idx: return "FINISH_IDX";
-        case FinishMode::self: return "FINISH_SELF";
+        case FinishMode::idx_result:
+            return "FINISH_IDX_RESULT";
+        case FinishMode::result:
+            return "FINISH_RESULT";
+        case FinishMode::idx:
+            return "FINISH_IDX";
+        case FinishMode::self:
+            return "FINISH_SELF";
     }
     return "?";
 }
@@ -84,9 +88,7 @@ protected:
         }
     }
 
-    InProgressBase self_handle() {
-        return detail::Access::share<InProgressBase>(this);
-    }
+    InProgressBase self_handle() { return detail::Access::share<InProgressBase>(this); }
     SubResult make(std::size_t i, FinishMode mode) {
         return detail::Access::make<SubResult>(mode, i, items_[i], self_handle());
     }

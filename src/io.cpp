@@ -23,7 +23,8 @@ void IoMonitorCore::do_register(int new_fd, IOCondition cond) {
     const bool new_write = cond == IO_WRITE;
     if (registered) {
         if (fd == new_fd && write == new_write) return;
-        throw std::invalid_argument("Existing file descriptor already registered with this IOMonitor.");
+        throw std::invalid_argument(
+            "Existing file descriptor already registered with this IOMonitor.");
     }
     io_register(this, new_fd, new_write);
     is_active.store(true);

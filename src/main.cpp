@@ -23,16 +23,16 @@ using detail::Loop;
 
 // The facade's run state (loop thread only, except `running`).
 struct RunState {
-    int depth = 0;                   ///< nesting of loop_while() calls
-    int stepping = 0;                ///< nesting of main::step() calls
+    int depth = 0;                     ///< nesting of loop_while() calls
+    int stepping = 0;                  ///< nesting of main::step() calls
     std::atomic<bool> running{false};  ///< a loop_while() is active (kaa's is_running()); atomic:
                                        ///< loop_while() on another thread reads it
-    bool in_run = false;             ///< main::run() is active (its loop is the outermost)
-    bool shutting_down = false;      ///< the shutdown sequence started
-    bool stopped = false;            ///< a run() ended (false before the first one)
-    bool stop_requested = false;     ///< stop() was called while a loop ran; cleared when the
-                                     ///< outermost loop ends or a SystemExit is vetoed
-    bool shutdown_deferred = false;  ///< stop() inside a bare step(): shut down when it returns
+    bool in_run = false;               ///< main::run() is active (its loop is the outermost)
+    bool shutting_down = false;        ///< the shutdown sequence started
+    bool stopped = false;              ///< a run() ended (false before the first one)
+    bool stop_requested = false;       ///< stop() was called while a loop ran; cleared when the
+                                       ///< outermost loop ends or a SystemExit is vetoed
+    bool shutdown_deferred = false;    ///< stop() inside a bare step(): shut down when it returns
     std::vector<std::function<void()>> shutdown_hooks;  ///< run after shutdown_after (pools)
 };
 

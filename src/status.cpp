@@ -1,8 +1,7 @@
 // InProgressStatus: position/maximum/speed bookkeeping, the change signal and the text bar.
 
-#include <kaa/status.hpp>
-
 #include <kaa/detail/state.hpp>
+#include <kaa/status.hpp>
 
 #include <atomic>
 

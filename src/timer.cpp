@@ -140,13 +140,14 @@ namespace {
 std::vector<int> checked_sorted(std::vector<int> v, int max, const char* what) {
     for (int x : v) {
         if (x < 0 || x > max) {
-            throw std::invalid_argument(std::string("kaa: AtTimer ") + what + " out of range: " +
-                                        std::to_string(x));
+            throw std::invalid_argument(std::string("kaa: AtTimer ") + what +
+                                        " out of range: " + std::to_string(x));
         }
     }
     std::sort(v.begin(), v.end());
     v.erase(std::unique(v.begin(), v.end()), v.end());
-    if (v.empty()) throw std::invalid_argument(std::string("kaa: AtTimer needs at least one ") + what);
+    if (v.empty())
+        throw std::invalid_argument(std::string("kaa: AtTimer needs at least one ") + what);
     return v;
 }
 }  // namespace

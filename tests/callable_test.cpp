@@ -40,9 +40,9 @@ TEST(Callable, BoundArgumentsFollowCallArguments) {
 
 // [check.E70]
 TEST(Callable, InitArgsFirstPutsBoundArgumentsFirst) {
-    auto join = kaa::callable_init_args_first(
-        [](const std::string& a, const std::string& b, const std::string& c) { return a + b + c; },
-        std::string("1"), std::string("2"));
+    auto join = kaa::callable_init_args_first([](const std::string& a, const std::string& b,
+                                                 const std::string& c) { return a + b + c; },
+                                              std::string("1"), std::string("2"));
     EXPECT_EQ(join(std::string("x")), "12x");
     const auto& const_join = join;
     EXPECT_EQ(const_join(std::string("y")), "12y");

@@ -510,7 +510,8 @@ namespace {
 /// A SYNCHRONIZED coroutine that logs "<name> start", waits for `gate`, logs "<name> end".
 auto gated_synchronized() {
     return kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED},
-                          [](Log* log, std::string name, kaa::InProgress<> gate) -> kaa::Coroutine<> {
+                          [](Log* log, std::string name,
+                             kaa::InProgress<> gate) -> kaa::Coroutine<> {
                               log->push_back(name + " start");
                               co_await gate;
                               log->push_back(name + " end");

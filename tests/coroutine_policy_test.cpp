@@ -47,15 +47,15 @@ private:
 // [check.A14]
 TEST(CoroutinePolicy, ProgressPassesFreshStatusFirstAndExposesIt) {
     std::vector<kaa::InProgressStatus*> seen;
-    auto with_progress = kaa::coroutine(
-        {.progress = true},
-        [](kaa::InProgressStatus& status, std::vector<kaa::InProgressStatus*>* seen,
-           kaa::InProgress<> gate) -> kaa::Coroutine<> {
-            seen->push_back(&status);
-            status.set(1, 10);
-            co_await gate;
-            status.update(9);
-        });
+    auto with_progress =
+        kaa::coroutine({.progress = true},
+                       [](kaa::InProgressStatus& status, std::vector<kaa::InProgressStatus*>* seen,
+                          kaa::InProgress<> gate) -> kaa::Coroutine<> {
+                           seen->push_back(&status);
+                           status.set(1, 10);
+                           co_await gate;
+                           status.update(9);
+                       });
     kaa::InProgress<> g1, g2;
     auto c1 = with_progress(&seen, g1);
     auto c2 = with_progress(&seen, g2);
@@ -83,7 +83,7 @@ TEST(CoroutinePolicy, ProgressGoesAfterTheObjectForMemberFunctions) {
         int factor = 3;
         kaa::Coroutine<int> run(kaa::InProgressStatus& status, int x) {
             status.set(x);
-            co_return x * factor;
+            co_return (x * factor);
         }
     } task;
     auto run = kaa::coroutine({.progress = true}, &Task::run);
@@ -160,14 +160,13 @@ TEST(CoroutinePolicy, PassLastReceivesMostRecentUnfinishedCall) {
 // [check.A16]: `last` can be awaited (type-erased) to chain after the previous call.
 TEST(CoroutinePolicy, PassLastCanAwaitThePreviousCall) {
     Log log;
-    auto chained = kaa::coroutine(
-        {.policy = kaa::POLICY_PASS_LAST},
-        [](const kaa::InProgressBase& last, Log* log, std::string name,
-           kaa::InProgress<> gate) -> kaa::Coroutine<> {
-            if (last.valid()) co_await last;
-            log->push_back(name);
-            co_await gate;
-        });
+    auto chained = kaa::coroutine({.policy = kaa::POLICY_PASS_LAST},
+                                  [](const kaa::InProgressBase& last, Log* log, std::string name,
+                                     kaa::InProgress<> gate) -> kaa::Coroutine<> {
+                                      if (last.valid()) co_await last;
+                                      log->push_back(name);
+                                      co_await gate;
+                                  });
     kaa::InProgress<> g1, g2;
     auto c1 = chained(&log, "1", g1);
     auto c2 = chained(&log, "2", g2);
@@ -271,7 +270,7 @@ TEST(CoroutinePolicy, MemberFunctionPolicyStateIsPerObject) {
     auto job = kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED}, &Worker::job);
     kaa::InProgress<> g1, g2, g3;
     auto a = job(w1, "w1-a", g1);
-    auto b = job(&w2, "w2-a", g2);  // another object: not queued behind w1
+    auto b = job(&w2, "w2-a", g2);           // another object: not queued behind w1
     auto c = job(std::ref(w1), "w1-b", g3);  // same object: queued
     EXPECT_EQ(log, (Log{"w1-a start", "w2-a start"}));
     g1.finish();
@@ -361,7 +360,8 @@ TEST(CoroutinePolicy, CapturingLambdaStaysAliveWhileCoroutineRuns) {
     EXPECT_GE(kaa::test::Counted::alive(), 1);
     gate.finish();
     EXPECT_EQ(c.result(), 42);
-    c = kaa::detail::Access::make<kaa::Coroutine<int>>(kaa::InProgress<int>().finish(0), kaa::detail::adopt_coroutine);
+    c = kaa::detail::Access::make<kaa::Coroutine<int>>(kaa::InProgress<int>().finish(0),
+                                                       kaa::detail::adopt_coroutine);
     EXPECT_EQ(kaa::test::Counted::alive(), 0);
 }
 

@@ -132,7 +132,8 @@ TEST(Coroutine, ExceptionAfterSuspensionFailsTheInProgress) {
     ASSERT_TRUE(c.finished());
     EXPECT_TRUE(c.failed());
     EXPECT_THROW(c.result(), Boom);
-    c = kaa::detail::Access::make<kaa::Coroutine<int>>(kaa::InProgress<int>().finish(0), kaa::detail::adopt_coroutine);
+    c = kaa::detail::Access::make<kaa::Coroutine<int>>(kaa::InProgress<int>().finish(0),
+                                                       kaa::detail::adopt_coroutine);
     EXPECT_EQ(reports.count(), 0u);  // result() consumed it
 }
 
@@ -184,7 +185,7 @@ TEST(Coroutine, NonCoroutineCallableIsRejectedAtCompileTime) {
     // [check.A5] (the static_asserts above are the test; this checks the good case runs).
     auto wrapped = kaa::coroutine(&a_coroutine_function);
     EXPECT_EQ(wrapped(5).result(), 5);
-    auto generic = kaa::coroutine([](auto x) -> kaa::Coroutine<int> { co_return x * 2; });
+    auto generic = kaa::coroutine([](auto x) -> kaa::Coroutine<int> { co_return (x * 2); });
     EXPECT_EQ(generic(4).result(), 8);
 }
 
@@ -275,7 +276,7 @@ TEST(Coroutine, AwaitingAnotherCoroutineResumesWhenItFinishes) {
     auto outer = [](Log* log, kaa::InProgress<int> ip) -> kaa::Coroutine<int> {
         int v = co_await await_then_add(log, ip, 1);
         log->push_back("outer " + std::to_string(v));
-        co_return v * 10;
+        co_return (v * 10);
     }(&log, ip);
     ip.finish(1);
     EXPECT_EQ(log, (Log{"before", "after 1", "outer 2"}));
@@ -334,9 +335,8 @@ TEST(Coroutine, IntervalDelaysEveryResumption) {
 
 // [check.A9]
 TEST(Coroutine, IntervalIsReported) {
-    auto c = kaa::coroutine({.interval = 25ms}, []() -> kaa::Coroutine<> {
-        co_await kaa::NotFinished;
-    })();
+    auto c = kaa::coroutine({.interval = 25ms},
+                            []() -> kaa::Coroutine<> { co_await kaa::NotFinished; })();
     EXPECT_EQ(c.interval(), 25ms);
     c.set_interval(0ms);
     EXPECT_EQ(c.interval(), 0ms);
@@ -394,8 +394,9 @@ TEST(Coroutine, ActiveWhileResumableAndFalseAfterwards) {
     EXPECT_FALSE(fails.active());
     EXPECT_THROW(fails.result(), Boom);
 
-    auto aborted = [](kaa::InProgress<int> ip) -> kaa::Coroutine<> { co_await ip; }(
-        kaa::InProgress<int>());
+    auto aborted = [](kaa::InProgress<int> ip) -> kaa::Coroutine<> {
+        co_await ip;
+    }(kaa::InProgress<int>());
     EXPECT_TRUE(aborted.active());
     EXPECT_THROW(aborted.abort(), kaa::InProgressAborted);
     EXPECT_FALSE(aborted.active());
@@ -489,7 +490,7 @@ TEST(Coroutine, AwaitedAbortIsRetargetedToTheAwaitedInProgress) {
         try {
             co_await ip;
         } catch (const kaa::InProgressAborted& e) {
-            co_return e.inprogress() == ip && e.origin() == origin;
+            co_return (e.inprogress() == ip && e.origin() == origin);
         }
         co_return false;
     }(ip, origin);

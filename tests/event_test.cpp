@@ -90,9 +90,9 @@ TEST(Event, ReferenceEventsPyOutput) {
     EXPECT_TRUE(out.empty());  // never dispatched inside post()
 
     step_once();
-    EXPECT_EQ(out, (std::vector<std::string>{"got FOO", "foo got FOO", "FOO_EVENT",
-                                             "got BAR with 1", "BAR_EVENT", "got BAR with 2",
-                                             "BAR_EVENT"}));
+    EXPECT_EQ(out,
+              (std::vector<std::string>{"got FOO", "foo got FOO", "FOO_EVENT", "got BAR with 1",
+                                        "BAR_EVENT", "got BAR with 2", "BAR_EVENT"}));
 }
 
 // [check.I119]: dispatch happens when main::signals().step is next emitted, not inside post().

@@ -523,8 +523,8 @@ TEST(GeneratorSink, ItemsPushedFromWorkerThreadArriveOnLoopThreadInOrder) {
     });
     std::vector<int> seen;
     bool consumer_on_main = false;
-    auto consumer = [](kaa::Generator<int> g, std::vector<int>& out, bool& on_main)
-        -> kaa::Coroutine<> {
+    auto consumer = [](kaa::Generator<int> g, std::vector<int>& out,
+                       bool& on_main) -> kaa::Coroutine<> {
         while (auto item = co_await g.next()) {
             on_main = kaa::main::is_mainthread();
             out.push_back(*item);

@@ -348,8 +348,11 @@ TEST(InProgress, UnconsumedFailureIsReportedOnceAtLastRelease) {
     ReportCapture reports;
     kaa::InProgress<int> ip;
     int calls = 0;
-    ip.connect_exception([&](std::exception_ptr) { ++calls; });           // void
-    ip.connect_exception([&](std::exception_ptr) { ++calls; return true; });  // true
+    ip.connect_exception([&](std::exception_ptr) { ++calls; });  // void
+    ip.connect_exception([&](std::exception_ptr) {
+        ++calls;
+        return true;
+    });  // true
     ip.throw_exception(std::runtime_error("boom"));
     EXPECT_EQ(calls, 2);
     kaa::InProgress<int> copy = ip;
@@ -589,9 +592,8 @@ TEST(InProgress, AbortWithForeignAbortExceptionIsRetargeted) {
     kaa::InProgress<int> origin;
     kaa::InProgress<int> ip;
     bool listener_saw_original = false;
-    ip.connect_abort([&](const kaa::InProgressAborted& e) {
-        listener_saw_original = e.inprogress() == other;
-    });
+    ip.connect_abort(
+        [&](const kaa::InProgressAborted& e) { listener_saw_original = e.inprogress() == other; });
     kaa::TimeoutException foreign("took too long", other, origin);
     ip.abort(foreign);
     EXPECT_TRUE(listener_saw_original);
@@ -1238,9 +1240,8 @@ TEST(InProgressCallable, CallingItTwiceThrowsRuntimeError) {
 // [check.D56]: the constructor hands the callable to `func` (kaa: InProgressCallable(sig.connect)).
 TEST(InProgressCallable, ConstructorFunctionReceivesTheCallable) {
     kaa::Signal<int> sig;
-    kaa::InProgressCallable<int> ip([&](kaa::InProgressCallable<int>& self) {
-        sig.connect_once(self);
-    });
+    kaa::InProgressCallable<int> ip(
+        [&](kaa::InProgressCallable<int>& self) { sig.connect_once(self); });
     EXPECT_EQ(sig.count(), 1u);
     sig.emit(13);
     EXPECT_EQ(ip.result(), 13);
@@ -1272,7 +1273,9 @@ TEST(InProgressCallable, ExceptionArgumentIsAValueWhenNotThrowable) {
 // [check.D58]: inprogress(ip) is ip; inprogress(exc) is exc.inprogress(); other types have no
 // inprogress() (kaa's TypeError becomes a compile-time error).
 template <class T>
-concept HasInprogress = requires(T& t) { kaa::inprogress(t); };
+concept HasInprogress = requires(T& t) {
+    kaa::inprogress(t);
+};
 
 TEST(InProgressProtocol, InprogressOfAnInProgressIsItself) {
     static_assert(HasInprogress<kaa::InProgress<int>>);

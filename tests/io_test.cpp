@@ -42,7 +42,8 @@ struct Pipe {
     int w = -1;
     Pipe() {
         int fds[2];
-        if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+        if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+            throw std::system_error(errno, std::generic_category(), "pipe2");
         r = fds[0];
         w = fds[1];
     }
@@ -52,7 +53,9 @@ struct Pipe {
     }
     Pipe(const Pipe&) = delete;
     Pipe& operator=(const Pipe&) = delete;
-    void put(const char* s = "x") const { ASSERT_GT(::write(w, s, std::char_traits<char>::length(s)), 0); }
+    void put(const char* s = "x") const {
+        ASSERT_GT(::write(w, s, std::char_traits<char>::length(s)), 0);
+    }
     std::string drain() const {
         std::string out;
         char buf[256];
@@ -199,7 +202,10 @@ TEST(IOMonitor, DestructorUnregisters) {
     steps(3);
     EXPECT_EQ(calls, 0);
     // The fd is free for another monitor.
-    kaa::IOMonitor again([&] { ++calls; p.drain(); });
+    kaa::IOMonitor again([&] {
+        ++calls;
+        p.drain();
+    });
     EXPECT_NO_THROW(again.register_fd(p.r));
     steps(1);
     EXPECT_EQ(calls, 1);
@@ -212,11 +218,17 @@ TEST(IOMonitor, MoveKeepsTheRegistration) {
     Pipe p2;
     int first = 0;
     int second = 0;
-    kaa::IOMonitor a([&] { ++first; p1.drain(); });
+    kaa::IOMonitor a([&] {
+        ++first;
+        p1.drain();
+    });
     a.register_fd(p1.r);
     kaa::IOMonitor b(std::move(a));
     EXPECT_TRUE(b.active());
-    kaa::IOMonitor c([&] { ++second; p2.drain(); });
+    kaa::IOMonitor c([&] {
+        ++second;
+        p2.drain();
+    });
     c.register_fd(p2.r);
     c = std::move(b);  // c's own registration (p2) ends
     p1.put();
@@ -392,7 +404,13 @@ TEST(WeakIOMonitor, CallsAPlainFunctionWhileTheOwnerLives) {
     Pipe p;
     auto owner = std::make_shared<int>(0);
     int calls = 0;
-    kaa::WeakIOMonitor m(std::weak_ptr<int>(owner), [&](int add) { calls += add; p.drain(); }, 5);
+    kaa::WeakIOMonitor m(
+        std::weak_ptr<int>(owner),
+        [&](int add) {
+            calls += add;
+            p.drain();
+        },
+        5);
     m.register_fd(p.r);
     p.put();
     steps(1);

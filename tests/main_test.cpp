@@ -211,8 +211,7 @@ TEST(MainRun, StopInsideRunEndsItAndShutsDownInOrder) {
     Safety safety;
     std::vector<std::string> events;
     kaa::OneShotTimer stopper([&] {
-        events.push_back(std::string("callback running=") +
-                         (kaa::main::is_running() ? "1" : "0"));
+        events.push_back(std::string("callback running=") + (kaa::main::is_running() ? "1" : "0"));
         kaa::main::stop();
         events.push_back("stop returned");
     });
@@ -221,12 +220,12 @@ TEST(MainRun, StopInsideRunEndsItAndShutsDownInOrder) {
         events.push_back(std::string("shutdown running=") + (kaa::main::is_running() ? "1" : "0") +
                          " shutting_down=" + (kaa::main::is_shutting_down() ? "1" : "0"));
     });
-    kaa::ScopedConnection after(kaa::main::signals().shutdown_after.connect(
-        [&] { events.push_back("shutdown_after"); }));
+    kaa::ScopedConnection after(
+        kaa::main::signals().shutdown_after.connect([&] { events.push_back("shutdown_after"); }));
     kaa::main::run();
-    EXPECT_EQ(events, (std::vector<std::string>{"callback running=1", "stop returned",
-                                                 "shutdown running=0 shutting_down=1",
-                                                 "shutdown_after"}));
+    EXPECT_EQ(events,
+              (std::vector<std::string>{"callback running=1", "stop returned",
+                                        "shutdown running=0 shutting_down=1", "shutdown_after"}));
     EXPECT_FALSE(kaa::main::is_running());
     EXPECT_TRUE(kaa::main::is_stopped());
     EXPECT_TRUE(kaa::main::is_shutting_down());
@@ -475,7 +474,8 @@ TEST(MainStep, StepSignalIsEmittedAfterEveryIteration) {
     kaa::main::step();
     kaa::main::step();
     kaa::main::step();
-    EXPECT_EQ(events, (std::vector<std::string>{"timer", "step", "timer", "step", "timer", "step"}));
+    EXPECT_EQ(events,
+              (std::vector<std::string>{"timer", "step", "timer", "step", "timer", "step"}));
     events.clear();
     int n = 0;
     kaa::main::loop([&] { return ++n <= 4; });

@@ -53,7 +53,8 @@ TEST(SeedExamples, DelayPrintAbortedRaisesFromAbort) {
 TEST(SeedExamples, DelayPrintCatchingAbortReturnsNormally) {
     std::ostringstream out;
     seed::run_delay_print_catching(out);
-    EXPECT_EQ(out.str(), "abort() returned normally; delay_print() is finished: true, failed: true\n");
+    EXPECT_EQ(out.str(),
+              "abort() returned normally; delay_print() is finished: true, failed: true\n");
 }
 
 TEST(SeedExamples, DelayPrintNotAbortedPrints) {

@@ -139,7 +139,8 @@ TEST(Synchronized, GuardExcludesWrappedMethodOfTheSameObject) {
         });
         // One-sided check: it must not get in while the guard is held.
         const auto until = std::chrono::steady_clock::now() + 100ms;
-        while (std::chrono::steady_clock::now() < until && !entered.load()) std::this_thread::yield();
+        while (std::chrono::steady_clock::now() < until && !entered.load())
+            std::this_thread::yield();
         EXPECT_FALSE(entered.load());
     }
     other.join();

@@ -65,8 +65,8 @@ TEST(ThreadPool, SizeOneRunsByDescendingPriorityFifoAmongEquals) {
 
     auto b = blocker();
     started.wait();  // the only thread is busy: everything below queues
-    std::vector<kaa::ThreadInProgress<void>> ips{lo("lo1"), neg("neg6"), lo("lo2"), hi("hi3"),
-                                                 lo("lo4"), hi("hi5")};
+    std::vector<kaa::ThreadInProgress<void>> ips{lo("lo1"), neg("neg6"), lo("lo2"),
+                                                 hi("hi3"), lo("lo4"),   hi("hi5")};
     EXPECT_EQ(pool->queued(), 6u);
     gate.count_down();
     b.wait();

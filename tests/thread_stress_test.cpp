@@ -204,7 +204,8 @@ TEST(ThreadStress, HundredThousandPoolJobsWithRandomAborts) {
         kaa::main::loop([&] { return pool->queued() != 0 || Counted::alive() != 0; }, 60s);
         tick.stop();
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("[ stress   ] %d jobs, %d aborted, %.3f s (%.2f us/job)\n", kJobs, s.aborts,
                 seconds, seconds * 1e6 / kJobs);
 

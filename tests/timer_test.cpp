@@ -430,9 +430,7 @@ TEST(TimerPhase, NestedLoopInsideACallbackDoesNotLoseOrRepeatTheBatch) {
     int b_calls = 0;
     int nested_steps = 0;
     kaa::OneShotTimer b([&] { ++b_calls; });
-    kaa::OneShotTimer a([&] {
-        kaa::main::loop([&] { return ++nested_steps <= 3; });
-    });
+    kaa::OneShotTimer a([&] { kaa::main::loop([&] { return ++nested_steps <= 3; }); });
     a.start(0ns);
     b.start(0ns);
     kaa::main::step();
@@ -481,7 +479,8 @@ TEST(TimerPhase, AMillionTimersArmedThenCancelledNeverFire) {
     timers.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
         timers.emplace_back([&] { ++calls; });
-        timers.back().start(std::chrono::microseconds((static_cast<std::int64_t>(i) * 7919) % 50001));
+        timers.back().start(
+            std::chrono::microseconds((static_cast<std::int64_t>(i) * 7919) % 50001));
     }
     // Cancel in a scattered (deterministic) order: a stride coprime with n.
     const std::int64_t stride = 7777;
@@ -527,7 +526,8 @@ TEST(AtTimer, NextMatchIsStrictlyAfterTheGivenTime) {
 
 // [timer.at.1]
 TEST(AtTimer, NextMatchRollsOverToTheNextDay) {
-    EXPECT_EQ(kaa::OneShotAtTimer::next_match(local(2023, 6, 15, 12, 30, 0), {10, 12}, {0, 30}, {0}),
+    EXPECT_EQ(kaa::OneShotAtTimer::next_match(local(2023, 6, 15, 12, 30, 0), {10, 12}, {0, 30},
+                                              {0}),
               local(2023, 6, 16, 10, 0, 0));
     EXPECT_EQ(kaa::OneShotAtTimer::next_match(local(2023, 6, 30, 23, 59, 59),
                                               kaa::OneShotAtTimer::all_hours(),

@@ -126,8 +126,9 @@ inline kaa::Coroutine<> delay_print_catching(std::ostream& out, std::string s,
 inline void run_delay_print_catching(std::ostream& out) {
     auto ip = delay_print_catching(out, "Hello Kaa");
     ip.abort();
-    out << std::boolalpha << "abort() returned normally; delay_print() is finished: "
-        << ip.finished() << ", failed: " << ip.failed() << '\n';
+    out << std::boolalpha
+        << "abort() returned normally; delay_print() is finished: " << ip.finished()
+        << ", failed: " << ip.failed() << '\n';
     kaa::main::post([] { kaa::main::stop(); });
     kaa::main::run();
 }
@@ -190,8 +191,9 @@ inline void run_singleton_master(std::ostream& out, std::chrono::nanoseconds abo
                                  std::chrono::nanoseconds singleton_delay = 5s) {
     auto m = master(out, singleton_delay);
     m.connect_both([] { kaa::main::stop(); }, [](std::exception_ptr) { kaa::main::stop(); });
-    kaa::OneShotTimer([&out, singleton_delay] { singleton(out, singleton_delay).abort(); })
-        .start(abort_after);
+    kaa::OneShotTimer([&out, singleton_delay] {
+        singleton(out, singleton_delay).abort();
+    }).start(abort_after);
     kaa::main::run();
 }
 

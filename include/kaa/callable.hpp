@@ -118,7 +118,7 @@ public:
 
     /// kaa's equality: a Callable equals its own function.
     template <class G>
-    requires std::same_as<std::decay_t<G>, F> && std::equality_comparable<F>
+        requires std::same_as<std::decay_t<G>, F> && std::equality_comparable<F>
     friend bool operator==(const Callable& c, const G& g) { return c.f_ == g; }
 
 private:

@@ -105,9 +105,7 @@ private:
     friend struct detail::Access;
 
     /// The frame's bookkeeping.
-    detail::CoroutineBase& base() const {
-        return static_cast<promise_type&>(this->state());
-    }
+    detail::CoroutineBase& base() const { return static_cast<promise_type&>(this->state()); }
     /// Keeps `p` alive as long as the frame (lambda captures, policy state).
     void keep_alive(std::shared_ptr<void> p) { base().rare().keepalive = std::move(p); }
 

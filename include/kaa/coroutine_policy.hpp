@@ -155,9 +155,9 @@ KAA_MEMBER_RESULT(&&)
 KAA_MEMBER_RESULT(const&&)
 KAA_MEMBER_RESULT(noexcept)
 KAA_MEMBER_RESULT(const noexcept)
-KAA_MEMBER_RESULT(& noexcept)
+KAA_MEMBER_RESULT(&noexcept)
 KAA_MEMBER_RESULT(const& noexcept)
-KAA_MEMBER_RESULT(&& noexcept)
+KAA_MEMBER_RESULT(&&noexcept)
 KAA_MEMBER_RESULT(const&& noexcept)
 #undef KAA_MEMBER_RESULT
 template <class F>
@@ -166,8 +166,8 @@ struct callable_result<F, std::void_t<decltype(&F::operator())>>
 
 /// What kaa::coroutine() static_asserts: the callable does not visibly return something else.
 template <class F>
-inline constexpr bool may_return_coroutine =
-    !callable_result<F>::known || is_coroutine_v<typename callable_result<F>::type>;
+inline constexpr bool may_return_coroutine = !callable_result<F>::known ||
+                                             is_coroutine_v<typename callable_result<F>::type>;
 
 // ---- the arguments the wrapper inserts (see the file comment)
 
@@ -224,9 +224,8 @@ struct invoke_list<F, type_list<A...>> {
 
 /// Whether (and with which coroutine type) F can be called with prefix K and Args.
 template <Prefix K, class F, class... Args>
-using prefixed = invoke_list<
-    F, typename arrange<std::is_member_function_pointer_v<F>, typename prefix_list<K>::type,
-                        Args&&...>::type>;
+using prefixed = invoke_list<F, typename arrange<std::is_member_function_pointer_v<F>,
+                                                 typename prefix_list<K>::type, Args&&...>::type>;
 
 /// The coroutine type a call returns: that of the first prefix combination that works.
 template <class F, class... Args>
@@ -244,9 +243,9 @@ struct coroutine_call_result {
 /// The wrapper of F can be called with Args: F accepts them (with some combination of the
 /// prefix arguments) and returns a kaa::Coroutine<T>.
 template <class F, class... Args>
-concept coroutine_callable_with =
-    prefixed<Prefix::none, F, Args...>::ok || prefixed<Prefix::status, F, Args...>::ok ||
-    prefixed<Prefix::last, F, Args...>::ok || prefixed<Prefix::status_last, F, Args...>::ok;
+concept coroutine_callable_with = prefixed<Prefix::none, F, Args...>::ok ||
+    prefixed<Prefix::status, F, Args...>::ok || prefixed<Prefix::last, F, Args...>::ok ||
+    prefixed<Prefix::status_last, F, Args...>::ok;
 
 template <class M>
 struct member_class;
@@ -328,7 +327,8 @@ public:
         }
 
         C c = [&] {
-            detail::SetupGuard setup(queue, std::chrono::duration_cast<detail::Duration>(o.interval));
+            detail::SetupGuard setup(queue,
+                                     std::chrono::duration_cast<detail::Duration>(o.interval));
             const bool pass_last = o.policy == Policy::pass_last;
             if (o.progress && pass_last) {
                 return invoke<detail::Prefix::status_last, C>(status.get(), &last,
@@ -452,10 +452,11 @@ private:
             if (was_head && !calls.empty()) calls.front().co->start_deferred();
             if (calls.empty()) detail::policy_state_release(key, st.get());
         };
-        c.connect_both([done](const auto&...) { done(); }, [done](std::exception_ptr e) {
-            done();
-            return !detail::holds_abort(e);
-        });
+        c.connect_both([done](const auto&...) { done(); },
+                       [done](std::exception_ptr e) {
+                           done();
+                           return !detail::holds_abort(e);
+                       });
     }
 
     std::shared_ptr<const CoroutineOptions> opts_;

@@ -86,7 +86,7 @@ protected:
 };
 
 // Subclasses of InProgressAborted put this in their body so that retargeting keeps their type.
-#define KAA_ABORT_TYPE(Type)                                                            \
+#define KAA_ABORT_TYPE(Type) \
     std::exception_ptr clone_ptr() const override { return std::make_exception_ptr(*this); }
 
 /// The failure of wait(timeout) and of InProgress::timeout(); an InProgressAborted.

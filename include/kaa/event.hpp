@@ -70,10 +70,9 @@ namespace detail {
 
 /// How an event payload is stored: decayed, with character pointers as std::string.
 template <class A>
-using event_arg_t =
-    std::conditional_t<std::is_same_v<std::decay_t<A>, const char*> ||
-                           std::is_same_v<std::decay_t<A>, char*>,
-                       std::string, std::decay_t<A>>;
+using event_arg_t = std::conditional_t<std::is_same_v<std::decay_t<A>, const char*> ||
+                                           std::is_same_v<std::decay_t<A>, char*>,
+                                       std::string, std::decay_t<A>>;
 
 /// A handler's registration (shared by the EventHandler handles and the registry).
 struct EventHandlerNode {

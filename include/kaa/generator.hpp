@@ -201,9 +201,7 @@ public:
     /// As fail(std::make_exception_ptr(error)).
     template <class E>
         requires(!std::same_as<std::decay_t<E>, std::exception_ptr>)
-    void fail(E&& error) const {
-        fail(std::make_exception_ptr(std::forward<E>(error)));
-    }
+    void fail(E&& error) const { fail(std::make_exception_ptr(std::forward<E>(error))); }
 
     /// Ties the stream to the InProgress of the work that produces it (kaa's
     /// `ip.connect(generator.finish); ip.exception.connect(generator.throw)`): when `producer`

@@ -103,9 +103,11 @@ public:
     /// false marks the exception handled. Called at once if it already failed.
     template <class F, class... Bound>
     ListenerId connect_exception(F f, Bound... bound) {
-        return add([f = std::move(f), ... bound = std::move(bound)](detail::StateBase& s) mutable {
-            return detail::invoke_keeps_going(f, s.error_, bound...);
-        }, detail::ListenKind::exception);
+        return add(
+            [f = std::move(f), ... bound = std::move(bound)](detail::StateBase& s) mutable {
+                return detail::invoke_keeps_going(f, s.error_, bound...);
+            },
+            detail::ListenKind::exception);
     }
     /// Connects `f(const InProgressAborted&, bound...)`, called when abort() is called. Returning
     /// exactly false vetoes the abort (abort() then throws std::runtime_error). Makes it abortable.
@@ -244,9 +246,7 @@ public:
         return *this;
     }
     /// Finishes a void InProgress.
-    InProgress& finish()
-        requires std::is_void_v<T>
-    {
+    InProgress& finish() requires std::is_void_v<T> {
         if (!detail::on_loop_thread()) {
             post_from_thread([self = *this]() mutable { self.finish(); });
             return *this;
@@ -288,29 +288,32 @@ public:
     /// Called at once if it already succeeded.
     template <class F, class... Bound>
     ListenerId connect(F f, Bound... bound) {
-        return add([f = std::move(f), ... bound = std::move(bound)](detail::StateBase& s) mutable {
-            if constexpr (std::is_void_v<T>) {
-                return detail::invoke_keeps_going(f, bound...);
-            } else {
-                return detail::invoke_keeps_going(f, std::as_const(detail::state_value<T>(s)),
-                                                  bound...);
-            }
-        }, detail::ListenKind::result);
+        return add(
+            [f = std::move(f), ... bound = std::move(bound)](detail::StateBase& s) mutable {
+                if constexpr (std::is_void_v<T>) {
+                    return detail::invoke_keeps_going(f, bound...);
+                } else {
+                    return detail::invoke_keeps_going(f, std::as_const(detail::state_value<T>(s)),
+                                                      bound...);
+                }
+            },
+            detail::ListenKind::result);
     }
     /// Connects `on_result` as connect() does and `on_error(std::exception_ptr)` for failure.
     template <class F, class G>
     ListenerId connect_both(F on_result, G on_error) {
-        return add([f = std::move(on_result), g = std::move(on_error)](
-                       detail::StateBase& s) mutable {
-            if (s.status() == detail::StateBase::failed) {
-                return detail::invoke_keeps_going(g, s.error_);
-            }
-            if constexpr (std::is_void_v<T>) {
-                return detail::invoke_keeps_going(f);
-            } else {
-                return detail::invoke_keeps_going(f, std::as_const(detail::state_value<T>(s)));
-            }
-        }, detail::ListenKind::both);
+        return add(
+            [f = std::move(on_result), g = std::move(on_error)](detail::StateBase& s) mutable {
+                if (s.status() == detail::StateBase::failed) {
+                    return detail::invoke_keeps_going(g, s.error_);
+                }
+                if constexpr (std::is_void_v<T>) {
+                    return detail::invoke_keeps_going(f);
+                } else {
+                    return detail::invoke_keeps_going(f, std::as_const(detail::state_value<T>(s)));
+                }
+            },
+            detail::ListenKind::both);
     }
     /// One overloaded callable for both outcomes: `f(const T&)` / `f()` and `f(exception_ptr)`.
     template <class F>

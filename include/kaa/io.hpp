@@ -41,8 +41,8 @@ namespace detail {
 
 /// The shared state of an IOMonitor (shared with calls posted from other threads).
 struct IoMonitorCore : IoWatcher, std::enable_shared_from_this<IoMonitorCore> {
-    std::function<bool()> callback;  ///< the bound user callback; false = unregister
-    std::function<bool()> alive;     ///< weak monitors: whether the owner still lives
+    std::function<bool()> callback;      ///< the bound user callback; false = unregister
+    std::function<bool()> alive;         ///< weak monitors: whether the owner still lives
     std::atomic<bool> is_active{false};  ///< mirror of `registered` for other threads
     std::atomic<bool> closed{false};     ///< the owning IOMonitor was destroyed
 
@@ -106,8 +106,8 @@ public:
     template <class O, class F, class... Bound>
     WeakIOMonitor(std::weak_ptr<O> owner, F f, Bound... bound) : IOMonitor() {
         core_->alive = [owner] { return !owner.expired(); };
-        core_->callback =
-            detail::bind_weak_loop_callback(std::move(owner), std::move(f), std::move(bound)...);
+        core_->callback = detail::bind_weak_loop_callback(std::move(owner), std::move(f),
+                                                          std::move(bound)...);
     }
 };
 

@@ -201,8 +201,8 @@ private:
 namespace detail {
 /// What Signal::disconnect(f) compares: an equality-comparable callable (not a Connection).
 template <class F>
-concept comparable_callable =
-    !std::same_as<std::decay_t<F>, Connection> && std::equality_comparable<std::decay_t<F>>;
+concept comparable_callable = !std::same_as<std::decay_t<F>, Connection> &&
+                              std::equality_comparable<std::decay_t<F>>;
 /// A bound argument Signal::disconnect(f, bound...) can compare.
 template <class T>
 concept comparable_arg = std::equality_comparable<std::decay_t<T>>;
@@ -446,14 +446,16 @@ public:
     /// `mode` defaults to FINISH_IDX_RESULT. Defined in <kaa/signal_inprogress.hpp>: a template
     /// only so that this header needs no InProgress (leave `Any` as is).
     template <class Any = InProgressAny>
-        requires detail::signals_inprogress<Any>::value
-    Any any(FinishMode mode = detail::signals_inprogress<Any>::default_mode,
-            std::function<bool(const SubResult&)> filter = {}) const;
+        requires detail::signals_inprogress<Any>::value Any
+        any(FinishMode mode = detail::signals_inprogress<Any>::default_mode,
+            std::function<bool(const SubResult&)> filter = {})
+    const;
     /// An InProgressAll finished once every signal has been emitted.
     /// `mode` defaults to FINISH_SELF. Defined in <kaa/signal_inprogress.hpp>, as any().
     template <class All = InProgressAll>
-        requires detail::signals_inprogress<All>::value
-    All all(FinishMode mode = detail::signals_inprogress<All>::default_mode) const;
+        requires detail::signals_inprogress<All>::value All
+        all(FinishMode mode = detail::signals_inprogress<All>::default_mode)
+    const;
 
 private:
     // The next emission of each signal, in key order (defined in kaa/signal_inprogress.hpp).

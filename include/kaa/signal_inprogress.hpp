@@ -37,7 +37,8 @@ class InProgressSignalEntry final : public SignalEntry<Args...> {
 public:
     using result_type = signal_result_t<Args...>;
 
-    explicit InProgressSignalEntry(const InProgress<result_type>& ip) : weak_(&detail::Access::state(ip)) {}
+    explicit InProgressSignalEntry(const InProgress<result_type>& ip)
+        : weak_(&detail::Access::state(ip)) {}
 
     CallOutcome invoke(signal_param_t<Args>... args) override {
         InProgress<result_type> ip = lock();
@@ -57,7 +58,9 @@ public:
     }
 
 private:
-    InProgress<result_type> lock() const { return detail::Access::adopt<InProgress<result_type>>(weak_.lock()); }
+    InProgress<result_type> lock() const {
+        return detail::Access::adopt<InProgress<result_type>>(weak_.lock());
+    }
 
     WeakState weak_;
 };
@@ -84,10 +87,10 @@ struct signals_inprogress<InProgressAll> {
 /// it at once. Main-loop thread only.
 template <class... Args>
 InProgress<detail::signal_result_t<Args...>> inprogress(Signal<Args...>& signal) {
-    static_assert(
-        (std::constructible_from<std::decay_t<Args>, detail::signal_param_t<Args>> && ...),
-        "kaa::inprogress(Signal&): the result stores copies of the emitted arguments, "
-        "so they must be copyable");
+    static_assert((std::constructible_from<std::decay_t<Args>, detail::signal_param_t<Args>> &&
+                   ...),
+                  "kaa::inprogress(Signal&): the result stores copies of the emitted arguments, "
+                  "so they must be copyable");
     using R = detail::signal_result_t<Args...>;
     InProgress<R> ip;
     signal.add(std::make_shared<detail::InProgressSignalEntry<Args...>>(ip), {.once = true});
@@ -96,17 +99,14 @@ InProgress<detail::signal_result_t<Args...>> inprogress(Signal<Args...>& signal)
 
 template <class... Args>
 template <class Any>
-    requires detail::signals_inprogress<Any>::value
-Any Signals<Args...>::any(FinishMode mode, std::function<bool(const SubResult&)> filter) const {
-    return InProgressAny(next_emissions(), mode, std::move(filter));
-}
+    requires detail::signals_inprogress<Any>::value Any
+    Signals<Args...>::any(FinishMode mode, std::function<bool(const SubResult&)> filter)
+const { return InProgressAny(next_emissions(), mode, std::move(filter)); }
 
 template <class... Args>
 template <class All>
-    requires detail::signals_inprogress<All>::value
-All Signals<Args...>::all(FinishMode mode) const {
-    return InProgressAll(next_emissions(), mode);
-}
+    requires detail::signals_inprogress<All>::value All Signals<Args...>::all(FinishMode mode)
+const { return InProgressAll(next_emissions(), mode); }
 
 template <class... Args>
 std::vector<InProgressBase> Signals<Args...>::next_emissions() const {

@@ -61,7 +61,10 @@ const void* target_key(const O& o) noexcept {
         return address_key(o);
     } else if constexpr (sync_is_ref_wrapper<O>::value) {
         return object_key(o.get());
-    } else if constexpr (requires { o.operator->(); *o; }) {
+    } else if constexpr (requires {
+                             o.operator->();
+                             *o;
+                         }) {
         return object_key(*o);
     } else {
         return object_key(o);
@@ -208,18 +211,22 @@ private:
     std::shared_ptr<Shared> s_;
 };
 
+// clang-format off: clang-format 14 breaks a deduction guide after a requires-clause.
 template <class X>
     requires(!std::is_member_function_pointer_v<std::remove_cv_t<X>> && !std::is_function_v<X>)
-synchronized(X&) -> synchronized<X>;
+synchronized(X&)
+->synchronized<X>;
 template <class M>
-    requires std::is_member_function_pointer_v<M>
-synchronized(M) -> synchronized<M>;
+    requires std::is_member_function_pointer_v<M> synchronized(M)
+->synchronized<M>;
 template <class F>
     requires(!std::is_reference_v<F> && !std::is_member_function_pointer_v<std::remove_cv_t<F>>)
-synchronized(F&&) -> synchronized<std::remove_cv_t<F>, detail::own_lock_t>;
+synchronized(F&&)
+->synchronized<std::remove_cv_t<F>, detail::own_lock_t>;
 template <class R, class... A>
 synchronized(R (&)(A...)) -> synchronized<R (*)(A...), detail::own_lock_t>;
 template <class X, class F>
 synchronized(X&, F) -> synchronized<X, F>;
+// clang-format on
 
 }  // namespace kaa

@@ -214,13 +214,13 @@ struct JobTraits {
         using type = R;
     };
     /// The callable's return type as it is (maybe a reference).
-    using result_type = typename unwrap<std::conditional_t<without_status, without_probe,
-                                                           with_probe>>::type;
-    static_assert(!(with_status && without_status) ||
-                      std::is_same_v<typename unwrap<with_probe>::type,
-                                     typename unwrap<without_probe>::type>,
-                  "kaa::threaded: the callable returns different types with and without the "
-                  "InProgressStatus& argument");
+    using result_type =
+        typename unwrap<std::conditional_t<without_status, without_probe, with_probe>>::type;
+    static_assert(
+        !(with_status && without_status) ||
+            std::is_same_v<typename unwrap<with_probe>::type, typename unwrap<without_probe>::type>,
+        "kaa::threaded: the callable returns different types with and without the "
+        "InProgressStatus& argument");
     /// What the InProgress holds.
     using value_type = std::remove_cvref_t<result_type>;
 };
@@ -298,9 +298,7 @@ private:
     friend struct detail::Access;
 
     /// Wraps a new job's state, taking over its initial reference.
-    explicit ThreadInProgress(detail::ThreadState<T>* s) : InProgress<T>(nullptr) {
-        this->s_ = s;
-    }
+    explicit ThreadInProgress(detail::ThreadState<T>* s) : InProgress<T>(nullptr) { this->s_ = s; }
 
     detail::ThreadState<T>& job() const {
         return static_cast<detail::ThreadState<T>&>(this->state());
@@ -416,7 +414,8 @@ public:
     ThreadPoolCallable(ThreadTarget pool, int priority, F f)
         : ThreadFunction<F>(ThreadOptions{.pool = std::move(pool), .priority = priority},
                             std::move(f)) {}
-    ThreadPoolCallable(ThreadTarget pool, F f) : ThreadPoolCallable(std::move(pool), 0, std::move(f)) {}
+    ThreadPoolCallable(ThreadTarget pool, F f)
+        : ThreadPoolCallable(std::move(pool), 0, std::move(f)) {}
 };
 
 /// kaa's MainThreadCallable: each call runs `f` on the main-loop thread — at once when called

@@ -310,8 +310,8 @@ class Timed {
 public:
     /// See timed().
     Timed(std::chrono::nanoseconds interval, F f, TimedPolicy policy, TimedKind kind)
-        : interval_(interval), f_(std::make_shared<F>(std::move(f))), policy_(policy),
-          kind_(kind), timers_(std::make_shared<std::map<const void*, Timer>>()) {}
+        : interval_(interval), f_(std::make_shared<F>(std::move(f))), policy_(policy), kind_(kind),
+          timers_(std::make_shared<std::map<const void*, Timer>>()) {}
 
     /// Starts a timer calling `f(args...)` (copies of the arguments), unless the policy is
     /// `once` and this function's (or this object's) timer is still active: then returns false

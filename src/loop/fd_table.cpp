@@ -67,8 +67,8 @@ void FdTable::update(int fd) {
     auto ctl = [&](int op) {
         epoll_event ev{};
         ev.events = want;
-        ev.data.u64 =
-            (static_cast<std::uint64_t>(e.generation) << 32) | static_cast<std::uint32_t>(fd);
+        ev.data.u64 = (static_cast<std::uint64_t>(e.generation) << 32) |
+                      static_cast<std::uint32_t>(fd);
         return ::epoll_ctl(epfd_, op, fd, &ev) == 0 ? 0 : errno;
     };
     if (want == 0) {
@@ -93,7 +93,8 @@ void FdTable::update(int fd) {
             err = ctl(EPOLL_CTL_ADD);
         }
     }
-    if (err != 0) throw std::system_error(err, std::generic_category(), "kaa: epoll_ctl (watch fd)");
+    if (err != 0)
+        throw std::system_error(err, std::generic_category(), "kaa: epoll_ctl (watch fd)");
     if (e.events == 0) ++watched_;
     e.events = want;
 }

@@ -50,9 +50,9 @@ private:
     /// epoll refuses.
     void update(int fd);
 
-    int epfd_;                   ///< the loop's epoll instance
-    int watched_ = 0;            ///< fds with non-zero epoll interest
-    std::vector<Entry> fds_;     ///< watchers by fd
+    int epfd_;                ///< the loop's epoll instance
+    int watched_ = 0;         ///< fds with non-zero epoll interest
+    std::vector<Entry> fds_;  ///< watchers by fd
 };
 
 }  // namespace kaa::detail

@@ -88,20 +88,20 @@ private:
     void run_posted();
     void run_ready();
 
-    int epfd_ = -1;                   ///< the epoll instance
-    int wakefd_ = -1;                 ///< eventfd: posts and POSIX signals wake the loop
-    Clock::time_point now_{};         ///< clock read once per phase boundary
+    int epfd_ = -1;            ///< the epoll instance
+    int wakefd_ = -1;          ///< eventfd: posts and POSIX signals wake the loop
+    Clock::time_point now_{};  ///< clock read once per phase boundary
     /// How far the coarse clock may lag steady_clock (0: do not use the coarse clock).
     Duration coarse_slack_{};
-    TimerHeap timers_;                ///< phase 4
-    FdTable fds_{-1};                 ///< phase 5 (given the epoll fd in the constructor)
-    PosixSignals signals_;            ///< phase 3
-    std::vector<Task> ready_;         ///< resumptions for the next ready phase
-    std::vector<Task> ready_spare_;   ///< an empty buffer with capacity, reused by run_ready
-    std::mutex post_mutex_;           ///< guards posted_
+    TimerHeap timers_;                      ///< phase 4
+    FdTable fds_{-1};                       ///< phase 5 (given the epoll fd in the constructor)
+    PosixSignals signals_;                  ///< phase 3
+    std::vector<Task> ready_;               ///< resumptions for the next ready phase
+    std::vector<Task> ready_spare_;         ///< an empty buffer with capacity, reused by run_ready
+    std::mutex post_mutex_;                 ///< guards posted_
     std::atomic<bool> posted_flag_{false};  ///< posted_ may be non-empty (skips the lock when not)
-    std::vector<Task> posted_;        ///< work from other threads
-    std::vector<Task> posted_spare_;  ///< an empty buffer with capacity, reused by run_posted
+    std::vector<Task> posted_;              ///< work from other threads
+    std::vector<Task> posted_spare_;        ///< an empty buffer with capacity, reused by run_posted
     ActiveNode active_{&active_, &active_, nullptr};  ///< running coroutines (circular list)
 };
 

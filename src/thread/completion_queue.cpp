@@ -95,9 +95,8 @@ void fail_cancelled(StateBase& s, const std::exception_ptr& error, const char* m
 /// fail_cancelled); takes over one reference. Off the loop thread the failure is posted.
 void fail_queued_job(ThreadJob* job, std::exception_ptr error, const char* message) {
     if (!on_loop_thread()) {
-        post_to_loop(Task([job, error = std::move(error), message] {
-            fail_queued_job(job, error, message);
-        }));
+        post_to_loop(Task(
+            [job, error = std::move(error), message] { fail_queued_job(job, error, message); }));
         return;
     }
     struct Release {

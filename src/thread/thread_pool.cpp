@@ -111,24 +111,24 @@ private:
     void start_worker();
     void worker_main();
 
-    mutable std::mutex m_;               ///< guards everything below
-    std::condition_variable work_cv_;    ///< idle workers wait here for jobs
-    std::condition_variable exit_cv_;    ///< shutdown waits here for workers to end
-    std::vector<Lane> lanes_;            ///< by priority, highest first (usually one)
-    std::size_t queued_ = 0;             ///< jobs in the lanes
-    std::size_t size_;                   ///< maximum number of workers
-    std::chrono::nanoseconds timeout_;   ///< idle time after which a worker ends
-    std::size_t threads_ = 0;            ///< workers alive (counted from before they start)
-    std::size_t waiting_ = 0;            ///< workers waiting on work_cv_
+    mutable std::mutex m_;              ///< guards everything below
+    std::condition_variable work_cv_;   ///< idle workers wait here for jobs
+    std::condition_variable exit_cv_;   ///< shutdown waits here for workers to end
+    std::vector<Lane> lanes_;           ///< by priority, highest first (usually one)
+    std::size_t queued_ = 0;            ///< jobs in the lanes
+    std::size_t size_;                  ///< maximum number of workers
+    std::chrono::nanoseconds timeout_;  ///< idle time after which a worker ends
+    std::size_t threads_ = 0;           ///< workers alive (counted from before they start)
+    std::size_t waiting_ = 0;           ///< workers waiting on work_cv_
     /// Idle workers polling for work before waiting; changed under m_, read without it by
     /// enqueue() (seq_cst, paired with the push onto incoming_: see enqueue()).
     std::atomic<std::size_t> searching_{0};
-    std::atomic<std::size_t> queued_hint_{0};  ///< queued_, readable without m_ (searching)
+    std::atomic<std::size_t> queued_hint_{0};    ///< queued_, readable without m_ (searching)
     std::atomic<ThreadJob*> incoming_{nullptr};  ///< submitted jobs, newest first (lock-free push)
-    static constexpr int kSearchSpins = 50;    ///< yields before an idle worker sleeps
-    bool stopping_ = false;              ///< shutdown in progress: reject jobs, workers end
-    bool closed_ = false;                ///< the ThreadPool is gone
-    std::string name_;                   ///< registered name
+    static constexpr int kSearchSpins = 50;      ///< yields before an idle worker sleeps
+    bool stopping_ = false;                      ///< shutdown in progress: reject jobs, workers end
+    bool closed_ = false;                        ///< the ThreadPool is gone
+    std::string name_;                           ///< registered name
     Worker workers_{nullptr, &workers_, &workers_};  ///< circular list sentinel
 };
 
@@ -158,7 +158,8 @@ void PoolImpl::push(ThreadJob* job) {
             it = std::find_if(lanes_.begin(), lanes_.end(),
                               [p](const Lane& l) { return l.priority <= p; });
         }
-        if (it == lanes_.end() || it->priority != p) it = lanes_.insert(it, Lane{p, nullptr, nullptr});
+        if (it == lanes_.end() || it->priority != p)
+            it = lanes_.insert(it, Lane{p, nullptr, nullptr});
     }
     job->next_ = nullptr;
     if (it->tail) {
@@ -294,9 +295,9 @@ void PoolImpl::worker_main() {
         // per job; a searching one picks the next job up without being signalled.
         searching_.fetch_add(1, std::memory_order_seq_cst);
         lk.unlock();
-        for (int spin = 0; spin < kSearchSpins &&
-                           queued_hint_.load(std::memory_order_relaxed) == 0 &&
-                           incoming_.load(std::memory_order_relaxed) == nullptr;
+        for (int spin = 0;
+             spin < kSearchSpins && queued_hint_.load(std::memory_order_relaxed) == 0 &&
+             incoming_.load(std::memory_order_relaxed) == nullptr;
              ++spin) {
             std::this_thread::yield();
         }
@@ -307,7 +308,8 @@ void PoolImpl::worker_main() {
         if (timeout_ >= std::chrono::hours(24 * 365)) {
             work_cv_.wait(lk);
         } else {
-            work_cv_.wait_until(lk, idle_since + std::chrono::duration_cast<Clock::duration>(timeout_));
+            work_cv_.wait_until(lk,
+                                idle_since + std::chrono::duration_cast<Clock::duration>(timeout_));
         }
         --waiting_;
         if (!has_work() && timeout_ < std::chrono::hours(24 * 365) &&

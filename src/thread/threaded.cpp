@@ -6,9 +6,8 @@
 #include "main_internal.hpp"
 #include "thread/thread_internal.hpp"
 
-#include <kaa/thread.hpp>
-
 #include <kaa/detail/loop.hpp>
+#include <kaa/thread.hpp>
 
 #include <condition_variable>
 #include <exception>
@@ -98,8 +97,8 @@ namespace {
 struct CallThreads {
     std::mutex m;
     std::condition_variable cv;
-    ThreadJob* head = nullptr;    ///< doubly linked through prev_/next_
-    std::size_t must_wait = 0;    ///< linked jobs with wait_on_exit_
+    ThreadJob* head = nullptr;  ///< doubly linked through prev_/next_
+    std::size_t must_wait = 0;  ///< linked jobs with wait_on_exit_
 };
 CallThreads& call_threads() {
     static auto* c = new CallThreads();

@@ -19,11 +19,11 @@ kaa::Coroutine<int> add_later(int a, int b) {
 const auto multiply = kaa::coroutine({.policy = kaa::POLICY_SINGLETON},
                                      [](int a, int b) -> kaa::Coroutine<int> {
                                          co_await kaa::delay(5ms);
-                                         co_return a * b;
+                                         co_return (a * b);
                                      });
 
 kaa::Coroutine<> compute(int& result) {
-    const int sum = co_await add_later(20, 1);  // 21
+    const int sum = co_await add_later(20, 1);    // 21
     const int product = co_await multiply(3, 7);  // 21
     result = sum + product;
     kaa::main::stop();

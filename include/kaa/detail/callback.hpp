@@ -73,18 +73,18 @@ private:
         void (*destroy)(void*);
     };
     template <class D>
-    static constexpr Ops inline_ops{
-        [](void* p) { (*static_cast<D*>(p))(); },
-        [](void* from, void* to) {
-            new (to) D(std::move(*static_cast<D*>(from)));
-            static_cast<D*>(from)->~D();
-        },
-        [](void* p) { static_cast<D*>(p)->~D(); }};
+    static constexpr Ops inline_ops{[](void* p) { (*static_cast<D*>(p))(); },
+                                    [](void* from, void* to) {
+                                        new (to) D(std::move(*static_cast<D*>(from)));
+                                        static_cast<D*>(from)->~D();
+                                    },
+                                    [](void* p) { static_cast<D*>(p)->~D(); }};
     template <class D>
-    static constexpr Ops heap_ops{
-        [](void* p) { (**static_cast<D**>(p))(); },
-        [](void* from, void* to) { *static_cast<D**>(to) = *static_cast<D**>(from); },
-        [](void* p) { delete *static_cast<D**>(p); }};
+    static constexpr Ops heap_ops{[](void* p) { (**static_cast<D**>(p))(); },
+                                  [](void* from, void* to) {
+                                      *static_cast<D**>(to) = *static_cast<D**>(from);
+                                  },
+                                  [](void* p) { delete *static_cast<D**>(p); }};
 
     alignas(std::max_align_t) unsigned char buf_[kInline];
     const Ops* ops_ = nullptr;

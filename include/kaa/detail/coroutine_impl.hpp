@@ -59,7 +59,9 @@ extern thread_local constinit NextCoroutineSetup t_next_setup;
 /// True if `e` holds exactly an InProgressAborted (not a subclass such as TimeoutException).
 bool is_exact_abort(const std::exception_ptr& e) noexcept;
 /// True if `e` holds an InProgressAborted or a subclass.
-inline bool holds_abort(const std::exception_ptr& e) noexcept { return holds<InProgressAborted>(e); }
+inline bool holds_abort(const std::exception_ptr& e) noexcept {
+    return holds<InProgressAborted>(e);
+}
 
 /// Tag: view an InProgress known to be a coroutine's as a Coroutine handle.
 struct AdoptCoroutine {};
@@ -93,7 +95,8 @@ public:
         unregister_active(this);
     }
     explicit CoroutineBase(StateBase* self) : self_(self) {
-        if (t_next_setup.pending) [[unlikely]] take_next_setup();
+        if (t_next_setup.pending) [[unlikely]]
+            take_next_setup();
     }
 
     /// kaa's coroutine abort ([coro.abort]); throws to the caller what the body did not catch.
@@ -149,11 +152,11 @@ public:
 
     std::coroutine_handle<> handle_;
     StateBase* self_;
-    StateBase* awaiting_ = nullptr;      ///< the awaited InProgress (the awaiter owns a ref)
-    Listener* awaiting_node_ = nullptr;  ///< our node in its listener list
-    std::exception_ptr body_error_;      ///< the body's uncaught exception
+    StateBase* awaiting_ = nullptr;        ///< the awaited InProgress (the awaiter owns a ref)
+    Listener* awaiting_node_ = nullptr;    ///< our node in its listener list
+    std::exception_ptr body_error_;        ///< the body's uncaught exception
     std::unique_ptr<CoroutineRare> rare_;  ///< see CoroutineRare; null until needed
-    std::uint32_t resume_gen_ = 0;     ///< invalidates queued resumptions
+    std::uint32_t resume_gen_ = 0;         ///< invalidates queued resumptions
     bool first_step_ = true;
     bool deferred_ = false;
     bool aborted_ = false;
@@ -373,9 +376,7 @@ class CoroutinePromise final : public CoroutinePromiseCommon<T> {
 public:
     template <class U>
         requires std::constructible_from<T, U&&>
-    void return_value(U&& v) {
-        this->value_.emplace(std::forward<U>(v));
-    }
+    void return_value(U&& v) { this->value_.emplace(std::forward<U>(v)); }
 };
 
 template <>

@@ -184,7 +184,7 @@ public:
     /// `co_yield v`: the item goes to the channel; the producer does not suspend.
     template <class U>
         requires std::constructible_from<T, U&&>
-    std::suspend_never yield_value(U&& v) {
+    auto yield_value(U&& v) -> std::suspend_never {
         this->push(T(std::forward<U>(v)));
         return {};
     }

@@ -101,8 +101,8 @@ InProgress<T> InProgress<T>::timeout(std::chrono::nanoseconds t, std::function<v
 
     if (!target.finished()) {
         ctx->self = ctx;
-        detail::timer_arm(ctx.get(), detail::refresh_now() +
-                                         std::chrono::duration_cast<detail::Duration>(t));
+        detail::timer_arm(ctx.get(),
+                          detail::refresh_now() + std::chrono::duration_cast<detail::Duration>(t));
     }
     return target;
 }

@@ -96,9 +96,9 @@ public:
     /// The wrapper's abort signal, emitted when a running job is aborted (loop thread).
     Signal<const InProgressAborted&>* abort_signal_ = nullptr;
     InProgressStatus* job_status_ = nullptr;  ///< progress status handed to the callable, or null
-    int priority_ = 0;                    ///< pool queue order: higher first
-    bool on_loop_ = false;                ///< MAINTHREAD: executed by the loop thread
-    bool wait_on_exit_ = false;           ///< per-call thread: loop shutdown waits for it
+    int priority_ = 0;                        ///< pool queue order: higher first
+    bool on_loop_ = false;                    ///< MAINTHREAD: executed by the loop thread
+    bool wait_on_exit_ = false;               ///< per-call thread: loop shutdown waits for it
 
 protected:
     virtual ~ThreadJob() = default;

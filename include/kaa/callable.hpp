@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // Callable and WeakCallable: a function with bound arguments (kaa.Callable), and one that
 // holds its owner, and any std::weak_ptr bound argument, weakly (kaa.WeakCallable). A Signal
 // stores one of them per connection (kaa/signal.hpp); they are plain values usable on their own:
@@ -260,3 +261,5 @@ template <class O, class F, class... Bound>
 WeakCallable(std::shared_ptr<O>, F, Bound...) -> WeakCallable<O, F, Bound...>;
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

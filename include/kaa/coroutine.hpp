@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // Coroutine<T>: the return type of a kaa coroutine — itself an InProgress<T>.
 //
 //   kaa::Coroutine<int> do_something() {
@@ -135,3 +136,5 @@ detail::NotFinishedAwaiter detail::CoroutinePromiseCommon<T>::await_transform(No
 // kaa::coroutine() and its options. Included last: kaa/coroutine_policy.hpp includes this header
 // and needs Coroutine<T> defined.
 #include <kaa/coroutine_policy.hpp>
+
+#pragma GCC visibility pop

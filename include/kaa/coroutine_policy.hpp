@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // kaa::coroutine(options, callable): kaa's @coroutine decorator — interval, policy, progress
 // and group — wrapped around any callable that returns a kaa::Coroutine<T>.
 //
@@ -480,3 +481,5 @@ CoroutineFunction<F> coroutine(F f) {
 }
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

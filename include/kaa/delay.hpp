@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // kaa::delay(duration): an InProgress<void> that finishes after the duration.
 //
 // It is abortable: aborting it disarms its timer and fails it with InProgressAborted. It costs
@@ -17,3 +18,5 @@ namespace kaa {
 InProgress<void> delay(std::chrono::nanoseconds duration);
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

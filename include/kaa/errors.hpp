@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // kaa's exception types and the handler for exceptions nobody consumed.
 //
 // Mirrors kaa.base's hierarchy: `BaseException` does *not* derive from std::exception, just as
@@ -148,3 +149,5 @@ bool holds(const std::exception_ptr& error) noexcept {
 std::string describe_exception(std::exception_ptr error);
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // Event, EventHandler, WeakEventHandler: kaa's application-wide named events, delivered through
 // the main loop (kaa.Event, docs/semantics.md [event]).
 //
@@ -266,3 +267,5 @@ public:
 };
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

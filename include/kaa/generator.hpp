@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // Generator<T>: a kaa coroutine that produces a sequence of values over time (kaa.generator,
 // docs/semantics.md [gen]); GeneratorSink<T>: the producer side for code that is not a coroutine
 // (kaa's `generic=True`), usable from any thread.
@@ -278,3 +279,5 @@ detail::GeneratorPromise<T>::ReturnProxy::operator Generator<T>() const {
 }
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

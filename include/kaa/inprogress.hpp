@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // InProgress<T>: a result that is at once a future (co_await it, wait() for it), a one-shot
 // signal (connect callbacks to it) and a handle to abort the work behind it.
 //
@@ -442,3 +443,5 @@ inline InProgressBase inprogress(const InProgressAborted& e) { return e.inprogre
 }  // namespace kaa
 
 #include <kaa/detail/inprogress_impl.hpp>
+
+#pragma GCC visibility pop

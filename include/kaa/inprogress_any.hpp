@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // InProgressAny and InProgressAll: one InProgress over several.
 //
 //   auto r = co_await kaa::InProgressAny({kaa::delay(5s), kaa::threaded(fetch)(url)});
@@ -175,3 +176,5 @@ public:
 };
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

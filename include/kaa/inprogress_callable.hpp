@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // InProgressCallable<T>: an InProgress that is also a callable; calling it finishes it with the
 // call's arguments. It is how a callback-style API is turned into an InProgress:
 //
@@ -84,3 +85,5 @@ private:
 };
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // IOMonitor and WeakIOMonitor: call a function whenever a file descriptor is readable (or
 // writable), kaa's io.IOMonitor (docs/semantics.md [io.monitor]).
 //
@@ -112,3 +113,5 @@ public:
 };
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // kaa for C++: everything in one include.
 
 #include <kaa/callable.hpp>
@@ -20,3 +21,5 @@
 #include <kaa/thread.hpp>
 #include <kaa/thread_pool.hpp>
 #include <kaa/timer.hpp>
+
+#pragma GCC visibility pop

@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // kaa::main — the main loop facade: run it, step it, stop it, and its signals.
 //
 // There is one main loop per process. The thread that runs it (run(), loop(), step(), or a
@@ -108,3 +109,5 @@ void post(F&& f) {
 }
 
 }  // namespace kaa::main
+
+#pragma GCC visibility pop

@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // Signal<Args...>: kaa's list of callbacks called in order by emit(); Signals<Args...>: an
 // ordered, named collection of them. Callable and WeakCallable, the callables a Signal is made
 // of, are in <kaa/callable.hpp> (docs/semantics.md [sig]).
@@ -470,3 +471,5 @@ private:
 }  // namespace kaa
 
 #include <kaa/detail/signal_impl.hpp>
+
+#pragma GCC visibility pop

@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // The bridge from signals to InProgress: kaa::inprogress(signal), an InProgress finished at the
 // next emission of a Signal, and the bodies of Signals::any() and Signals::all() (declared in
 // kaa/signal.hpp), which wait for the next emission of several signals.
@@ -116,3 +117,5 @@ std::vector<InProgressBase> Signals<Args...>::next_emissions() const {
 }
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // InProgressStatus: the progress of a long operation (position, maximum, speed), a signal that
 // is emitted with itself on every change, and a text progress bar.
 //
@@ -95,3 +96,5 @@ private:
 };
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

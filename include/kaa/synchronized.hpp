@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // kaa::synchronized: a recursive lock per object (kaa's synchronized decorator and context
 // manager), as a scope guard, a wrapped member function, a callable under an object's lock, or
 // a callable with a lock of its own; see the class comment.
@@ -230,3 +231,5 @@ synchronized(X&, F) -> synchronized<X, F>;
 // clang-format on
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

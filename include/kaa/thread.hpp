@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // Threads: kaa::threaded, ThreadPool, ThreadInProgress, MAINTHREAD, MainThreadCallable and
 // kaa::synchronized (docs/semantics.md [thread]).
 //
@@ -428,3 +429,5 @@ public:
 };
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

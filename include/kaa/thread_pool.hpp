@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // ThreadPool: a set of worker threads sharing one priority queue of threaded calls, and the
 // registry of named pools (register_thread_pool(), get_thread_pool()). Calls are submitted
 // through kaa::threaded({.pool = ...}, f) or ThreadPoolCallable (kaa/thread.hpp); a pool named
@@ -87,3 +88,5 @@ std::shared_ptr<ThreadPool> register_thread_pool(const std::string& name,
 std::shared_ptr<ThreadPool> get_thread_pool(std::string_view name);
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // Timers: Timer (repeating), OneShotTimer, WeakTimer, WeakOneShotTimer, OneShotAtTimer, AtTimer,
 // and `timed`, which turns a function into one that runs on a timer.
 //
@@ -361,3 +362,5 @@ Timed<F> timed(std::chrono::nanoseconds interval, F f, TimedPolicy policy = Time
 }
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

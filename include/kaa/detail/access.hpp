@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // detail::Access: the library's one door into the internals of its public handles (internal).
 //
 // Public classes keep what only the library may touch — the shared state behind an InProgress,
@@ -78,3 +79,5 @@ struct Access {
 };
 
 }  // namespace kaa::detail
+
+#pragma GCC visibility pop

@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // Internal helpers shared by signals, timers, monitors and InProgress listeners:
 // a move-only type-erased task, and kaa's "only an explicit false counts" rule.
 
@@ -91,3 +92,5 @@ private:
 };
 
 }  // namespace kaa::detail
+
+#pragma GCC visibility pop

@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // The machinery of kaa::Coroutine<T> (internal): promise, awaiters, abort. Coroutine<T> and
 // NotFinished are defined in kaa/coroutine.hpp (with the two promise members that need them
 // complete); frames are allocated by detail/frame_alloc.hpp (src/coroutine/frame_alloc.cpp).
@@ -420,3 +421,5 @@ detail::CoroutinePromiseCommon<T>::get_return_object() {
 }
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

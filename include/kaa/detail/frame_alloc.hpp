@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // The frame allocator (internal): the per-thread size-class free lists that serve coroutine
 // frames (detail/coroutine_impl.hpp) and threaded-call job records (detail/thread_impl.hpp)
 // through frame_alloc()/frame_free(). The inline fast paths here pop and push a free list; the
@@ -81,3 +82,5 @@ inline void frame_free(void* p, std::size_t size) noexcept {
 }
 
 }  // namespace kaa::detail
+
+#pragma GCC visibility pop

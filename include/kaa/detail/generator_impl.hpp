@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // The machinery of kaa::Generator<T> (internal): the item channel and the coroutine promise.
 //
 // GeneratorChannel<T> holds what a producer made and a consumer has not taken yet, plus the
@@ -215,3 +216,5 @@ protected:
 
 }  // namespace detail
 }  // namespace kaa
+
+#pragma GCC visibility pop

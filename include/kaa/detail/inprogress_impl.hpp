@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // Out-of-line template bodies of kaa/inprogress.hpp (internal).
 
 #include <kaa/inprogress.hpp>
@@ -108,3 +109,5 @@ InProgress<T> InProgress<T>::timeout(std::chrono::nanoseconds t, std::function<v
 }
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

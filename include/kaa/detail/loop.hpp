@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // The reactor's interface (internal): timers, fd watchers, the ready and cross-thread queues,
 // bounded inline resumption and the registry of suspended coroutines. The reactor lives in
 // src/loop/ (its phases numbered in src/loop/loop.cpp and docs/loop.md). It is the lowest
@@ -167,3 +168,5 @@ inline void unregister_active(ActiveNode* n) noexcept {
 }
 
 }  // namespace kaa::detail
+
+#pragma GCC visibility pop

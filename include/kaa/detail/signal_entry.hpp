@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // The connections a Signal<Args...> is made of (internal, kaa/signal.hpp): the type-independent
 // SignalEntryBase a Connection points at, SignalEntry<Args...>, and CallableSignalEntry, which
 // stores the Callable or WeakCallable of a connect*() call. (The entry behind
@@ -125,3 +126,5 @@ private:
 };
 
 }  // namespace kaa::detail
+
+#pragma GCC visibility pop

@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // Out-of-line template bodies of kaa/signal.hpp (internal).
 
 #include <kaa/signal.hpp>
@@ -369,3 +370,5 @@ void Signals<Args...>::insert(std::string name, std::shared_ptr<signal_type> sig
 }
 
 }  // namespace kaa
+
+#pragma GCC visibility pop

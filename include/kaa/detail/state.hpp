@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // The shared state behind every InProgress handle (internal).
 //
 // One state, two faces: a plain InProgress<T> allocates a PlainState<T>; a coroutine's promise
@@ -292,3 +293,5 @@ private:
 };
 
 }  // namespace kaa::detail
+
+#pragma GCC visibility pop

@@ -1,4 +1,5 @@
 #pragma once
+#pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // The machinery behind kaa/thread.hpp (internal): the job record every threaded call allocates
 // and the completion queue that carries finished jobs back to the loop thread. (The per-object
 // lock registry of kaa::synchronized is in kaa/synchronized.hpp.)
@@ -181,3 +182,5 @@ private:
 };
 
 }  // namespace kaa::detail
+
+#pragma GCC visibility pop

@@ -183,6 +183,10 @@ private:
     std::any arg_;
 };
 
+/// Writes the event's name. (Declared here too, not only as a friend, so that a shared libkaa
+/// exports it: the friend declaration alone does not carry the header's default visibility.)
+std::ostream& operator<<(std::ostream& os, const Event& e);
+
 /// A callback for events, called on the main-loop thread as `callback(const Event&)` for each
 /// dispatched event its registration matches; see the file comment for order, awaiting and
 /// exceptions. A handle: copies share one registration, and dropping handles does not

@@ -8,9 +8,9 @@
 // pointer bump per frame instead of a malloc (malloc's bookkeeping, and free() past the cache
 // limit, were about a third of the loop thread's time with 200,000 live coroutines and jobs).
 // Each chunk is faulted in by one madvise(MADV_POPULATE_WRITE) instead of a page fault per
-// 4 KiB. Huge pages (MADV_HUGEPAGE) would save more (measured: 0.50 instead of 0.57 µs per B6
-// job), but the kernel's direct compaction then sometimes stalled the first faults for 100+ ms:
-// predictable latency wins.
+// 4 KiB. Huge pages (MADV_HUGEPAGE) would be faster, but the kernel's direct compaction then
+// sometimes stalls first faults for 100+ ms: predictable latency wins (bench/README.md has the
+// measurements).
 //
 // Lifetime: arena memory is never returned to the system. Its blocks circulate in the free
 // lists of the threads that free them; a list keeps at most kMaxCachedPerClass blocks of

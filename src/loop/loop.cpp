@@ -239,7 +239,7 @@ void Loop::step_once(bool may_block) {
     // 1. clock and sleep time. An iteration that will not sleep (work is ready or posted, a
     // signal is pending, or the caller does not block) reads the clock only if a timer may be
     // due by the coarse clock, which costs a fifth of a precise reading: a busy loop of
-    // NotFinished yields does not pay ~40 ns per iteration for a clock nobody looks at.
+    // NotFinished yields does not pay for a precise clock reading nobody looks at.
     const bool busy = !may_block || has_immediate_work();
     if (!busy || timer_may_be_due()) now_ = Clock::now();
     const int timeout_ms = busy ? 0 : sleep_ms();

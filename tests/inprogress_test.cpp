@@ -584,6 +584,24 @@ TEST(InProgress, AbortWithNonAbortExceptionThrowsInvalidArgument) {
     EXPECT_FALSE(ip.finished());
 }
 
+// docs/semantics.md [ip.abort.2]: a null exception_ptr is refused at the call, as
+// throw_exception(nullptr) is ([ip.throw.1]); the InProgress is untouched.
+TEST(InProgress, AbortWithANullExceptionPtrThrowsInvalidArgument) {
+    kaa::InProgress<int> ip{kaa::InProgressOptions{.abortable = true}};
+    bool listener = false;
+    ip.connect_abort([&](const kaa::InProgressAborted&) { listener = true; });
+    try {
+        ip.abort(std::exception_ptr{});
+        ADD_FAILURE() << "abort(nullptr) did not throw";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "kaa: abort() with a null exception_ptr");
+    }
+    EXPECT_FALSE(listener);
+    EXPECT_FALSE(ip.finished());
+    ip.abort();  // still abortable
+    EXPECT_TRUE(ip.failed());
+}
+
 // docs/semantics.md [ip.abort.7]: an abort listener that aborts its own InProgress is refused
 // ("already being aborted") instead of recursing; the outer abort goes on.
 TEST(InProgress, AbortListenerAbortingItsOwnInProgressIsRefused) {

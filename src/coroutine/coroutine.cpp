@@ -162,6 +162,7 @@ bool CoroutineBase::fail_at_end() {
 }
 
 void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
+    if (!exc) throw std::invalid_argument("kaa: abort() with a null exception_ptr");
     StateBase& s = *self_;
     if (done_ || s.finished()) throw std::runtime_error("kaa: abort(): coroutine already finished");
     if (aborted_) throw std::runtime_error("kaa: abort(): coroutine is already being aborted");
@@ -276,6 +277,8 @@ public:
 }  // namespace
 
 void CoroutineBase::close_with(std::exception_ptr error) {
+    // [coro.close.1]: as [ip.throw.1], before anything is posted or changed.
+    if (!error) throw std::invalid_argument("kaa: throw_exception() with a null exception_ptr");
     if (!on_loop_thread()) {
         InProgressBase keep = strong(self_);
         post_to_loop([keep, this, error] { close_with(error); });

@@ -177,7 +177,7 @@ TEST(CoroutineStress, ReleasingAChainOfFramesDoesNotRecurse) {
 // Abort of a suspended chain: aborting the outermost cascades through every link (each is
 // abortable and awaited only by its parent).
 TEST(CoroutineStress, AbortCascadesThroughAChain) {
-    constexpr int kLinks = 1'000;  // abort cascades recurse: one abort() per link
+    constexpr int kLinks = 1'000;  // a million: AbortOfAMillionLinkChainDoesNotOverflowTheStack
     kaa::InProgress<int> leaf({.abortable = true});
     kaa::InProgress<int> outer = leaf;
     for (int i = 0; i < kLinks; ++i) outer = link(outer);

@@ -15,6 +15,8 @@ void InProgressBase::abort() {
 void InProgressBase::abort(const InProgressAborted& exc) { state().abort(exc.clone_ptr()); }
 
 void InProgressBase::abort(std::exception_ptr exc) {
+    // [ip.abort.2]: checked here, not later, where rethrowing a null pointer is undefined.
+    if (!exc) throw std::invalid_argument("kaa: abort() with a null exception_ptr");
     try {
         std::rethrow_exception(exc);
     } catch (const InProgressAborted&) {

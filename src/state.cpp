@@ -279,6 +279,15 @@ void throw_abort_vetoed(const char* what) {
                              " cannot be aborted: an abort listener returned false");
 }
 
+AbortingScope::AbortingScope(StateBase& s) : x_(s.extra_if()) {
+    if (!x_) return;
+    if (x_->aborting) {
+        x_ = nullptr;  // the outer abort() clears the flag
+        throw std::runtime_error("kaa: abort(): InProgress already being aborted");
+    }
+    x_->aborting = true;
+}
+
 std::uint64_t StateBase::add_abort_listener(std::function<bool(const InProgressAborted&)> fn) {
     if (finished()) return 0;  // dropped on finish anyway
     std::uint64_t id = next_listener_id();
@@ -326,6 +335,7 @@ void StateBase::abort(std::exception_ptr exc) {
     if (finished()) throw std::runtime_error("kaa: abort(): InProgress already finished");
     InProgressBase self = detail::Access::share<InProgressBase>(this);
     if (!abortable()) throw_not_abortable(*this, "InProgress");
+    AbortingScope aborting(*this);  // [ip.abort.7]: a re-entrant abort() is refused
     if (!emit_abort(exc)) throw_abort_vetoed("InProgress");
     if (finished()) return;  // an abort listener finished it
     // Re-target: the delivered exception names this InProgress, keeping the origin.

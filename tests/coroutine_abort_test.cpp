@@ -441,6 +441,38 @@ TEST(CoroutineAbort, ThrowExceptionThroughInProgressHandleClosesCoroutine) {
     EXPECT_THROW(c.result(), Boom);
 }
 
+// docs/semantics.md [coro.close.1], [ip.abort.2]: a null exception_ptr is refused at the call
+// (std::invalid_argument), by throw_exception() and by abort() through a plain handle; the
+// coroutine is untouched and can still be closed.
+TEST(CoroutineAbort, NullExceptionPtrIsRefusedAtTheCall) {
+    Log log;
+    auto c = [](Log* log) -> kaa::Coroutine<> {
+        Finally f{log, "cleanup"};
+        co_await kaa::NotFinished;
+        log->push_back("resumed");
+        co_await kaa::NotFinished;
+    }(&log);
+    try {
+        c.throw_exception(std::exception_ptr{});
+        ADD_FAILURE() << "throw_exception(nullptr) did not throw";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "kaa: throw_exception() with a null exception_ptr");
+    }
+    kaa::InProgressBase handle = c;
+    try {
+        handle.abort(std::exception_ptr{});
+        ADD_FAILURE() << "abort(nullptr) did not throw";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "kaa: abort() with a null exception_ptr");
+    }
+    EXPECT_TRUE(c.active());
+    kaa::main::step();  // still scheduled as before
+    EXPECT_EQ(log, (Log{"resumed"}));
+    c.throw_exception(Boom());
+    EXPECT_EQ(log, (Log{"resumed", "cleanup"}));
+    EXPECT_THROW(c.result(), Boom);
+}
+
 TEST(CoroutineAbort, AbortThroughTypeErasedHandleIsCoroutineAbort) {
     Seen seen;
     auto ip = abortable_ip();

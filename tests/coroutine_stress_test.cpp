@@ -38,6 +38,20 @@ constexpr bool kSanitized = false;
 constexpr long kFinishedAwaits = kSanitized ? 1'000'000 : 10'000'000;
 constexpr int kChain = 100'000;
 
+// The million-link abort and shutdown chains keep 1,000,000 links in every build (ASan's bigger
+// frames included); under TSan, whose per-access cost would make them take minutes, 100,000.
+#if defined(__SANITIZE_THREAD__)
+constexpr int kLongChain = 100'000;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr int kLongChain = 100'000;
+#else
+constexpr int kLongChain = 1'000'000;
+#endif
+#else
+constexpr int kLongChain = 1'000'000;
+#endif
+
 thread_local bool t_counting = false;
 thread_local long t_allocations = 0;
 
@@ -89,6 +103,32 @@ kaa::Coroutine<int> link(kaa::InProgress<int> inner) { co_return co_await inner 
 
 kaa::Coroutine<> wait_for(kaa::InProgress<> gate) { co_await gate; }
 
+/// As link(), and records its index when an abort reaches its body (then lets it escape).
+kaa::Coroutine<int> recording_link(kaa::InProgress<int> inner, int index, std::vector<int>* seen) {
+    try {
+        co_return co_await inner + 1;
+    } catch (const kaa::InProgressAborted&) {
+        seen->push_back(index);
+        throw;
+    }
+}
+
+/// A chain of kLongChain recording links over `leaf` (link 0 awaits it); returns the outermost.
+kaa::Coroutine<int> long_recording_chain(const kaa::InProgress<int>& leaf, std::vector<int>* seen) {
+    kaa::InProgress<int> cur = leaf;
+    for (int i = 0; i < kLongChain; ++i) cur = recording_link(cur, i, seen);
+    return kaa::detail::Access::make<kaa::Coroutine<int>>(cur, kaa::detail::adopt_coroutine);
+}
+
+/// Whether `seen` is 0, 1, 2, … kLongChain - 1: the innermost link saw its abort first.
+bool innermost_first(const std::vector<int>& seen) {
+    if (seen.size() != static_cast<std::size_t>(kLongChain)) return false;
+    for (int i = 0; i < kLongChain; ++i) {
+        if (seen[static_cast<std::size_t>(i)] != i) return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 // DESIGN: a coroutine awaiting an already-finished InProgress never suspends ([check.A7] at scale).
@@ -137,7 +177,7 @@ TEST(CoroutineStress, ReleasingAChainOfFramesDoesNotRecurse) {
 // Abort of a suspended chain: aborting the outermost cascades through every link (each is
 // abortable and awaited only by its parent).
 TEST(CoroutineStress, AbortCascadesThroughAChain) {
-    constexpr int kLinks = 1'000;  // abort cascades recurse: one abort() per link
+    constexpr int kLinks = 1'000;  // a million: AbortOfAMillionLinkChainDoesNotOverflowTheStack
     kaa::InProgress<int> leaf({.abortable = true});
     kaa::InProgress<int> outer = leaf;
     for (int i = 0; i < kLinks; ++i) outer = link(outer);
@@ -145,6 +185,39 @@ TEST(CoroutineStress, AbortCascadesThroughAChain) {
     EXPECT_THROW(top.abort(), kaa::InProgressAborted);
     EXPECT_TRUE(leaf.failed());
     EXPECT_TRUE(top.failed());
+}
+
+// docs/semantics.md [coro.abort.4] at scale: the cascade walks a million links without growing
+// the stack, and keeps its order: each link's awaited one is finished before the link sees
+// the exception (innermost first); the origin is the outermost.
+TEST(CoroutineStress, AbortOfAMillionLinkChainDoesNotOverflowTheStack) {
+    std::vector<int> seen;
+    seen.reserve(static_cast<std::size_t>(kLongChain));
+    kaa::InProgress<int> leaf({.abortable = true});
+    auto top = long_recording_chain(leaf, &seen);
+    try {
+        top.abort();
+        ADD_FAILURE() << "abort() did not rethrow the uncaught InProgressAborted";
+    } catch (const kaa::InProgressAborted& e) {
+        EXPECT_TRUE(e.origin() == top);
+    }
+    EXPECT_TRUE(leaf.failed());
+    EXPECT_TRUE(top.failed());
+    EXPECT_TRUE(innermost_first(seen)) << seen.size() << " links saw the abort";
+}
+
+// docs/semantics.md [coro.life.3], [loop.shutdown.1] at scale: the shutdown unwind of a
+// million suspended links (the outermost one is unwound first and cascades) stays flat.
+TEST(CoroutineStress, ShutdownOfAMillionSuspendedLinksDoesNotOverflowTheStack) {
+    std::vector<int> seen;
+    seen.reserve(static_cast<std::size_t>(kLongChain));
+    kaa::InProgress<int> leaf({.abortable = true});
+    auto top = long_recording_chain(leaf, &seen);
+    kaa::main::post([] { kaa::main::stop(); });
+    kaa::main::run();  // its shutdown sequence unwinds the suspended frames
+    EXPECT_TRUE(leaf.failed());
+    EXPECT_TRUE(top.failed());
+    EXPECT_TRUE(innermost_first(seen)) << seen.size() << " links saw the abort";
 }
 
 // POLICY_SYNCHRONIZED: 100,000 queued calls that each finish as soon as they start run one

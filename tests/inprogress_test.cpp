@@ -584,6 +584,89 @@ TEST(InProgress, AbortWithNonAbortExceptionThrowsInvalidArgument) {
     EXPECT_FALSE(ip.finished());
 }
 
+// docs/semantics.md [ip.abort.2]: a null exception_ptr is refused at the call, as
+// throw_exception(nullptr) is ([ip.throw.1]); the InProgress is untouched.
+TEST(InProgress, AbortWithANullExceptionPtrThrowsInvalidArgument) {
+    kaa::InProgress<int> ip{kaa::InProgressOptions{.abortable = true}};
+    bool listener = false;
+    ip.connect_abort([&](const kaa::InProgressAborted&) { listener = true; });
+    try {
+        ip.abort(std::exception_ptr{});
+        ADD_FAILURE() << "abort(nullptr) did not throw";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "kaa: abort() with a null exception_ptr");
+    }
+    EXPECT_FALSE(listener);
+    EXPECT_FALSE(ip.finished());
+    ip.abort();  // still abortable
+    EXPECT_TRUE(ip.failed());
+}
+
+// docs/semantics.md [ip.abort.7]: an abort listener that aborts its own InProgress is refused
+// ("already being aborted") instead of recursing; the outer abort goes on.
+TEST(InProgress, AbortListenerAbortingItsOwnInProgressIsRefused) {
+    kaa::InProgress<int> ip;
+    int calls = 0;
+    std::string refused;
+    ip.connect_abort([&](const kaa::InProgressAborted&) {
+        ++calls;
+        try {
+            ip.abort();
+        } catch (const std::runtime_error& e) {
+            refused = e.what();
+        }
+    });
+    ip.abort();
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(refused, "kaa: abort(): InProgress already being aborted");
+    EXPECT_TRUE(ip.failed());
+}
+
+// [ip.abort.7]: two InProgress whose abort listeners abort each other: the second re-entry is
+// refused, both end aborted.
+TEST(InProgress, AbortListenersAbortingEachOtherDoNotRecurse) {
+    kaa::InProgress<> a;
+    kaa::InProgress<> b;
+    int refused = 0;
+    a.connect_abort([&](const kaa::InProgressAborted&) {
+        try {
+            b.abort();
+        } catch (const std::runtime_error&) {
+            ++refused;
+        }
+    });
+    b.connect_abort([&](const kaa::InProgressAborted&) {
+        try {
+            a.abort();
+        } catch (const std::runtime_error&) {
+            ++refused;
+        }
+    });
+    a.abort();
+    EXPECT_EQ(refused, 1);
+    EXPECT_TRUE(a.failed());
+    EXPECT_TRUE(b.failed());
+}
+
+// [ip.abort.7]: the "being aborted" mark goes when abort() throws (a veto, or an
+// InProgressAborted from a listener): a later abort() is not refused as re-entrant.
+TEST(InProgress, AbortAfterAVetoedOrThrowingAbortIsNotRefused) {
+    kaa::InProgress<> ip;
+    int mode = 0;  // 0: veto, 1: throw, 2: allow
+    ip.connect_abort([&](const kaa::InProgressAborted& e) {
+        if (mode == 1) throw kaa::InProgressAborted("from a listener", e.inprogress(), e.origin());
+        return mode != 0;
+    });
+    EXPECT_THROW(ip.abort(), std::runtime_error);
+    EXPECT_FALSE(ip.finished());
+    mode = 1;
+    EXPECT_THROW(ip.abort(), kaa::InProgressAborted);
+    EXPECT_FALSE(ip.finished());
+    mode = 2;
+    ip.abort();
+    EXPECT_TRUE(ip.failed());
+}
+
 // [check.C45]: an abort exception made for another InProgress is re-targeted: a new exception of
 // the same type, inprogress() = this one, origin() and message kept. Abort listeners see it as
 // it was passed in.

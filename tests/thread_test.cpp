@@ -415,6 +415,38 @@ TEST(ThreadAbort, AbortListenerVetoKeepsTheJobRunning) {
     EXPECT_FALSE(ip.wait());
 }
 
+// docs/semantics.md [ip.abort.2], [ip.abort.7] for a threaded call: abort(nullptr) throws
+// std::invalid_argument at the call, and an abort listener aborting the call again is refused
+// ("already being aborted") instead of recursing; the outer abort stops the job.
+TEST(ThreadAbort, NullOrReentrantAbortIsRefused) {
+    auto pool = std::make_shared<kaa::ThreadPool>(1);
+    auto fn = kaa::threaded({.pool = pool}, [](std::stop_token st) {
+        wait_for_stop(st);
+        return 1;
+    });
+    auto ip = fn();
+    try {
+        ip.abort(std::exception_ptr{});
+        ADD_FAILURE() << "abort(nullptr) did not throw";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "kaa: abort() with a null exception_ptr");
+    }
+    EXPECT_FALSE(ip.finished());
+    std::string refused;
+    ip.connect_abort([&](const kaa::InProgressAborted&) {
+        try {
+            ip.abort();
+        } catch (const std::runtime_error& e) {
+            refused = e.what();
+        }
+    });
+    ip.abort();
+    EXPECT_EQ(refused, "kaa: abort(): InProgress already being aborted");
+    EXPECT_TRUE(ip.failed());
+    // Cancelled while queued, or asked to stop while running: either way the pool drains.
+    EXPECT_EQ(kaa::threaded({.pool = pool}, [] { return 2; })().wait(), 2);
+}
+
 kaa::Coroutine<int> await_job(kaa::ThreadFunction<std::function<int(std::stop_token)>> fn,
                               kaa::InProgressBase* job_out) {
     auto job = fn();

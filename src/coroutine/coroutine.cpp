@@ -162,6 +162,7 @@ bool CoroutineBase::fail_at_end() {
 }
 
 void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
+    if (!exc) throw std::invalid_argument("kaa: abort() with a null exception_ptr");
     StateBase& s = *self_;
     if (done_ || s.finished()) throw std::runtime_error("kaa: abort(): coroutine already finished");
     if (aborted_) throw std::runtime_error("kaa: abort(): coroutine is already being aborted");
@@ -188,29 +189,74 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
     cancel_pending_resumption();
 
     // Detach from what we await; abort it only if nothing else waits on it ([coro.abort.4]).
-    InProgressBase prereq;
-    if (awaiting_) {
-        prereq = strong(awaiting_);
-        awaiting_->unlink_listener(awaiting_node_);
-        awaiting_ = nullptr;
-        awaiting_node_ = nullptr;
-        if (!prereq.finished() && prereq.count() == 0 && prereq.abortable()) {
-            try {
-                prereq.abort(exc);
-            } catch (const InProgressAborted&) {
-                // The awaited coroutine did not catch it: that is its outcome, not ours.
-            } catch (...) {
-                report_exception(std::current_exception(), "Exception while aborting");
+    // When that is a coroutine that awaits in turn, the cascade goes on down the chain in this
+    // loop, not by recursion (a million-link chain would overflow the stack): each link is
+    // detached and marked aborted as its own abort() would, outermost first; then the links
+    // are resumed with their exceptions innermost first, each one's uncaught InProgressAborted
+    // being its own outcome, as if abort() had recursed. `below` holds the links under this
+    // one (and their handles); it stays empty (no allocation) unless the cascade reaches one.
+    struct Link {
+        InProgressBase ip;
+        CoroutineBase* co;
+        std::exception_ptr delivered;
+    };
+    std::vector<Link> below;
+    std::exception_ptr delivered;
+    for (CoroutineBase* co = this;;) {
+        InProgressBase prereq;
+        CoroutineBase* next = nullptr;
+        if (co->awaiting_) {
+            prereq = strong(co->awaiting_);
+            co->awaiting_->unlink_listener(co->awaiting_node_);
+            co->awaiting_ = nullptr;
+            co->awaiting_node_ = nullptr;
+            if (!prereq.finished() && prereq.count() == 0 && prereq.abortable()) {
+                // A coroutine that its abort_coroutine() would accept (finished, already
+                // aborted or running ones refuse: prereq.abort() below throws and is reported).
+                next = dynamic_cast<CoroutineBase*>(&Access::state(prereq));
+                if (next &&
+                    (next->done_ || next->aborted_ || (!next->suspended_ && !next->deferred_))) {
+                    next = nullptr;
+                }
+                if (!next) {
+                    try {
+                        prereq.abort(exc);
+                    } catch (const InProgressAborted&) {
+                        // The awaited InProgress did not catch it: that is its outcome, not ours.
+                    } catch (...) {
+                        report_exception(std::current_exception(), "Exception while aborting");
+                    }
+                }
             }
         }
+        std::exception_ptr d = exc;
+        try {
+            std::rethrow_exception(exc);
+        } catch (const InProgressAborted& e) {
+            d = e.retarget(prereq);
+        }
+        (co == this ? delivered : below.back().delivered) = std::move(d);
+        if (!next) break;
+        below.push_back({std::move(prereq), next, nullptr});
+        next->aborted_ = true;
+        next->cancel_pending_resumption();
+        co = next;
+    }
+    while (!below.empty()) {
+        Link& l = below.back();
+        CoroutineBase* co = l.co;
+        co->rare().abort_exc = l.delivered;
+        co->rare_->pending_abort = std::move(l.delivered);
+        co->resume_now();
+        if (co->body_error_) {
+            std::exception_ptr e = std::move(co->body_error_);
+            co->body_error_ = nullptr;
+            // What its abort() would have thrown: an InProgressAborted is its own outcome.
+            if (!holds_abort(e)) report_exception(e, "Exception while aborting");
+        }
+        below.pop_back();
     }
 
-    std::exception_ptr delivered = exc;
-    try {
-        std::rethrow_exception(exc);
-    } catch (const InProgressAborted& e) {
-        delivered = e.retarget(prereq);
-    }
     rare().abort_exc = delivered;
     rare_->pending_abort = delivered;
     resume_now();  // the body runs to its end (any further co_await throws)
@@ -231,6 +277,8 @@ public:
 }  // namespace
 
 void CoroutineBase::close_with(std::exception_ptr error) {
+    // [coro.close.1]: as [ip.throw.1], before anything is posted or changed.
+    if (!error) throw std::invalid_argument("kaa: throw_exception() with a null exception_ptr");
     if (!on_loop_thread()) {
         InProgressBase keep = strong(self_);
         post_to_loop([keep, this, error] { close_with(error); });

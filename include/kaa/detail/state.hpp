@@ -119,6 +119,7 @@ struct StateExtra {
     std::vector<AbortListener> abort_listeners;
     WeakControl* weak = nullptr;
     std::shared_ptr<InProgressStatus> progress;
+    bool aborting = false;  ///< inside abort() (see AbortingScope)
 };
 
 /// Returns a fresh listener/connection id (loop thread).
@@ -129,6 +130,24 @@ std::uint64_t next_listener_id() noexcept;
 [[noreturn]] void throw_not_abortable(const StateBase& s, const char* what);
 /// Throws abort()'s std::runtime_error for an abort an abort listener vetoed.
 [[noreturn]] void throw_abort_vetoed(const char* what);
+
+/// Marks a plain InProgress (or a threaded call) as being aborted while its abort() runs: a
+/// re-entrant abort() (from one of its abort listeners, directly or through another InProgress)
+/// throws std::runtime_error ("already being aborted") instead of recursing without bound.
+/// Cleared when abort() returns or throws (a veto). Only a state with abort listeners can be
+/// re-entered, so one without StateExtra is not marked.
+class AbortingScope {
+public:
+    explicit AbortingScope(StateBase& s);
+    ~AbortingScope() {
+        if (x_) x_->aborting = false;
+    }
+    AbortingScope(const AbortingScope&) = delete;
+    AbortingScope& operator=(const AbortingScope&) = delete;
+
+private:
+    StateExtra* x_ = nullptr;
+};
 
 class StateBase {
 public:

@@ -625,3 +625,19 @@ TEST(CoroutineAbort, AbortOfAnUnabortableCoroutineSaysWhy) {
     gate.finish();
     EXPECT_TRUE(c.finished());
 }
+
+// [coro.abort.6]: aborted after what it awaited finished but before its interval resumption,
+// the coroutine still sees that (finished) InProgress as the abort's inprogress().
+TEST(CoroutineAbort, AbortBeforeTheIntervalResumptionNamesTheFinishedAwaitedInProgress) {
+    Seen seen;
+    auto ip = abortable_ip();
+    auto c = kaa::coroutine({.interval = 1h}, &catch_abort)(ip, &seen);
+    ip.finish();
+    EXPECT_FALSE(seen.caught);  // the interval applies: not resumed yet
+    c.abort();                  // caught by the body: abort() does not throw
+    EXPECT_TRUE(seen.caught);
+    EXPECT_EQ(seen.inprogress, ip);
+    EXPECT_TRUE(seen.inprogress_finished);
+    EXPECT_EQ(seen.origin, c);
+    EXPECT_TRUE(c.failed());
+}

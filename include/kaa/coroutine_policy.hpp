@@ -70,7 +70,8 @@ inline constexpr Policy POLICY_PASS_LAST = Policy::pass_last;
 
 /// Options of kaa::coroutine().
 struct CoroutineOptions {
-    /// Minimum delay before each resumption (after NotFinished or an awaited InProgress).
+    /// Delay before each resumption: after an awaited InProgress finished, and a fixed rate at
+    /// NotFinished (one interval after the previous resumption was due).
     std::chrono::nanoseconds interval{0};
     /// Policy::none, POLICY_SINGLETON, POLICY_SYNCHRONIZED or POLICY_PASS_LAST.
     Policy policy = Policy::none;

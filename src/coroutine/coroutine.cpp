@@ -45,10 +45,22 @@ void CoroutineBase::arm_interval() {
         t->owner = this;
         t->fire = [](TimerNode* n) {
             CoroutineBase* co = static_cast<IntervalTimer*>(n)->owner;
+            co->rare_->grid = n->due;
+            co->rare_->on_grid = true;
             co->resume_now();
         };
     }
-    timer_arm(t.get(), refresh_now() + rare_->interval);
+    const Clock::time_point now = refresh_now();
+    const Duration iv = rare_->interval;
+    Clock::time_point due = now + iv;
+    if (rare_->on_grid) {
+        // [coro.resume.3] A fixed rate, as kaa's step timer: due one interval after the previous
+        // resumption was due, not after this suspension; missed periods are skipped.
+        rare_->on_grid = false;
+        due = rare_->grid + iv;
+        if (due <= now) due = rare_->grid + ((now - rare_->grid) / iv + 1) * iv;
+    }
+    timer_arm(t.get(), due);
 }
 
 void CoroutineBase::set_interval(Duration d) {
@@ -59,6 +71,7 @@ void CoroutineBase::set_interval(Duration d) {
         return;
     }
     if (d > Duration::zero() || rare_) rare().interval = d;
+    if (rare_) rare_->on_grid = false;  // a new interval starts a new grid
     // kaa restarts the step timer with the new interval iff it is active, i.e. the coroutine
     // waits to resume after NotFinished (or after an awaited InProgress, with an interval).
     if (done_) return;
@@ -77,18 +90,22 @@ void CoroutineBase::set_interval(Duration d) {
 }
 
 void CoroutineBase::on_prerequisite_done() {
+    StateBase* awaited = awaiting_;
     awaiting_ = nullptr;
     awaiting_node_ = nullptr;
     if (interval() > Duration::zero()) {
+        rare_->resumed_from = strong(awaited);  // an abort before the timer fires names it
+        rare_->on_grid = false;                 // the interval counts from this finish
         arm_interval();
     } else {
-        resume_soon();
+        resume_soon(awaited);
     }
 }
 
-void CoroutineBase::resume_soon() {
+void CoroutineBase::resume_soon(StateBase* awaited) {
     run_bounded([this] { resume_now(); },
-                [this] {
+                [this, awaited] {
+                    if (awaited) rare().resumed_from = strong(awaited);
                     InProgressBase keep = strong(self_);
                     return Task([keep = std::move(keep), this, gen = resume_gen_] {
                         if (gen == resume_gen_ && !done_) resume_now();
@@ -106,6 +123,7 @@ void CoroutineBase::suspend_not_finished() {
 }
 
 void CoroutineBase::queue_ready() {
+    if (rare_) rare_->on_grid = false;
     InProgressBase keep = strong(self_);
     ready_queued_ = true;
     schedule_ready([keep = std::move(keep), this, gen = resume_gen_] {
@@ -203,6 +221,9 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
                 report_exception(std::current_exception(), "Exception while aborting");
             }
         }
+    } else if (rare_ && rare_->resumed_from) {
+        // What it awaited finished; its resumption is still to come ([coro.abort.6]).
+        prereq = rare_->resumed_from;
     }
 
     std::exception_ptr delivered = exc;

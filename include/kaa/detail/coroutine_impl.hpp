@@ -84,6 +84,12 @@ struct CoroutineRare {
     Duration interval{};                   ///< minimum delay before each resumption
     std::unique_ptr<IntervalTimer> timer;  ///< allocated for interval > 0
     std::shared_ptr<void> keepalive;       ///< e.g. the lambda whose captures the body uses
+    /// The awaited InProgress that finished while its resumption is still to come (interval
+    /// timer, or deferred past the inline-depth bound): an abort names it ([coro.abort.6]).
+    InProgressBase resumed_from;
+    /// When the interval timer last fired: the step grid it was due on ([coro.resume.3]).
+    Clock::time_point grid{};
+    bool on_grid = false;  ///< resumed by the interval timer: the next NotFinished keeps its rate
 };
 
 /// The non-template half of a coroutine promise.
@@ -114,8 +120,9 @@ public:
     /// Suspension at NotFinished.
     void suspend_not_finished();
     /// Resumes now, or — past the inline-depth bound — once the outermost inline resumption
-    /// on this thread unwinds (still before the outermost finish() returns).
-    void resume_soon();
+    /// on this thread unwinds (still before the outermost finish() returns). `awaited`: the
+    /// finished InProgress it resumes from, kept for an abort meanwhile.
+    void resume_soon(StateBase* awaited = nullptr);
     /// Resumes the frame at once, on this stack.
     void resume_now() { handle_.resume(); }
     /// Joins the registry of suspended frames (unwound at loop shutdown). Done at the first
@@ -261,6 +268,7 @@ private:
     /// await_resume() off the common path: throws a pending abort or close, or the failure of
     /// the awaited InProgress (marked handled; an abort retargeted to it, [coro.await.4]).
     [[gnu::noinline]] void throw_abort_or_failure() {
+        if (co->rare_) co->rare_->resumed_from = InProgressBase();
         co->throw_if_aborted();
         StateBase& s = Access::state(ip);
         if (s.status() != StateBase::failed) return;

@@ -641,3 +641,15 @@ TEST(CoroutineAbort, AbortBeforeTheIntervalResumptionNamesTheFinishedAwaitedInPr
     EXPECT_EQ(seen.origin, c);
     EXPECT_TRUE(c.failed());
 }
+
+// [ip.abort.6]: an InProgressAborted thrown into a coroutine calls the exception listeners
+// first, then the abort listeners (kaa's order).
+TEST(CoroutineAbort, ThrowingAnAbortIntoACoroutineCallsExceptionListenersFirst) {
+    Log log;
+    auto c = []() -> kaa::Coroutine<> { co_await kaa::NotFinished; }();
+    c.connect_abort([&](const kaa::InProgressAborted&) { log.push_back("abort listener"); });
+    c.connect_exception([&](std::exception_ptr) { log.push_back("exception listener"); });
+    c.throw_exception(kaa::InProgressAborted("thrown in"));
+    EXPECT_EQ(log, (Log{"exception listener", "abort listener"}));
+    EXPECT_TRUE(c.failed());
+}

@@ -144,15 +144,8 @@ bool CoroutineBase::fail_at_end() {
     const std::exception_ptr abort_exc = rare_ ? rare_->abort_exc : nullptr;  // set by abort/close
     if (closing_) {
         // As InProgress::throw_exception: an InProgressAborted thrown in notifies the abort
-        // listeners and then counts as handled.
-        if (holds_abort(abort_exc) && s.extra_if() && !s.extra_if()->abort_listeners.empty()) {
-            try {
-                s.emit_abort(abort_exc);
-            } catch (const BaseException&) {
-            }
-            s.handled_ = true;
-        }
-        s.fail(abort_exc);
+        // listeners (after the exception listeners) and then counts as handled.
+        s.fail_thrown(abort_exc);
         return true;
     }
     if (aborted_) {

@@ -121,6 +121,11 @@ struct StateExtra {
     std::shared_ptr<InProgressStatus> progress;
 };
 
+/// waitfor()'s listener when the waiting InProgress already finished: reports the late outcome
+/// of `s` (a failure itself, a result as "already finished") and returns false for a failure,
+/// which then counts as handled (docs/semantics.md [ip.waitfor.2]).
+bool report_late_outcome(const StateBase& s) noexcept;
+
 /// Returns a fresh listener/connection id (loop thread).
 std::uint64_t next_listener_id() noexcept;
 
@@ -165,6 +170,10 @@ public:
 
     /// Stores an exception and completes (loop thread; must be pending).
     void fail(std::exception_ptr e);
+    /// fail() for an exception thrown in from outside (throw_exception()): an InProgressAborted
+    /// thrown into an InProgress with abort listeners counts as handled, and those listeners are
+    /// called after the exception listeners (kaa's order, docs/semantics.md [ip.abort.6]).
+    void fail_thrown(std::exception_ptr e);
     /// Runs after the value or error was stored: wakes threads, drops the abort listeners,
     /// then fires (or drops) each listener once — inline, unless the inline depth on this thread
     /// is past its bound (then the outermost run_bounded() does it before it returns). An

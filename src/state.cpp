@@ -209,6 +209,7 @@ std::size_t StateBase::result_listener_count() const noexcept {
 }
 
 void StateBase::fail(std::exception_ptr e) {
+    expect_pending();
     error_ = std::move(e);
     set_status(failed);
     complete();

@@ -523,7 +523,6 @@ TEST(Coroutine, ResumesOnLoopThreadWhenFinishedFromAnotherThread) {
     EXPECT_EQ(resumed_on, std::this_thread::get_id());
 }
 
-
 // [coro.resume.3]: the interval is a fixed rate. Each step busy-spins 30 ms of a 60 ms
 // interval (time passing, not synchronisation); the next resumption is due one interval after
 // the previous one was due, not one interval after the suspension, so the armed deadlines lie

@@ -1375,7 +1375,6 @@ TEST(InProgress, WaitAndTimeoutTimeoutMessagesBothGiveSeconds) {
     EXPECT_EQ(timed, "InProgress timed out after 0.01 seconds");
 }
 
-
 // [ip.abort.6]: throw_exception() with an InProgressAborted calls the exception listeners
 // first, then the abort listeners (kaa's order); the failure counts as handled.
 TEST(InProgress, ThrowingAnAbortCallsExceptionListenersBeforeAbortListeners) {
@@ -1421,4 +1420,15 @@ TEST(InProgress, LateOutcomeAfterWaitforIsReportedOnceWhenItArrives) {
         EXPECT_EQ(reports.messages()[0], "std::runtime_error: late");
     }
     EXPECT_EQ(reports.count(), 1u);  // reported once: not again as unhandled
+}
+
+// A finished state never takes a second outcome: storing one is an invariant violation caught
+// in debug builds (the public API refuses it before: finish() throws "already finished").
+TEST(InProgressDeathTest, StoringASecondOutcomeIsAnInvariantViolation) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    kaa::InProgress<int> ip;
+    ip.finish(1);
+    auto& state = static_cast<kaa::detail::State<int>&>(kaa::detail::Access::state(ip));
+    EXPECT_DEBUG_DEATH(state.succeed(2),
+                       "kaa invariant: a second outcome stored into a finished InProgress");
 }

@@ -143,6 +143,8 @@ bool CoroutineBase::fail_at_end() {
     StateBase& s = *self_;
     const std::exception_ptr abort_exc = rare_ ? rare_->abort_exc : nullptr;  // set by abort/close
     if (closing_) {
+        // Closed by finish(v): the caller stores v once the frame is unwound ([coro.close.2]).
+        if (!abort_exc) return true;
         // As InProgress::throw_exception: an InProgressAborted thrown in notifies the abort
         // listeners (after the exception listeners) and then counts as handled.
         s.fail_thrown(abort_exc);
@@ -250,12 +252,19 @@ void CoroutineBase::close_with(std::exception_ptr error) {
         post_to_loop([keep, this, error] { close_with(error); });
         return;
     }
+    if (!error) throw std::invalid_argument("kaa: throw_exception() with a null exception_ptr");
+    close_now(std::move(error), "throw_exception()");
+}
+
+void CoroutineBase::close_to_finish() { close_now(nullptr, "finish()"); }
+
+void CoroutineBase::close_now(std::exception_ptr error, const char* op) {
     if (done_ || self_->finished()) {
-        throw std::runtime_error("kaa: throw_exception(): coroutine already finished");
+        throw std::runtime_error(std::string("kaa: ") + op + ": coroutine already finished");
     }
     if (aborted_) {
-        throw std::runtime_error(
-            "kaa: throw_exception(): coroutine is already being aborted or closed");
+        throw std::runtime_error(std::string("kaa: ") + op +
+                                 ": coroutine is already being aborted or closed");
     }
     if (!suspended_ && !deferred_) {
         throw std::runtime_error("kaa: a coroutine cannot be closed while it runs");

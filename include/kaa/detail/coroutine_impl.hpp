@@ -111,6 +111,9 @@ public:
     /// Closes the coroutine from outside (throw_exception on a running coroutine): cleanup runs
     /// and the InProgress fails with `error`.
     void close_with(std::exception_ptr error);
+    /// Closes it for finish(v) from outside ([coro.close.2]): cleanup runs and the InProgress is
+    /// left pending for the caller to store v. Loop thread.
+    void close_to_finish();
     /// Starts a deferred (SYNCHRONIZED) coroutine: at once, or (past the inline-depth bound)
     /// before the outermost finish() returns.
     void start_deferred();
@@ -212,6 +215,8 @@ private:
     bool fail_at_end();
     void arm_interval();
     void queue_ready();
+    /// close_with() and close_to_finish() on the loop thread; `op` names the operation.
+    void close_now(std::exception_ptr error, const char* op);
 };
 
 /// Awaiter for an InProgress<U> inside a kaa coroutine.
@@ -320,6 +325,7 @@ public:
     CoroutinePromiseCommon() : CoroutineBase(this) {
         // refs_ starts at 1: the frame's own reference while it runs.
         this->set_abortable(true);
+        this->closes_on_finish_ = true;
     }
 
     static void* operator new(std::size_t size) { return frame_alloc(size); }
@@ -375,6 +381,7 @@ public:
 
     void abort(std::exception_ptr exc) override { abort_coroutine(std::move(exc)); }
     void throw_exception(std::exception_ptr error) override { close_with(std::move(error)); }
+    void close_for_finish() override { close_to_finish(); }
 
 protected:
     void destroy() noexcept override;

@@ -209,6 +209,7 @@ std::size_t StateBase::result_listener_count() const noexcept {
 }
 
 void StateBase::fail(std::exception_ptr e) {
+    expect_pending();
     error_ = std::move(e);
     set_status(failed);
     complete();
@@ -307,9 +308,10 @@ bool StateBase::remove_abort_listener(std::uint64_t id) noexcept {
     return false;
 }
 
-bool StateBase::emit_abort(const std::exception_ptr& exc) {
-    if (!extra_ || extra_->abort_listeners.empty()) return true;
-    auto listeners = extra_->abort_listeners;  // snapshot: listeners may disconnect
+namespace {
+/// Calls `listeners` with the InProgressAborted in `exc`; returns false iff one returned false.
+bool call_abort_listeners(const std::vector<AbortListener>& listeners,
+                          const std::exception_ptr& exc) {
     const InProgressAborted* e = nullptr;
     try {
         std::rethrow_exception(exc);
@@ -329,6 +331,13 @@ bool StateBase::emit_abort(const std::exception_ptr& exc) {
         }
     }
     return keep_going;
+}
+}  // namespace
+
+bool StateBase::emit_abort(const std::exception_ptr& exc) {
+    if (!extra_ || extra_->abort_listeners.empty()) return true;
+    auto listeners = extra_->abort_listeners;  // snapshot: listeners may disconnect
+    return call_abort_listeners(listeners, exc);
 }
 
 void StateBase::abort(std::exception_ptr exc) {
@@ -361,23 +370,47 @@ void StateBase::abort(std::exception_ptr exc) {
 
 void StateBase::throw_exception(std::exception_ptr error) {
     if (finished()) throw std::runtime_error("kaa: throw_exception(): InProgress already finished");
+    fail_thrown(std::move(error));
+}
+
+void StateBase::fail_thrown(std::exception_ptr error) {
     // kaa: an InProgressAborted thrown into an InProgress with abort listeners notifies them
-    // and counts as handled.
-    if (extra_ && !extra_->abort_listeners.empty()) {
-        bool is_abort = false;
-        try {
-            std::rethrow_exception(error);
-        } catch (const InProgressAborted&) {
-            is_abort = true;
-        } catch (...) {
-        }
-        if (is_abort) {
-            emit_abort(error);
-            handled_ = true;
-        }
+    // and counts as handled; the exception listeners come first ([ip.abort.6]). fail() drops
+    // the abort listeners, so they are taken out before.
+    std::vector<AbortListener> abort_listeners;
+    if (extra_ && !extra_->abort_listeners.empty() && holds<InProgressAborted>(error)) {
+        abort_listeners = std::move(extra_->abort_listeners);
+        extra_->abort_listeners.clear();
+        handled_ = true;
     }
-    if (finished()) return;
-    fail(std::move(error));
+    if (abort_listeners.empty()) {
+        fail(std::move(error));
+        return;
+    }
+    StateRef keep(this);  // a listener may drop the last handle
+    std::exception_ptr base_exception;
+    try {
+        fail(error);
+    } catch (const BaseException&) {
+        base_exception = std::current_exception();  // after the abort listeners, as complete()
+    }
+    call_abort_listeners(abort_listeners, error);
+    if (base_exception) std::rethrow_exception(base_exception);
+}
+
+bool report_late_outcome(const StateBase& s) noexcept {
+    // [ip.waitfor.2]: reported once, when it comes. A failure is reported itself (and so counts
+    // as handled); a result as kaa's "already finished".
+    static constexpr const char* context = "Late outcome after waitfor()";
+    if (s.status() == StateBase::failed) {
+        report_exception(s.error_, context);
+        return false;
+    }
+    report_exception(std::make_exception_ptr(std::runtime_error(
+                         "kaa: waitfor(): InProgress already finished; the late result of the "
+                         "InProgress it waited for is dropped")),
+                     context);
+    return true;
 }
 
 // ---------------------------------------------------------------- weak references

@@ -657,3 +657,118 @@ TEST(CoroutineAbort, AbortOfAnUnabortableCoroutineSaysWhy) {
     gate.finish();
     EXPECT_TRUE(c.finished());
 }
+
+// [coro.close.2]: finish(v) from outside closes a suspended coroutine like throw_exception():
+// its cleanup runs at the suspension point, it succeeds with v, and nothing changes it later.
+TEST(CoroutineAbort, FinishFromOutsideClosesTheCoroutineAndKeepsTheValue) {
+    Log log;
+    kaa::InProgress<> ip;
+    auto c = [](Log* log, kaa::InProgress<> ip) -> kaa::Coroutine<int> {
+        Finally f{log, "cleanup"};
+        co_await ip;
+        log->push_back("not reached");
+        co_return 1;
+    }(&log, ip);
+    c.connect([&](int v) { log.push_back("result " + std::to_string(v)); });
+    c.finish(5);
+    EXPECT_EQ(log, (Log{"cleanup", "result 5"}));
+    EXPECT_EQ(c.result(), 5);
+    EXPECT_FALSE(c.active());
+    EXPECT_FALSE(ip.finished());  // the awaited InProgress is left alone
+    ip.finish();                  // and finishing it later does not resume anything
+    EXPECT_EQ(log, (Log{"cleanup", "result 5"}));
+    EXPECT_EQ(c.result(), 5);
+    EXPECT_THROW(c.finish(6), std::runtime_error);  // already finished
+}
+
+// [coro.close.2]: a body that catches the close and returns its own value does not win.
+TEST(CoroutineAbort, FinishFromOutsideWinsOverTheValueTheClosedBodyReturns) {
+    kaa::InProgress<> ip;
+    auto c = [](kaa::InProgress<> ip) -> kaa::Coroutine<int> {
+        try {
+            co_await ip;
+        } catch (...) {
+            co_return 1;
+        }
+        co_return 2;
+    }(ip);
+    c.finish(5);
+    EXPECT_EQ(c.result(), 5);
+    ip.finish();
+    EXPECT_EQ(c.result(), 5);
+}
+
+// [coro.close.2]: finish(v) on a coroutine waiting at NotFinished through a plain handle.
+TEST(CoroutineAbort, FinishThroughAnInProgressHandleClosesACoroutineAtNotFinished) {
+    Log log;
+    auto c = [](Log* log) -> kaa::Coroutine<int> {
+        Finally f{log, "cleanup"};
+        co_await kaa::NotFinished;
+        log->push_back("not reached");
+        co_return 1;
+    }(&log);
+    kaa::InProgress<int> handle = c;
+    handle.finish(7);
+    EXPECT_EQ(log, (Log{"cleanup"}));
+    kaa::main::step();
+    EXPECT_EQ(log, (Log{"cleanup"}));
+    EXPECT_EQ(c.result(), 7);
+}
+
+// [coro.close.2] + [coro.policy.5]: finish(v) on a queued SYNCHRONIZED call takes it out of the
+// queue and frees its frame; the next call waits for the running one, as after an abort.
+TEST(CoroutineAbort, FinishOfAQueuedSynchronizedCallFreesItsFrameAndKeepsTheQueue) {
+    Log log;
+    auto sync = kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED},
+                               [](Log* log, std::string name, kaa::InProgress<> gate,
+                                  std::shared_ptr<int> token) -> kaa::Coroutine<int> {
+                                   log->push_back(name + " start");
+                                   co_await gate;
+                                   log->push_back(name + " end");
+                                   co_return token ? *token : 0;
+                               });
+    kaa::InProgress<> g1, g2, g3;
+    auto token = std::make_shared<int>(2);
+    std::weak_ptr<int> weak = token;
+    auto c1 = sync(&log, "1", g1, nullptr);
+    std::optional<kaa::Coroutine<int>> c2 = sync(&log, "2", g2, std::move(token));
+    auto c3 = sync(&log, "3", g3, nullptr);
+    c2->finish(5);
+    EXPECT_EQ(c2->result(), 5);
+    c2.reset();
+    EXPECT_TRUE(weak.expired());  // the queued frame is gone
+    EXPECT_EQ(log, (Log{"1 start"}));
+    g1.finish();
+    EXPECT_EQ(log, (Log{"1 start", "1 end", "3 start"}));
+    g3.finish();
+    EXPECT_EQ(log, (Log{"1 start", "1 end", "3 start", "3 end"}));
+    EXPECT_EQ(c3.result(), 0);
+}
+
+// [coro.abort.6]: aborted after what it awaited finished but before its interval resumption,
+// the coroutine still sees that (finished) InProgress as the abort's inprogress().
+TEST(CoroutineAbort, AbortBeforeTheIntervalResumptionNamesTheFinishedAwaitedInProgress) {
+    Seen seen;
+    auto ip = abortable_ip();
+    auto c = kaa::coroutine({.interval = 1h}, &catch_abort)(ip, &seen);
+    ip.finish();
+    EXPECT_FALSE(seen.caught);  // the interval applies: not resumed yet
+    c.abort();                  // caught by the body: abort() does not throw
+    EXPECT_TRUE(seen.caught);
+    EXPECT_EQ(seen.inprogress, ip);
+    EXPECT_TRUE(seen.inprogress_finished);
+    EXPECT_EQ(seen.origin, c);
+    EXPECT_TRUE(c.failed());
+}
+
+// [ip.abort.6]: an InProgressAborted thrown into a coroutine calls the exception listeners
+// first, then the abort listeners (kaa's order).
+TEST(CoroutineAbort, ThrowingAnAbortIntoACoroutineCallsExceptionListenersFirst) {
+    Log log;
+    auto c = []() -> kaa::Coroutine<> { co_await kaa::NotFinished; }();
+    c.connect_abort([&](const kaa::InProgressAborted&) { log.push_back("abort listener"); });
+    c.connect_exception([&](std::exception_ptr) { log.push_back("exception listener"); });
+    c.throw_exception(kaa::InProgressAborted("thrown in"));
+    EXPECT_EQ(log, (Log{"exception listener", "abort listener"}));
+    EXPECT_TRUE(c.failed());
+}

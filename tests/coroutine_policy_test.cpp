@@ -410,3 +410,26 @@ TEST(CoroutinePolicy, PolicyKeysAreOrderedByObjectWrapperThenGroup) {
     const Key other{&y, nullptr, "g"};
     EXPECT_NE(a < other, other < a);  // unrelated objects are ordered too
 }
+
+// [coro.policy.5]: a queued SYNCHRONIZED call is chained to its predecessor as a listener added
+// at call time (kaa's connect_both): listeners connected to call 1 before call 2 was made run
+// before call 2's body starts; those connected later run after it started.
+TEST(CoroutinePolicy, SynchronizedListenersOfCallOneRunBeforeCallTwoStarts) {
+    Log log;
+    auto sync =
+        kaa::coroutine({.policy = kaa::POLICY_SYNCHRONIZED},
+                       [](Log* log, std::string name, kaa::InProgress<> gate) -> kaa::Coroutine<> {
+                           log->push_back(name + " start");
+                           co_await gate;
+                           log->push_back(name + " end");
+                       });
+    kaa::InProgress<> g1, g2;
+    auto c1 = sync(&log, "1", g1);
+    c1.connect([&] { log.push_back("listener of 1"); });
+    auto c2 = sync(&log, "2", g2);
+    c1.connect([&] { log.push_back("later listener of 1"); });
+    g1.finish();
+    EXPECT_EQ(log, (Log{"1 start", "1 end", "listener of 1", "2 start", "later listener of 1"}));
+    g2.finish();
+    EXPECT_TRUE(c2.finished());
+}

@@ -522,3 +522,36 @@ TEST(Coroutine, ResumesOnLoopThreadWhenFinishedFromAnotherThread) {
     worker.join();
     EXPECT_EQ(resumed_on, std::this_thread::get_id());
 }
+
+// [coro.resume.3]: the interval is a fixed rate. Each step busy-spins 30 ms of a 60 ms
+// interval (time passing, not synchronisation); the next resumption is due one interval after
+// the previous one was due, not one interval after the suspension, so the armed deadlines lie
+// on one grid (missed periods would be skipped, so consecutive ones differ by a multiple).
+TEST(Coroutine, IntervalIsAFixedRateCountedFromThePreviousResumption) {
+    using clock = std::chrono::steady_clock;
+    int steps = 0;
+    auto c = kaa::coroutine({.interval = 60ms}, [](int* steps) -> kaa::Coroutine<> {
+        for (int i = 0; i < 4; ++i) {
+            const auto until = clock::now() + 30ms;
+            while (clock::now() < until) {
+            }
+            ++*steps;
+            co_await kaa::NotFinished;
+        }
+    })(&steps);
+    const auto& co = kaa::detail::Access::coroutine_base(c);
+    std::vector<clock::time_point> due;
+    ASSERT_NE(co.timer(), nullptr);
+    due.push_back(co.timer()->due);
+    while (!c.finished()) {
+        const int before = steps;
+        loop_until([&] { return steps != before || c.finished(); });
+        if (!c.finished()) due.push_back(co.timer()->due);
+    }
+    ASSERT_EQ(due.size(), 4u);
+    for (std::size_t i = 1; i < due.size(); ++i) {
+        const auto step = due[i] - due[i - 1];
+        EXPECT_GT(step, 0ms);
+        EXPECT_EQ(step % std::chrono::nanoseconds(60ms), 0ns) << "resumption " << i;
+    }
+}

@@ -1457,3 +1457,61 @@ TEST(InProgress, WaitAndTimeoutTimeoutMessagesBothGiveSeconds) {
     }
     EXPECT_EQ(timed, "InProgress timed out after 0.01 seconds");
 }
+
+// [ip.abort.6]: throw_exception() with an InProgressAborted calls the exception listeners
+// first, then the abort listeners (kaa's order); the failure counts as handled.
+TEST(InProgress, ThrowingAnAbortCallsExceptionListenersBeforeAbortListeners) {
+    ReportCapture reports;
+    std::vector<std::string> log;
+    {
+        kaa::InProgress<int> ip;
+        ip.connect_abort([&](const kaa::InProgressAborted&) { log.push_back("abort listener"); });
+        ip.connect_exception([&](std::exception_ptr) { log.push_back("exception listener"); });
+        ip.throw_exception(kaa::InProgressAborted("thrown in"));
+        EXPECT_TRUE(ip.failed());
+    }
+    EXPECT_EQ(log, (std::vector<std::string>{"exception listener", "abort listener"}));
+    EXPECT_EQ(reports.count(), 0u);
+}
+
+// [ip.waitfor.2]: if `a` finished by other means first, `b`'s later outcome is reported through
+// the unhandled-exception handler when it comes, once, whether it is a result or a failure.
+TEST(InProgress, LateOutcomeAfterWaitforIsReportedOnceWhenItArrives) {
+    ReportCapture reports;
+    {
+        kaa::InProgress<int> a({.abortable = true});
+        kaa::InProgress<int> b;
+        a.waitfor(b);
+        a.abort();
+        b.finish(1);
+        ASSERT_EQ(reports.count(), 1u);
+        EXPECT_EQ(reports.contexts()[0], "Late outcome after waitfor()");
+        EXPECT_EQ(reports.messages()[0],
+                  "std::runtime_error: kaa: waitfor(): InProgress already finished; the late "
+                  "result of the InProgress it waited for is dropped");
+    }
+    EXPECT_EQ(reports.count(), 1u);
+    reports.clear();
+    {
+        kaa::InProgress<int> a({.abortable = true});
+        kaa::InProgress<int> b;
+        a.waitfor(b);
+        a.abort();
+        b.throw_exception(std::runtime_error("late"));
+        ASSERT_EQ(reports.count(), 1u);
+        EXPECT_EQ(reports.contexts()[0], "Late outcome after waitfor()");
+        EXPECT_EQ(reports.messages()[0], "std::runtime_error: late");
+    }
+    EXPECT_EQ(reports.count(), 1u);  // reported once: not again as unhandled
+}
+
+// A finished state never takes a second outcome: storing one is an invariant violation caught
+// in debug builds (the public API refuses it before: finish() throws "already finished").
+TEST(InProgressDeathTest, StoringASecondOutcomeIsAnInvariantViolation) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    kaa::InProgress<int> ip;
+    ip.finish(1);
+    auto& state = static_cast<kaa::detail::State<int>&>(kaa::detail::Access::state(ip));
+    EXPECT_DEBUG_DEATH(state.succeed(2),
+                       "kaa invariant: a second outcome stored into a finished InProgress");
+}

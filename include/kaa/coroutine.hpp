@@ -22,7 +22,8 @@
 //    live as long as the frame, i.e. until the coroutine is done and its last handle is gone.
 //  * A running coroutine owns itself: dropping every handle does not stop it.
 //  * abort() throws InProgressAborted at the suspension point (see Coroutine::abort()); the
-//    coroutine always ends finished and failed. throw_exception() closes it instead (see there).
+//    coroutine always ends finished and failed. throw_exception() closes it instead (see there);
+//    finish(v) from outside closes it the same way and then succeeds with v.
 //  * A coroutine that fails with exactly InProgressAborted (it did not catch the abort of what
 //    it awaited) is not reported as unhandled, as in kaa; any other failure nobody consumed is.
 //  * Options (interval, policies, progress): wrap the coroutine function with kaa::coroutine()
@@ -91,7 +92,8 @@ public:
     void abort(const InProgressAborted& exc) { base().abort_coroutine(exc.clone_ptr()); }
 
     /// Closes a running coroutine from outside: its cleanup runs and it fails with `error`.
-    /// Throws std::runtime_error if it already finished.
+    /// Throws std::runtime_error if it already finished. (finish(v) closes it the same way
+    /// and then succeeds with v: docs/semantics.md [coro.close.2].)
     Coroutine& throw_exception(std::exception_ptr error) {
         base().close_with(std::move(error));
         return *this;

@@ -54,6 +54,7 @@
 #include <concepts>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -70,7 +71,8 @@ inline constexpr Policy POLICY_PASS_LAST = Policy::pass_last;
 
 /// Options of kaa::coroutine().
 struct CoroutineOptions {
-    /// Minimum delay before each resumption (after NotFinished or an awaited InProgress).
+    /// Delay before each resumption: after an awaited InProgress finished, and a fixed rate at
+    /// NotFinished (one interval after the previous resumption was due).
     std::chrono::nanoseconds interval{0};
     /// Policy::none, POLICY_SINGLETON, POLICY_SYNCHRONIZED or POLICY_PASS_LAST.
     Policy policy = Policy::none;
@@ -122,6 +124,32 @@ std::shared_ptr<PolicyState> policy_state(const PolicyKey& key);
 void policy_state_attach(const PolicyKey& key, const std::shared_ptr<PolicyState>& st);
 /// Forgets the state of `key` if it is `st` and has no calls left.
 void policy_state_release(const PolicyKey& key, const PolicyState* st);
+
+/// POLICY_SYNCHRONIZED: the queued call `me` starts when its predecessor in `st` ends, through a
+/// listener connected to the predecessor now (kaa's connect_both at call time), so listeners
+/// connected to the predecessor before run first. If the predecessor ended without running
+/// (a queued call aborted, closed or finished from outside), `me` is chained to the call before
+/// it instead; at the head of the queue it starts (docs/semantics.md [coro.policy.5]).
+inline void chain_synchronized(const std::shared_ptr<PolicyState>& st, const InProgressBase& me) {
+    auto& calls = st->calls;
+    auto it = std::find_if(calls.begin(), calls.end(),
+                           [&](const PolicyState::Entry& e) { return e.ip == me; });
+    if (it == calls.end()) return;  // it ended itself
+    if (it == calls.begin()) {
+        it->co->start_deferred();
+        return;
+    }
+    // Holds the call weakly: one that ends while queued is freed at once ([coro.close.2]).
+    auto* l = new FnListener(
+        [st, weak = WeakState(&Access::state(me))](StateBase&) {
+            if (StateBase* s = weak.lock())
+                chain_synchronized(st, Access::adopt<InProgressBase>(s));
+            return true;
+        },
+        ListenKind::both);
+    l->id = next_listener_id();
+    Access::state(std::prev(it)->ip).add_listener(l);
+}
 
 // ---- what the wrapper may tell about a callable before it is called (decoration time)
 
@@ -351,6 +379,7 @@ public:
             detail::policy_state_attach(key, st);
             st->calls.push_back({c, &detail::Access::coroutine_base(c)});
             watch_end(st, key, c);
+            if (queue) detail::chain_synchronized(st, c);
         }
         return c;
     }
@@ -437,8 +466,8 @@ private:
 #pragma GCC diagnostic pop
 #endif
 
-    // On the end of a recorded call: forget it and, if it was the running head of a
-    // SYNCHRONIZED queue, start the next one. An abort counts as handled, as in kaa.
+    // On the end of a recorded call: forget it (the first listener of the call, so a queued
+    // successor chained to it finds it gone). An abort counts as handled, as in kaa.
     template <class C>
     static void watch_end(std::shared_ptr<detail::PolicyState> st, const detail::PolicyKey& key,
                           C& c) {
@@ -448,9 +477,7 @@ private:
             auto it = std::find_if(calls.begin(), calls.end(),
                                    [&](const detail::PolicyState::Entry& e) { return e.ip == me; });
             if (it == calls.end()) return;
-            const bool was_head = it == calls.begin();
             calls.erase(it);
-            if (was_head && !calls.empty()) calls.front().co->start_deferred();
             if (calls.empty()) detail::policy_state_release(key, st.get());
         };
         c.connect_both([done](const auto&...) { done(); },

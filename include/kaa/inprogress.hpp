@@ -413,7 +413,8 @@ protected:
     static ListenerId forward_to(const InProgress<T>& from, InProgress<T> to) {
         return const_cast<InProgress<T>&>(from).add(
             [to](detail::StateBase& s) mutable -> bool {
-                if (to.finished()) return true;  // not passed on: not handled here
+                // Finished by other means first: the late outcome is reported ([ip.waitfor.2]).
+                if (to.finished()) return detail::report_late_outcome(s);
                 if (s.status() == detail::StateBase::failed) {
                     to.throw_exception(s.error_);
                     return false;  // inherited: the source's failure counts as handled

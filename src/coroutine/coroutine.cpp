@@ -45,10 +45,22 @@ void CoroutineBase::arm_interval() {
         t->owner = this;
         t->fire = [](TimerNode* n) {
             CoroutineBase* co = static_cast<IntervalTimer*>(n)->owner;
+            co->rare_->grid = n->due;
+            co->rare_->on_grid = true;
             co->resume_now();
         };
     }
-    timer_arm(t.get(), refresh_now() + rare_->interval);
+    const Clock::time_point now = refresh_now();
+    const Duration iv = rare_->interval;
+    Clock::time_point due = now + iv;
+    if (rare_->on_grid) {
+        // [coro.resume.3] A fixed rate, as kaa's step timer: due one interval after the previous
+        // resumption was due, not after this suspension; missed periods are skipped.
+        rare_->on_grid = false;
+        due = rare_->grid + iv;
+        if (due <= now) due = rare_->grid + ((now - rare_->grid) / iv + 1) * iv;
+    }
+    timer_arm(t.get(), due);
 }
 
 void CoroutineBase::set_interval(Duration d) {
@@ -59,6 +71,7 @@ void CoroutineBase::set_interval(Duration d) {
         return;
     }
     if (d > Duration::zero() || rare_) rare().interval = d;
+    if (rare_) rare_->on_grid = false;  // a new interval starts a new grid
     // kaa restarts the step timer with the new interval iff it is active, i.e. the coroutine
     // waits to resume after NotFinished (or after an awaited InProgress, with an interval).
     if (done_) return;
@@ -77,18 +90,22 @@ void CoroutineBase::set_interval(Duration d) {
 }
 
 void CoroutineBase::on_prerequisite_done() {
+    StateBase* awaited = awaiting_;
     awaiting_ = nullptr;
     awaiting_node_ = nullptr;
     if (interval() > Duration::zero()) {
+        rare_->resumed_from = strong(awaited);  // an abort before the timer fires names it
+        rare_->on_grid = false;                 // the interval counts from this finish
         arm_interval();
     } else {
-        resume_soon();
+        resume_soon(awaited);
     }
 }
 
-void CoroutineBase::resume_soon() {
+void CoroutineBase::resume_soon(StateBase* awaited) {
     run_bounded([this] { resume_now(); },
-                [this] {
+                [this, awaited] {
+                    if (awaited) rare().resumed_from = strong(awaited);
                     InProgressBase keep = strong(self_);
                     return Task([keep = std::move(keep), this, gen = resume_gen_] {
                         if (gen == resume_gen_ && !done_) resume_now();
@@ -106,6 +123,7 @@ void CoroutineBase::suspend_not_finished() {
 }
 
 void CoroutineBase::queue_ready() {
+    if (rare_) rare_->on_grid = false;
     InProgressBase keep = strong(self_);
     ready_queued_ = true;
     schedule_ready([keep = std::move(keep), this, gen = resume_gen_] {
@@ -125,16 +143,11 @@ bool CoroutineBase::fail_at_end() {
     StateBase& s = *self_;
     const std::exception_ptr abort_exc = rare_ ? rare_->abort_exc : nullptr;  // set by abort/close
     if (closing_) {
+        // Closed by finish(v): the caller stores v once the frame is unwound ([coro.close.2]).
+        if (!abort_exc) return true;
         // As InProgress::throw_exception: an InProgressAborted thrown in notifies the abort
-        // listeners and then counts as handled.
-        if (holds_abort(abort_exc) && s.extra_if() && !s.extra_if()->abort_listeners.empty()) {
-            try {
-                s.emit_abort(abort_exc);
-            } catch (const BaseException&) {
-            }
-            s.handled_ = true;
-        }
-        s.fail(abort_exc);
+        // listeners (after the exception listeners) and then counts as handled.
+        s.fail_thrown(abort_exc);
         return true;
     }
     if (aborted_) {
@@ -229,6 +242,10 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
                 }
             }
         }
+        if (!prereq.valid() && co->rare_ && co->rare_->resumed_from) {
+            // What it awaited finished; its resumption is still to come ([coro.abort.6]).
+            prereq = co->rare_->resumed_from;
+        }
         std::exception_ptr d = exc;
         try {
             std::rethrow_exception(exc);
@@ -284,12 +301,19 @@ void CoroutineBase::close_with(std::exception_ptr error) {
         post_to_loop([keep, this, error] { close_with(error); });
         return;
     }
+    if (!error) throw std::invalid_argument("kaa: throw_exception() with a null exception_ptr");
+    close_now(std::move(error), "throw_exception()");
+}
+
+void CoroutineBase::close_to_finish() { close_now(nullptr, "finish()"); }
+
+void CoroutineBase::close_now(std::exception_ptr error, const char* op) {
     if (done_ || self_->finished()) {
-        throw std::runtime_error("kaa: throw_exception(): coroutine already finished");
+        throw std::runtime_error(std::string("kaa: ") + op + ": coroutine already finished");
     }
     if (aborted_) {
-        throw std::runtime_error(
-            "kaa: throw_exception(): coroutine is already being aborted or closed");
+        throw std::runtime_error(std::string("kaa: ") + op +
+                                 ": coroutine is already being aborted or closed");
     }
     if (!suspended_ && !deferred_) {
         throw std::runtime_error("kaa: a coroutine cannot be closed while it runs");

@@ -84,6 +84,12 @@ struct CoroutineRare {
     Duration interval{};                   ///< minimum delay before each resumption
     std::unique_ptr<IntervalTimer> timer;  ///< allocated for interval > 0
     std::shared_ptr<void> keepalive;       ///< e.g. the lambda whose captures the body uses
+    /// The awaited InProgress that finished while its resumption is still to come (interval
+    /// timer, or deferred past the inline-depth bound): an abort names it ([coro.abort.6]).
+    InProgressBase resumed_from;
+    /// When the interval timer last fired: the step grid it was due on ([coro.resume.3]).
+    Clock::time_point grid{};
+    bool on_grid = false;  ///< resumed by the interval timer: the next NotFinished keeps its rate
 };
 
 /// The non-template half of a coroutine promise.
@@ -105,6 +111,9 @@ public:
     /// Closes the coroutine from outside (throw_exception on a running coroutine): cleanup runs
     /// and the InProgress fails with `error`.
     void close_with(std::exception_ptr error);
+    /// Closes it for finish(v) from outside ([coro.close.2]): cleanup runs and the InProgress is
+    /// left pending for the caller to store v. Loop thread.
+    void close_to_finish();
     /// Starts a deferred (SYNCHRONIZED) coroutine: at once, or (past the inline-depth bound)
     /// before the outermost finish() returns.
     void start_deferred();
@@ -114,8 +123,9 @@ public:
     /// Suspension at NotFinished.
     void suspend_not_finished();
     /// Resumes now, or — past the inline-depth bound — once the outermost inline resumption
-    /// on this thread unwinds (still before the outermost finish() returns).
-    void resume_soon();
+    /// on this thread unwinds (still before the outermost finish() returns). `awaited`: the
+    /// finished InProgress it resumes from, kept for an abort meanwhile.
+    void resume_soon(StateBase* awaited = nullptr);
     /// Resumes the frame at once, on this stack.
     void resume_now() { handle_.resume(); }
     /// Joins the registry of suspended frames (unwound at loop shutdown). Done at the first
@@ -205,6 +215,8 @@ private:
     bool fail_at_end();
     void arm_interval();
     void queue_ready();
+    /// close_with() and close_to_finish() on the loop thread; `op` names the operation.
+    void close_now(std::exception_ptr error, const char* op);
 };
 
 /// Awaiter for an InProgress<U> inside a kaa coroutine.
@@ -261,6 +273,7 @@ private:
     /// await_resume() off the common path: throws a pending abort or close, or the failure of
     /// the awaited InProgress (marked handled; an abort retargeted to it, [coro.await.4]).
     [[gnu::noinline]] void throw_abort_or_failure() {
+        if (co->rare_) co->rare_->resumed_from = InProgressBase();
         co->throw_if_aborted();
         StateBase& s = Access::state(ip);
         if (s.status() != StateBase::failed) return;
@@ -312,6 +325,7 @@ public:
     CoroutinePromiseCommon() : CoroutineBase(this) {
         // refs_ starts at 1: the frame's own reference while it runs.
         this->set_abortable(true);
+        this->closes_on_finish_ = true;
     }
 
     static void* operator new(std::size_t size) { return frame_alloc(size); }
@@ -367,6 +381,7 @@ public:
 
     void abort(std::exception_ptr exc) override { abort_coroutine(std::move(exc)); }
     void throw_exception(std::exception_ptr error) override { close_with(std::move(error)); }
+    void close_for_finish() override { close_to_finish(); }
 
 protected:
     void destroy() noexcept override;

@@ -40,6 +40,7 @@
 #include <kaa/errors.hpp>
 
 #include <atomic>
+#include <cassert>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -122,6 +123,11 @@ struct StateExtra {
     bool aborting = false;  ///< inside abort() (see AbortingScope)
 };
 
+/// waitfor()'s listener when the waiting InProgress already finished: reports the late outcome
+/// of `s` (a failure itself, a result as "already finished") and returns false for a failure,
+/// which then counts as handled (docs/semantics.md [ip.waitfor.2]).
+bool report_late_outcome(const StateBase& s) noexcept;
+
 /// Returns a fresh listener/connection id (loop thread).
 std::uint64_t next_listener_id() noexcept;
 
@@ -184,6 +190,10 @@ public:
 
     /// Stores an exception and completes (loop thread; must be pending).
     void fail(std::exception_ptr e);
+    /// fail() for an exception thrown in from outside (throw_exception()): an InProgressAborted
+    /// thrown into an InProgress with abort listeners counts as handled, and those listeners are
+    /// called after the exception listeners (kaa's order, docs/semantics.md [ip.abort.6]).
+    void fail_thrown(std::exception_ptr e);
     /// Runs after the value or error was stored: wakes threads, drops the abort listeners,
     /// then fires (or drops) each listener once — inline, unless the inline depth on this thread
     /// is past its bound (then the outermost run_bounded() does it before it returns). An
@@ -222,6 +232,18 @@ public:
     std::int8_t abortable_ = -1;
     /// Any/All subscribe lazily: on_listeners_changed() is called when this is set.
     bool watches_listeners_ = false;
+    /// A coroutine: finish() from outside closes it first (close_for_finish()).
+    bool closes_on_finish_ = false;
+
+    /// Called by finish() from outside before the value is stored, when closes_on_finish_ is
+    /// set: a coroutine unwinds its body, which then can never store an outcome of its own
+    /// (docs/semantics.md [coro.close.2]). Throws std::runtime_error if it cannot be closed.
+    virtual void close_for_finish() {}
+    /// The invariant of every store: a finished InProgress never takes a second outcome.
+    void expect_pending() const noexcept {
+        assert(status() == pending &&
+               "kaa invariant: a second outcome stored into a finished InProgress");
+    }
 
 protected:
     virtual ~StateBase() {
@@ -231,7 +253,10 @@ protected:
     virtual void destroy() noexcept = 0;
     /// Called after a listener was added or removed when watches_listeners_ is set.
     virtual void on_listeners_changed() {}
-    void set_status(Status s) noexcept { status_.store(s, std::memory_order_release); }
+    void set_status(Status s) noexcept {
+        expect_pending();
+        status_.store(s, std::memory_order_release);
+    }
 
     std::atomic<std::uint32_t> refs_{1};
 
@@ -258,9 +283,13 @@ private:
 template <class T>
 class State : public StateBase {
 public:
-    /// Stores the value and completes (loop thread; must be pending).
+    /// Stores the value and completes (loop thread; must be pending). A coroutine is closed
+    /// first ([coro.close.2]).
     template <class U>
     void succeed(U&& v) {
+        if (this->closes_on_finish_) [[unlikely]]
+            this->close_for_finish();
+        this->expect_pending();
         value_.emplace(std::forward<U>(v));
         set_status(succeeded);
         complete();
@@ -275,6 +304,8 @@ template <>
 class State<void> : public StateBase {
 public:
     void succeed() {
+        if (closes_on_finish_) [[unlikely]]
+            close_for_finish();
         set_status(succeeded);
         complete();
     }

@@ -37,8 +37,9 @@
 // (src/coroutine/frame_alloc.cpp). Releasing a chain of frames that hold
 // each other (parameters holding the next coroutine) is iterative.
 //
-// Threads: coroutines run on the main-loop thread; create, abort and close them there.
-// An awaited InProgress finished from another thread resumes the coroutine on the loop thread.
+// Threads: coroutines run on the main-loop thread; create them there. abort(), throw_exception()
+// and set_interval() from another thread are posted to it. An awaited InProgress finished from
+// another thread resumes the coroutine on the loop thread.
 
 #include <kaa/detail/coroutine_impl.hpp>
 #include <kaa/inprogress.hpp>
@@ -86,9 +87,24 @@ public:
     /// what it awaited, or empty at NotFinished; origin() = this). If the body does not catch
     /// it, abort() rethrows it; if the body awaits again, abort() throws std::runtime_error.
     /// Either way the coroutine ends finished and failed with the InProgressAborted.
-    void abort() { abort(InProgressAborted("Coroutine aborted", *this, *this)); }
-    /// Aborts with `exc` (its origin is set to this coroutine if empty).
-    void abort(const InProgressAborted& exc) { base().abort_coroutine(exc.clone_ptr()); }
+    /// Thread-safe: posted to the loop thread (returns at once; an error there is reported, an
+    /// uncaught InProgressAborted is the coroutine's outcome; docs/semantics.md [core.thread.2]).
+    void abort() {
+        if (!detail::on_loop_thread()) {
+            this->post_abort_from_thread([self = *this]() mutable { self.abort(); });
+            return;
+        }
+        abort(InProgressAborted("Coroutine aborted", *this, *this));
+    }
+    /// Aborts with `exc` (its origin is set to this coroutine if empty). Thread-safe, as abort().
+    void abort(const InProgressAborted& exc) {
+        if (!detail::on_loop_thread()) {
+            this->post_abort_from_thread(
+                [self = *this, e = exc.clone_ptr()]() mutable { self.base().abort_coroutine(e); });
+            return;
+        }
+        base().abort_coroutine(exc.clone_ptr());
+    }
 
     /// Closes a running coroutine from outside: its cleanup runs and it fails with `error`.
     /// Throws std::runtime_error if it already finished.

@@ -27,8 +27,9 @@
 // abort() is never reported.
 //
 // Threads: main-loop thread only, except finished(), failed(), wait() and result() after
-// finished(), which any thread may call, and finish()/throw_exception(), which, called from
-// another thread, are queued to the loop thread (listeners always run on the loop thread).
+// finished(), which any thread may call, and finish()/throw_exception()/waitfor()/abort(),
+// which, called from another thread, are queued to the loop thread (listeners always run on the
+// loop thread). Each member's comment says which it is.
 
 #include <kaa/detail/access.hpp>
 #include <kaa/detail/callback.hpp>
@@ -131,11 +132,14 @@ public:
 
     /// Aborts with a new InProgressAborted. Throws std::runtime_error if it is finished, not
     /// abortable, or an abort listener vetoed. For a coroutine, see Coroutine::abort().
+    /// Thread-safe: posted to the loop thread (returns at once; an error there is reported,
+    /// docs/semantics.md [core.thread.2]).
     void abort();
     /// Aborts with `exc`: if exc names another InProgress, a copy of the same type naming this
-    /// one is delivered, keeping exc's origin.
+    /// one is delivered, keeping exc's origin. Thread-safe: posted to the loop thread, as abort().
     void abort(const InProgressAborted& exc);
     /// As above; throws std::invalid_argument unless `exc` holds an InProgressAborted.
+    /// Thread-safe: posted to the loop thread, as abort().
     void abort(std::exception_ptr exc);
 
     /// Fails it with `error` (loop thread; queued from others). Throws std::runtime_error if it
@@ -195,8 +199,16 @@ protected:
     /// Rethrows the stored exception if failed (marking it handled); throws if unfinished.
     void check_result() const;
     /// Queues `task` (a finish/throw called on another thread) to the loop thread; an ordinary
-    /// exception it throws there (e.g. "already finished") is reported, not thrown into the loop.
-    static void post_from_thread(detail::Task task);
+    /// exception it throws there (e.g. "already finished") is reported with `context`, not
+    /// thrown into the loop.
+    static void post_from_thread(
+        detail::Task task,
+        const char* context = "Exception in finish() called from another thread");
+    /// An abort() called on another thread: queues `abort` (the same call) to the loop thread,
+    /// where an ordinary exception it throws (finished, not abortable, vetoed) is reported with
+    /// the context "Exception in abort() called from another thread" and an InProgressAborted
+    /// (a coroutine's uncaught abort: its outcome) is dropped. Throws on an empty handle.
+    void post_abort_from_thread(detail::Task abort) const;
 
     detail::StateBase* s_ = nullptr;
 };

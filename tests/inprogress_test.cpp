@@ -923,6 +923,22 @@ TEST(InProgress, AbortFromAWorkerIsDeliveredOnTheLoopThread) {
     EXPECT_EQ(source_abort, loop_thread);
 }
 
+#ifndef NDEBUG
+// [core.thread.4]: in a debug build, a loop-thread-only call (here connect()) made on another
+// thread ends the process with a message naming the call.
+TEST(InProgressDeathTest, ConnectFromAWorkerFailsTheLoopThreadAssertion) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    ASSERT_TRUE(kaa::main::is_mainthread());  // the test thread is the loop thread
+    kaa::InProgress<int> ip;
+    EXPECT_DEATH(
+        {
+            std::thread worker([ip]() mutable { ip.connect([](int) {}); });
+            worker.join();
+        },
+        "kaa: InProgress::connect\\(\\) called off the loop thread");
+}
+#endif
+
 // [core.thread.2]: an abort() posted from a worker that fails on the loop thread (here: not
 // abortable) is reported with a context naming abort(); nothing is thrown on the worker.
 TEST(InProgress, AbortFromAWorkerThatCannotAbortIsReported) {

@@ -102,9 +102,10 @@ public:
     std::size_t count() const { return state().result_listener_count(); }
 
     /// Connects `f(std::exception_ptr, bound...)`, called once if it fails. Returning exactly
-    /// false marks the exception handled. Called at once if it already failed.
+    /// false marks the exception handled. Called at once if it already failed. Loop thread only.
     template <class F, class... Bound>
     ListenerId connect_exception(F f, Bound... bound) {
+        detail::assert_loop_thread("InProgress::connect_exception()");
         return add(
             [f = std::move(f), ... bound = std::move(bound)](detail::StateBase& s) mutable {
                 return detail::invoke_keeps_going(f, s.error_, bound...);
@@ -113,22 +114,29 @@ public:
     }
     /// Connects `f(const InProgressAborted&, bound...)`, called when abort() is called. Returning
     /// exactly false vetoes the abort (abort() then throws std::runtime_error). Makes it abortable.
+    /// Loop thread only.
     template <class F, class... Bound>
     ListenerId connect_abort(F f, Bound... bound) {
+        detail::assert_loop_thread("InProgress::connect_abort()");
         return {state().add_abort_listener(
             [f = std::move(f), ... bound = std::move(bound)](const InProgressAborted& e) mutable {
                 return detail::invoke_keeps_going(f, e, bound...);
             })};
     }
     /// Removes one listener (result, exception, both or abort); returns whether it was found.
+    /// Loop thread only.
     bool disconnect(ListenerId id) {
+        detail::assert_loop_thread("InProgress::disconnect()");
         return state().remove_listener(id.value) || state().remove_abort_listener(id.value);
     }
 
     /// kaa's rule: explicitly set, else true iff abort listeners are connected.
     bool abortable() const { return state().abortable(); }
-    /// Sets abortability explicitly (false wins over abort listeners).
-    void set_abortable(bool on) { state().set_abortable(on); }
+    /// Sets abortability explicitly (false wins over abort listeners). Loop thread only.
+    void set_abortable(bool on) {
+        detail::assert_loop_thread("InProgress::set_abortable()");
+        state().set_abortable(on);
+    }
 
     /// Aborts with a new InProgressAborted. Throws std::runtime_error if it is finished, not
     /// abortable, or an abort listener vetoed. For a coroutine, see Coroutine::abort().
@@ -298,9 +306,10 @@ public:
     }
 
     /// Connects `f(const T&, bound...)` (for void: `f(bound...)`), called once on success.
-    /// Called at once if it already succeeded.
+    /// Called at once if it already succeeded. Loop thread only.
     template <class F, class... Bound>
     ListenerId connect(F f, Bound... bound) {
+        detail::assert_loop_thread("InProgress::connect()");
         return add(
             [f = std::move(f), ... bound = std::move(bound)](detail::StateBase& s) mutable {
                 if constexpr (std::is_void_v<T>) {
@@ -313,8 +322,10 @@ public:
             detail::ListenKind::result);
     }
     /// Connects `on_result` as connect() does and `on_error(std::exception_ptr)` for failure.
+    /// Loop thread only.
     template <class F, class G>
     ListenerId connect_both(F on_result, G on_error) {
+        detail::assert_loop_thread("InProgress::connect_both()");
         return add(
             [f = std::move(on_result), g = std::move(on_error)](detail::StateBase& s) mutable {
                 if (s.status() == detail::StateBase::failed) {
@@ -382,8 +393,9 @@ public:
     }
 
     /// A new InProgress that finishes with this one's outcome but cannot be aborted; it counts
-    /// as a listener, so a coroutine abort does not cascade into this one.
+    /// as a listener, so a coroutine abort does not cascade into this one. Loop thread only.
     InProgress<T> noabort() const {
+        detail::assert_loop_thread("InProgress::noabort()");
         InProgress<T> shield(InProgressOptions{.abortable = false});
         forward_to(*this, shield);
         return shield;
@@ -392,7 +404,7 @@ public:
     /// A new InProgress that takes this one's outcome, or fails with TimeoutException
     /// (inprogress() = this one) after `t`. When the time passes: `callback` runs first, then,
     /// if `abort`, this one is aborted with the TimeoutException. Aborting the returned one
-    /// aborts this one only if `abort` is set.
+    /// aborts this one only if `abort` is set. Loop thread only (it arms a timer).
     InProgress<T> timeout(std::chrono::nanoseconds t, std::function<void()> callback = {},
                           bool abort = false) const;
 

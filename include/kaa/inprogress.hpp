@@ -92,13 +92,15 @@ public:
     bool valid() const noexcept { return s_ != nullptr; }
     explicit operator bool() const noexcept { return valid(); }
 
-    /// Whether a result or an exception was stored.
+    /// Whether a result or an exception was stored. Thread-safe ([core.thread.3]).
     bool finished() const { return state().finished(); }
-    /// Whether it finished with an exception.
+    /// Whether it finished with an exception. Thread-safe ([core.thread.3]).
     bool failed() const { return state().status() == detail::StateBase::failed; }
     /// The stored exception (null unless failed). Reading it does not count as handling it.
+    /// Thread-safe once finished().
     std::exception_ptr exception() const { return failed() ? state().error_ : nullptr; }
     /// Number of connected result listeners (kaa's len(ip)); exception-only ones don't count.
+    /// Loop thread only.
     std::size_t count() const { return state().result_listener_count(); }
 
     /// Connects `f(std::exception_ptr, bound...)`, called once if it fails. Returning exactly
@@ -150,8 +152,8 @@ public:
     /// Thread-safe: posted to the loop thread, as abort().
     void abort(std::exception_ptr exc);
 
-    /// Fails it with `error` (loop thread; queued from others). Throws std::runtime_error if it
-    /// already finished.
+    /// Fails it with `error`. Throws std::runtime_error if it already finished. Thread-safe:
+    /// posted to the loop thread (an error there is reported, [core.thread.2]).
     void throw_exception(std::exception_ptr error);
     /// Fails it with a copy of `error`.
     template <class E>
@@ -165,6 +167,7 @@ public:
     /// result listener while it waits, so a lazy InProgressAny/All subscribes (kaa's dummy
     /// listener). Rethrows a failure (it then counts as handled). Throws TimeoutException
     /// (inprogress() = origin() = this) if `timeout` passes first; the InProgress is untouched.
+    /// Thread-safe.
     void wait_finished(std::optional<std::chrono::nanoseconds> timeout = std::nullopt) const;
 
     /// The progress status attached to it (coroutines and threads with `progress`), or null.
@@ -266,7 +269,7 @@ public:
         typed().succeed(std::forward<U>(value));
         return *this;
     }
-    /// Finishes a void InProgress.
+    /// Finishes a void InProgress. Thread-safe: posted to the loop thread, as above.
     InProgress& finish() requires std::is_void_v<T> {
         if (!detail::on_loop_thread()) {
             post_from_thread([self = *this]() mutable { self.finish(); });
@@ -287,7 +290,7 @@ public:
         return waitfor(other);
     }
 
-    /// Fails it with `error`; returns *this.
+    /// Fails it with `error`; returns *this. Thread-safe: posted to the loop thread.
     InProgress& throw_exception(std::exception_ptr error) {
         InProgressBase::throw_exception(std::move(error));
         return *this;
@@ -299,7 +302,8 @@ public:
     }
 
     /// The result; rethrows the exception if it failed (which then counts as handled).
-    /// Throws std::runtime_error("operation not finished") before it finished.
+    /// Throws std::runtime_error("operation not finished") before it finished. Thread-safe
+    /// once finished() ([core.thread.3]).
     typename detail::ResultRef<T>::type result() const {
         check_result();
         if constexpr (!std::is_void_v<T>) return detail::state_value<T>(*s_);
@@ -367,6 +371,7 @@ public:
     }
 
     /// Calls f(args...) now and finishes with its return value, or fails with its exception.
+    /// Thread-safe: f runs on the calling thread, the finish is posted to the loop thread.
     template <class F, class... Args>
     InProgress& execute(F&& f, Args&&... args) {
         try {
@@ -382,7 +387,8 @@ public:
         return *this;
     }
 
-    /// Waits (see wait_finished()) and returns the result or rethrows.
+    /// Waits (see wait_finished()) and returns the result or rethrows. Thread-safe (blocks off
+    /// the loop thread).
     T wait(std::optional<std::chrono::nanoseconds> timeout = std::nullopt) const {
         wait_finished(timeout);
         if constexpr (std::is_void_v<T>) {

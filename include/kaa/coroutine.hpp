@@ -71,12 +71,15 @@ public:
     using promise_type = detail::CoroutinePromise<T>;
 
     /// Whether the coroutine can still be resumed (false once finished, failed or aborted).
+    /// Loop thread only.
     bool active() const { return !this->finished() && !base().aborted_; }
-    /// The minimum delay before each resumption (0: resume as soon as possible).
+    /// The minimum delay before each resumption (0: resume as soon as possible). Loop thread
+    /// only.
     std::chrono::nanoseconds interval() const {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(base().interval());
     }
-    /// Sets the interval; a pending interval timer restarts with the new value.
+    /// Sets the interval; a pending interval timer restarts with the new value. Thread-safe:
+    /// posted to the loop thread.
     void set_interval(std::chrono::nanoseconds d) {
         base().set_interval(std::chrono::duration_cast<detail::Duration>(d));
     }
@@ -107,7 +110,8 @@ public:
     }
 
     /// Closes a running coroutine from outside: its cleanup runs and it fails with `error`.
-    /// Throws std::runtime_error if it already finished.
+    /// Throws std::runtime_error if it already finished. Thread-safe: posted to the loop thread
+    /// (an error there is reported).
     Coroutine& throw_exception(std::exception_ptr error) {
         base().close_with(std::move(error));
         return *this;

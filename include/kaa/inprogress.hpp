@@ -132,7 +132,7 @@ public:
         return state().remove_listener(id.value) || state().remove_abort_listener(id.value);
     }
 
-    /// kaa's rule: explicitly set, else true iff abort listeners are connected.
+    /// kaa's rule: explicitly set, else true iff abort listeners are connected. Loop thread only.
     bool abortable() const { return state().abortable(); }
     /// Sets abortability explicitly (false wins over abort listeners). Loop thread only.
     void set_abortable(bool on) {
@@ -171,8 +171,9 @@ public:
     void wait_finished(std::optional<std::chrono::nanoseconds> timeout = std::nullopt) const;
 
     /// The progress status attached to it (coroutines and threads with `progress`), or null.
+    /// Loop thread only (the status itself may be updated from any thread).
     std::shared_ptr<InProgressStatus> progress() const;
-    /// Attaches a progress status.
+    /// Attaches a progress status. Loop thread only.
     void set_progress(std::shared_ptr<InProgressStatus> status);
 
     /// Same shared state.

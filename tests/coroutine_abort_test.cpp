@@ -712,3 +712,17 @@ TEST(CoroutineAbort, AbortFromAWorkerOfAFinishedCoroutineIsReported) {
     EXPECT_EQ(reports.contexts()[0], "Exception in abort() called from another thread");
     EXPECT_EQ(co.result(), 1);
 }
+
+// [core.thread.2]: Coroutine::throw_exception() from a worker on a coroutine that finished is
+// refused on the loop thread and reported, as a finish() from another thread; nothing is thrown
+// out of the loop.
+TEST(CoroutineAbort, ThrowExceptionFromAWorkerOnAFinishedCoroutineIsReported) {
+    kaa::test::ReportCapture reports;
+    auto co = []() -> kaa::Coroutine<int> { co_return 1; }();
+    std::thread worker([co]() mutable { co.throw_exception(std::runtime_error("late")); });
+    worker.join();
+    EXPECT_NO_THROW(kaa::main::loop([&] { return reports.count() == 0; }, 5s));
+    ASSERT_EQ(reports.count(), 1u);
+    EXPECT_EQ(reports.contexts()[0], "Exception in finish() called from another thread");
+    EXPECT_EQ(co.result(), 1);
+}

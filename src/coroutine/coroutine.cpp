@@ -233,7 +233,18 @@ public:
 void CoroutineBase::close_with(std::exception_ptr error) {
     if (!on_loop_thread()) {
         InProgressBase keep = strong(self_);
-        post_to_loop([keep, this, error] { close_with(error); });
+        post_to_loop([keep, this, error] {
+            // As a finish() from another thread ([core.thread.2]): an error is reported, not
+            // thrown into the loop.
+            try {
+                close_with(error);
+            } catch (const BaseException&) {
+                throw;
+            } catch (...) {
+                report_exception(std::current_exception(),
+                                 "Exception in finish() called from another thread");
+            }
+        });
         return;
     }
     if (done_ || self_->finished()) {

@@ -39,6 +39,7 @@ protected:
 }  // namespace
 
 InProgress<void> delay(std::chrono::nanoseconds duration) {
+    detail::assert_loop_thread("delay()");
     if (duration < std::chrono::nanoseconds::zero()) {
         throw std::invalid_argument("kaa: delay() with a negative duration");
     }

@@ -9,10 +9,21 @@ namespace kaa {
 // ---------------------------------------------------------------- InProgressBase
 
 void InProgressBase::abort() {
+    if (!detail::on_loop_thread()) {
+        // The exception is made there too: it touches the state (its weak reference).
+        post_abort_from_thread([self = *this]() mutable { self.abort(); });
+        return;
+    }
     abort(InProgressAborted("InProgress task aborted by abort()", *this, InProgressBase{}));
 }
 
-void InProgressBase::abort(const InProgressAborted& exc) { state().abort(exc.clone_ptr()); }
+void InProgressBase::abort(const InProgressAborted& exc) {
+    if (!detail::on_loop_thread()) {
+        post_abort_from_thread([self = *this, e = exc.clone_ptr()]() mutable { self.abort(e); });
+        return;
+    }
+    state().abort(exc.clone_ptr());
+}
 
 void InProgressBase::abort(std::exception_ptr exc) {
     // [ip.abort.2]: checked here, not later, where rethrowing a null pointer is undefined.
@@ -24,7 +35,25 @@ void InProgressBase::abort(std::exception_ptr exc) {
         throw std::invalid_argument(
             "kaa: exception must be an instance of InProgressAborted (or subclass thereof)");
     }
+    if (!detail::on_loop_thread()) {
+        post_abort_from_thread([self = *this, exc]() mutable { self.abort(exc); });
+        return;
+    }
     state().abort(std::move(exc));
+}
+
+void InProgressBase::post_abort_from_thread(detail::Task abort) const {
+    (void)state();  // an empty handle throws here, on the calling thread
+    post_from_thread(
+        [abort = std::move(abort)]() mutable {
+            try {
+                abort();  // on the loop thread: the state's own abort (coroutine, call, delay ...)
+            } catch (const InProgressAborted&) {
+                // What a coroutine did not catch is its outcome (it failed with it): abort()
+                // rethrows it to its caller, which is not there to take it ([core.thread.2]).
+            }
+        },
+        "Exception in abort() called from another thread");
 }
 
 void InProgressBase::throw_exception(std::exception_ptr error) {
@@ -36,15 +65,14 @@ void InProgressBase::throw_exception(std::exception_ptr error) {
     state().throw_exception(std::move(error));
 }
 
-void InProgressBase::post_from_thread(detail::Task task) {
-    detail::post_to_loop([task = std::move(task)]() mutable {
+void InProgressBase::post_from_thread(detail::Task task, const char* context) {
+    detail::post_to_loop([task = std::move(task), context]() mutable {
         try {
             task();
         } catch (const BaseException&) {
             throw;
         } catch (...) {
-            report_exception(std::current_exception(),
-                             "Exception in finish() called from another thread");
+            report_exception(std::current_exception(), context);
         }
     });
 }

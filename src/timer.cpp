@@ -129,6 +129,7 @@ void Timer::stop() {
 }
 
 std::optional<std::chrono::nanoseconds> Timer::interval() const {
+    detail::assert_loop_thread("Timer::interval()");
     auto iv = core_->interval();
     if (!iv) return std::nullopt;
     return std::chrono::duration_cast<std::chrono::nanoseconds>(*iv);
@@ -198,6 +199,7 @@ std::chrono::system_clock::time_point OneShotAtTimer::next_match(
 
 void OneShotAtTimer::start(std::vector<int> hours, std::vector<int> minutes,
                            std::vector<int> seconds) {
+    detail::assert_loop_thread("OneShotAtTimer::start()");
     state_->hours = checked_sorted(std::move(hours), 23, "hour");
     state_->minutes = checked_sorted(std::move(minutes), 59, "minute");
     state_->seconds = checked_sorted(std::move(seconds), 59, "second");
@@ -243,6 +245,7 @@ void OneShotAtTimer::fire(const std::shared_ptr<State>& st) {
 }
 
 void OneShotAtTimer::stop() {
+    detail::assert_loop_thread("OneShotAtTimer::stop()");
     ++state_->generation;
     state_->next.reset();
     state_->last.reset();

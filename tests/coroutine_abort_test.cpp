@@ -17,6 +17,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -771,4 +772,104 @@ TEST(CoroutineAbort, ThrowingAnAbortIntoACoroutineCallsExceptionListenersFirst) 
     c.throw_exception(kaa::InProgressAborted("thrown in"));
     EXPECT_EQ(log, (Log{"exception listener", "abort listener"}));
     EXPECT_TRUE(c.failed());
+}
+
+// [core.thread.2] / [coro.abort]: Coroutine::abort() from a worker is posted to the loop
+// thread: the InProgressAborted is thrown at the suspension point there, and the awaited
+// InProgress is aborted (cascade, [coro.abort.4]) there too.
+TEST(CoroutineAbort, AbortFromAWorkerIsDeliveredOnTheLoopThread) {
+    const auto loop_thread = std::this_thread::get_id();
+    auto awaited = abortable_ip();
+    std::thread::id awaited_abort;
+    awaited.connect_abort(
+        [&](const kaa::InProgressAborted&) { awaited_abort = std::this_thread::get_id(); });
+    std::thread::id caught_on;
+    auto co = [](kaa::InProgress<> ip, std::thread::id* on) -> kaa::Coroutine<> {
+        try {
+            co_await ip;
+        } catch (const kaa::InProgressAborted&) {
+            *on = std::this_thread::get_id();
+        }
+    }(awaited, &caught_on);
+    bool threw = false;
+    std::thread worker([co, &threw]() mutable {
+        try {
+            co.abort();  // returns at once
+        } catch (...) {
+            threw = true;
+        }
+    });
+    worker.join();
+    EXPECT_FALSE(threw);
+    kaa::main::loop([&] { return !co.finished(); }, 5s);
+    ASSERT_TRUE(co.failed());
+    EXPECT_THROW(co.result(), kaa::InProgressAborted);
+    EXPECT_EQ(caught_on, loop_thread);
+    EXPECT_TRUE(awaited.failed());
+    EXPECT_EQ(awaited_abort, loop_thread);
+}
+
+// [core.thread.2] / [coro.abort]: the InProgressAborted a coroutine aborted from a worker does
+// not catch is its outcome: it neither escapes the loop nor is reported.
+TEST(CoroutineAbort, UncaughtAbortFromAWorkerEndsTheCoroutineQuietly) {
+    kaa::test::ReportCapture reports;
+    {
+        auto co = just_await(abortable_ip());
+        bool threw = false;
+        std::thread worker([co, &threw]() mutable {
+            try {
+                co.abort();
+            } catch (...) {
+                threw = true;
+            }
+        });
+        worker.join();
+        EXPECT_FALSE(threw);
+        EXPECT_NO_THROW(kaa::main::loop([&] { return !co.finished(); }, 5s));
+        ASSERT_TRUE(co.failed());
+        bool aborted = false;
+        try {
+            std::rethrow_exception(co.exception());  // does not count as handling it
+        } catch (const kaa::InProgressAborted&) {
+            aborted = true;
+        } catch (...) {
+        }
+        EXPECT_TRUE(aborted);
+    }
+    EXPECT_EQ(reports.count(), 0u);
+}
+
+// [core.thread.2]: an abort() from a worker that the loop thread refuses (the coroutine
+// finished meanwhile) is reported with a context naming abort().
+TEST(CoroutineAbort, AbortFromAWorkerOfAFinishedCoroutineIsReported) {
+    kaa::test::ReportCapture reports;
+    auto co = []() -> kaa::Coroutine<int> { co_return 1; }();
+    bool threw = false;
+    std::thread worker([co, &threw]() mutable {
+        try {
+            co.abort();
+        } catch (...) {
+            threw = true;
+        }
+    });
+    worker.join();
+    EXPECT_FALSE(threw);
+    EXPECT_NO_THROW(kaa::main::loop([&] { return reports.count() == 0; }, 5s));
+    ASSERT_EQ(reports.count(), 1u);
+    EXPECT_EQ(reports.contexts()[0], "Exception in abort() called from another thread");
+    EXPECT_EQ(co.result(), 1);
+}
+
+// [core.thread.2]: Coroutine::throw_exception() from a worker on a coroutine that finished is
+// refused on the loop thread and reported, as a finish() from another thread; nothing is thrown
+// out of the loop.
+TEST(CoroutineAbort, ThrowExceptionFromAWorkerOnAFinishedCoroutineIsReported) {
+    kaa::test::ReportCapture reports;
+    auto co = []() -> kaa::Coroutine<int> { co_return 1; }();
+    std::thread worker([co]() mutable { co.throw_exception(std::runtime_error("late")); });
+    worker.join();
+    EXPECT_NO_THROW(kaa::main::loop([&] { return reports.count() == 0; }, 5s));
+    ASSERT_EQ(reports.count(), 1u);
+    EXPECT_EQ(reports.contexts()[0], "Exception in finish() called from another thread");
+    EXPECT_EQ(co.result(), 1);
 }

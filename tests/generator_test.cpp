@@ -401,6 +401,46 @@ TEST(Generator, ItemsYieldedAfterCaughtAbortAreDeliveredThenAbortEndsStream) {
     EXPECT_EQ(cap.count(), 0u);
 }
 
+// docs/semantics.md [core.thread.2]: Generator::abort() from a worker is posted to the loop
+// thread: the producer gets the InProgressAborted there, pending next() calls fail there, and
+// the uncaught abort is neither thrown on the worker nor out of the loop nor reported.
+TEST(Generator, AbortFromAWorkerStopsTheProducerOnTheLoopThread) {
+    ReportCapture cap;
+    const auto loop_thread = std::this_thread::get_id();
+    {
+        kaa::InProgress<> never;
+        std::thread::id cleaned_up_on;
+        auto gen = [](kaa::InProgress<> g, std::thread::id& on) -> kaa::Generator<int> {
+            struct Cleanup {
+                std::thread::id& on;
+                ~Cleanup() { on = std::this_thread::get_id(); }
+            } cleanup{on};
+            co_await g;
+            co_yield 1;
+        }(never, cleaned_up_on);
+        auto pending = gen.next();
+        std::thread::id pending_failed_on;
+        pending.connect_exception(
+            [&](std::exception_ptr) { pending_failed_on = std::this_thread::get_id(); });
+        bool threw = false;
+        std::thread worker([gen, &threw]() mutable {
+            try {
+                gen.abort();
+            } catch (...) {
+                threw = true;
+            }
+        });
+        worker.join();
+        EXPECT_FALSE(threw);
+        EXPECT_NO_THROW(gen_run_until([&] { return gen.finished(); }));
+        EXPECT_EQ(cleaned_up_on, loop_thread);
+        EXPECT_EQ(pending_failed_on, loop_thread);
+        ASSERT_TRUE(pending.failed());
+        EXPECT_EQ(failure_of(pending).rfind("abort: ", 0), 0u);
+    }
+    EXPECT_EQ(cap.count(), 0u);
+}
+
 // The producer owns itself while it runs: dropping every handle does not stop it.
 TEST(Generator, ProducerKeepsRunningWithoutHandles) {
     kaa::InProgress<> gate;

@@ -972,6 +972,77 @@ TEST(InProgress, FinishFromAWorkerOnAFinishedInProgressIsReported) {
     EXPECT_EQ(ip.result(), 1);
 }
 
+// [core.thread.2]: abort() from a worker is posted to the loop thread. The aborted InProgress
+// is a timeout()'s, whose abort listener disarms a timer in the loop's heap: run on the worker,
+// that corrupted the heap. Now every listener, and the cascade to the source, run on the loop
+// thread.
+TEST(InProgress, AbortFromAWorkerIsDeliveredOnTheLoopThread) {
+    const auto loop_thread = std::this_thread::get_id();
+    kaa::InProgress<int> source({.abortable = true});
+    kaa::InProgress<int> t = source.timeout(10s, {}, /*abort=*/true);
+    std::thread::id abort_listener, exception_listener, source_abort;
+    t.connect_abort(
+        [&](const kaa::InProgressAborted&) { abort_listener = std::this_thread::get_id(); });
+    t.connect_exception(
+        [&](std::exception_ptr) { exception_listener = std::this_thread::get_id(); });
+    source.connect_abort(
+        [&](const kaa::InProgressAborted&) { source_abort = std::this_thread::get_id(); });
+    bool threw = false;
+    std::thread worker([t, &threw]() mutable {
+        try {
+            t.abort();  // returns at once
+        } catch (...) {
+            threw = true;
+        }
+    });
+    worker.join();
+    EXPECT_FALSE(threw);
+    run_until([&] { return t.finished() && source.finished(); });
+    ASSERT_TRUE(t.failed());
+    EXPECT_THROW(t.result(), kaa::InProgressAborted);
+    EXPECT_TRUE(source.failed());
+    EXPECT_EQ(abort_listener, loop_thread);
+    EXPECT_EQ(exception_listener, loop_thread);
+    EXPECT_EQ(source_abort, loop_thread);
+}
+
+#ifndef NDEBUG
+// [core.thread.4]: in a debug build, a loop-thread-only call (here connect()) made on another
+// thread ends the process with a message naming the call.
+TEST(InProgressDeathTest, ConnectFromAWorkerFailsTheLoopThreadAssertion) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    ASSERT_TRUE(kaa::main::is_mainthread());  // the test thread is the loop thread
+    kaa::InProgress<int> ip;
+    EXPECT_DEATH(
+        {
+            std::thread worker([ip]() mutable { ip.connect([](int) {}); });
+            worker.join();
+        },
+        "kaa: InProgress::connect\\(\\) called off the loop thread");
+}
+#endif
+
+// [core.thread.2]: an abort() posted from a worker that fails on the loop thread (here: not
+// abortable) is reported with a context naming abort(); nothing is thrown on the worker.
+TEST(InProgress, AbortFromAWorkerThatCannotAbortIsReported) {
+    ReportCapture reports;
+    kaa::InProgress<int> ip;  // no abort listener: not abortable
+    bool threw = false;
+    std::thread worker([ip, &threw]() mutable {
+        try {
+            ip.abort();
+        } catch (...) {
+            threw = true;
+        }
+    });
+    worker.join();
+    EXPECT_FALSE(threw);
+    EXPECT_NO_THROW(run_until([&] { return reports.count() > 0; }));
+    ASSERT_EQ(reports.count(), 1u);
+    EXPECT_EQ(reports.contexts()[0], "Exception in abort() called from another thread");
+    EXPECT_FALSE(ip.finished());
+}
+
 // =============================================================== [check.C51]–[check.C53] timeout()
 
 // [check.C51]: the callback runs before the returned InProgress fails; e.inprogress() is the

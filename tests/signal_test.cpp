@@ -5,6 +5,7 @@
 #include <kaa/signal.hpp>  // first: the header is self-contained
 
 #include <kaa/errors.hpp>
+#include <kaa/main.hpp>
 
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -604,5 +606,21 @@ TEST(Signal, ConnectAcceptsTheSignalsArgumentsThenTheBoundOnes) {
     sig.emit(1, "x");
     EXPECT_EQ(calls, 2);
 }
+
+#ifndef NDEBUG
+// [core.thread.4]: in a debug build, emitting a Signal (loop thread only) on another thread ends
+// the process with a message naming the call.
+TEST(SignalDeathTest, EmitFromAWorkerFailsTheLoopThreadAssertion) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    ASSERT_TRUE(kaa::main::is_mainthread());  // the test thread is the loop thread
+    kaa::Signal<int> sig;
+    EXPECT_DEATH(
+        {
+            std::thread worker([&sig] { sig.emit(1); });
+            worker.join();
+        },
+        "kaa: Signal::emit\\(\\) called off the loop thread");
+}
+#endif
 
 }  // namespace

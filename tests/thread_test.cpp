@@ -317,6 +317,42 @@ TEST(ThreadAbort, QueuedMainThreadCallNeverRuns) {
     EXPECT_FALSE(ran);
 }
 
+// [core.thread.2] / [thread.abort.3]: a running call aborted from another thread: the abort
+// is posted to the loop thread, where the abort signal and the listeners run; the call's
+// stop_token is signalled.
+TEST(ThreadAbort, AbortFromAnotherThreadRunsOnTheLoopThread) {
+    const auto loop_thread = std::this_thread::get_id();
+    auto pool = std::make_shared<kaa::ThreadPool>(1);
+    std::latch started(1);
+    auto fn = kaa::threaded({.pool = pool}, [&](std::stop_token st) {
+        started.count_down();
+        wait_for_stop(st);
+        return 7;  // too late: discarded
+    });
+    std::thread::id signal_on, listener_on;
+    fn.abort_signal().connect(
+        [&](const kaa::InProgressAborted&) { signal_on = std::this_thread::get_id(); });
+    auto ip = fn();
+    ip.connect_exception([&](std::exception_ptr) { listener_on = std::this_thread::get_id(); });
+    started.wait();
+    bool threw = false;
+    std::thread aborter([ip, &threw]() mutable {
+        try {
+            ip.abort();
+        } catch (...) {
+            threw = true;
+        }
+    });
+    aborter.join();
+    EXPECT_FALSE(threw);
+    loop_until([&] { return ip.finished(); });
+    ASSERT_TRUE(ip.failed());
+    EXPECT_THROW(ip.result(), kaa::InProgressAborted);
+    EXPECT_TRUE(ip.stop_requested());
+    EXPECT_EQ(signal_on, loop_thread);
+    EXPECT_EQ(listener_on, loop_thread);
+}
+
 // ------------------------------------------------------------------ G102 abort running
 
 // [check.G102]

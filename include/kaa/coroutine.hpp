@@ -38,8 +38,9 @@
 // (src/coroutine/frame_alloc.cpp). Releasing a chain of frames that hold
 // each other (parameters holding the next coroutine) is iterative.
 //
-// Threads: coroutines run on the main-loop thread; create, abort and close them there.
-// An awaited InProgress finished from another thread resumes the coroutine on the loop thread.
+// Threads: coroutines run on the main-loop thread; create them there. abort(), throw_exception()
+// and set_interval() from another thread are posted to it. An awaited InProgress finished from
+// another thread resumes the coroutine on the loop thread.
 
 #include <kaa/detail/coroutine_impl.hpp>
 #include <kaa/inprogress.hpp>
@@ -71,12 +72,15 @@ public:
     using promise_type = detail::CoroutinePromise<T>;
 
     /// Whether the coroutine can still be resumed (false once finished, failed or aborted).
+    /// Loop thread only.
     bool active() const { return !this->finished() && !base().aborted_; }
-    /// The minimum delay before each resumption (0: resume as soon as possible).
+    /// The minimum delay before each resumption (0: resume as soon as possible). Loop thread
+    /// only.
     std::chrono::nanoseconds interval() const {
         return std::chrono::duration_cast<std::chrono::nanoseconds>(base().interval());
     }
-    /// Sets the interval; a pending interval timer restarts with the new value.
+    /// Sets the interval; a pending interval timer restarts with the new value. Thread-safe:
+    /// posted to the loop thread.
     void set_interval(std::chrono::nanoseconds d) {
         base().set_interval(std::chrono::duration_cast<detail::Duration>(d));
     }
@@ -87,13 +91,29 @@ public:
     /// what it awaited, or empty at NotFinished; origin() = this). If the body does not catch
     /// it, abort() rethrows it; if the body awaits again, abort() throws std::runtime_error.
     /// Either way the coroutine ends finished and failed with the InProgressAborted.
-    void abort() { abort(InProgressAborted("Coroutine aborted", *this, *this)); }
-    /// Aborts with `exc` (its origin is set to this coroutine if empty).
-    void abort(const InProgressAborted& exc) { base().abort_coroutine(exc.clone_ptr()); }
+    /// Thread-safe: posted to the loop thread (returns at once; an error there is reported, an
+    /// uncaught InProgressAborted is the coroutine's outcome; docs/semantics.md [core.thread.2]).
+    void abort() {
+        if (!detail::on_loop_thread()) {
+            this->post_abort_from_thread([self = *this]() mutable { self.abort(); });
+            return;
+        }
+        abort(InProgressAborted("Coroutine aborted", *this, *this));
+    }
+    /// Aborts with `exc` (its origin is set to this coroutine if empty). Thread-safe, as abort().
+    void abort(const InProgressAborted& exc) {
+        if (!detail::on_loop_thread()) {
+            this->post_abort_from_thread(
+                [self = *this, e = exc.clone_ptr()]() mutable { self.base().abort_coroutine(e); });
+            return;
+        }
+        base().abort_coroutine(exc.clone_ptr());
+    }
 
     /// Closes a running coroutine from outside: its cleanup runs and it fails with `error`.
     /// Throws std::runtime_error if it already finished. (finish(v) closes it the same way
-    /// and then succeeds with v: docs/semantics.md [coro.close.2].)
+    /// and then succeeds with v: docs/semantics.md [coro.close.2].) Thread-safe: posted to the
+    /// loop thread (an error there is reported).
     Coroutine& throw_exception(std::exception_ptr error) {
         base().close_with(std::move(error));
         return *this;

@@ -6,7 +6,7 @@
 // one allocation (the InProgress state embeds its timer entry) and keeps itself alive while its
 // timer is armed, so a delay nobody holds still finishes (and then frees itself).
 //
-// Threads: main-loop thread only.
+// Threads: main-loop thread only (it arms a timer; debug builds assert it, [core.thread.4]).
 
 #include <kaa/inprogress.hpp>
 

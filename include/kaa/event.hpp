@@ -206,8 +206,10 @@ public:
     }
 
     /// Registers for the events named in `names` (empty: every event). Appended to the
-    /// registry; if already registered, only the names change and it keeps its place.
+    /// registry; if already registered, only the names change and it keeps its place. Loop
+    /// thread only (debug builds assert it).
     void register_events(std::vector<std::string> names = {}) {
+        detail::assert_loop_thread("EventHandler::register_events()");
         node_->names = std::move(names);
         detail::event_register(node_);
     }
@@ -219,8 +221,11 @@ public:
         register_events(std::move(names));
     }
     /// Removes it from the registry (no-op if not registered). A dispatch in progress does not
-    /// call it any more.
-    void unregister() { detail::event_unregister(node_.get()); }
+    /// call it any more. Loop thread only (debug builds assert it).
+    void unregister() {
+        detail::assert_loop_thread("EventHandler::unregister()");
+        detail::event_unregister(node_.get());
+    }
     /// Whether it is registered (a weak handler whose owner died is unregistered at the next
     /// dispatch).
     bool active() const noexcept { return node_->registered; }

@@ -48,7 +48,8 @@
 // Memory: one allocation per call (the frame holds the InProgress state and the channel), plus
 // the buffered items and one InProgress per next() that has to wait.
 //
-// Threads: Generator<T> is main-loop thread only. GeneratorSink<T>::push/close/fail may be
+// Threads: Generator<T> is main-loop thread only, except abort() (posted to the loop thread
+// from another thread, as Coroutine::abort()). GeneratorSink<T>::push/close/fail may be
 // called from any thread: they are posted to the loop thread and take effect there in call
 // order (from one thread).
 
@@ -109,9 +110,21 @@ public:
     /// Throws std::runtime_error if the producer finished or is running (aborting itself). An
     /// uncaught abort is rethrown to the caller, as for a Coroutine. For a sink-fed generator,
     /// this is InProgress::abort() (it needs abort listeners or set_abortable(true)).
-    void abort() { abort(InProgressAborted("Generator aborted", *this, *this)); }
-    /// Aborts with `exc` (its origin is set to this generator if empty).
+    /// Thread-safe: posted to the loop thread, as Coroutine::abort().
+    void abort() {
+        if (!detail::on_loop_thread()) {
+            this->post_abort_from_thread([self = *this]() mutable { self.abort(); });
+            return;
+        }
+        abort(InProgressAborted("Generator aborted", *this, *this));
+    }
+    /// Aborts with `exc` (its origin is set to this generator if empty). Thread-safe, as abort().
     void abort(const InProgressAborted& exc) {
+        if (!detail::on_loop_thread()) {
+            this->post_abort_from_thread(
+                [self = *this, e = exc.clone_ptr()]() mutable { self.InProgressBase::abort(e); });
+            return;
+        }
         if (detail::CoroutineBase* co = coroutine()) {
             co->abort_coroutine(exc.clone_ptr());
         } else {

@@ -27,8 +27,9 @@
 // abort() is never reported.
 //
 // Threads: main-loop thread only, except finished(), failed(), wait() and result() after
-// finished(), which any thread may call, and finish()/throw_exception(), which, called from
-// another thread, are queued to the loop thread (listeners always run on the loop thread).
+// finished(), which any thread may call, and finish()/throw_exception()/waitfor()/abort(),
+// which, called from another thread, are queued to the loop thread (listeners always run on the
+// loop thread). Each member's comment says which it is.
 
 #include <kaa/detail/access.hpp>
 #include <kaa/detail/callback.hpp>
@@ -91,19 +92,22 @@ public:
     bool valid() const noexcept { return s_ != nullptr; }
     explicit operator bool() const noexcept { return valid(); }
 
-    /// Whether a result or an exception was stored.
+    /// Whether a result or an exception was stored. Thread-safe ([core.thread.3]).
     bool finished() const { return state().finished(); }
-    /// Whether it finished with an exception.
+    /// Whether it finished with an exception. Thread-safe ([core.thread.3]).
     bool failed() const { return state().status() == detail::StateBase::failed; }
     /// The stored exception (null unless failed). Reading it does not count as handling it.
+    /// Thread-safe once finished().
     std::exception_ptr exception() const { return failed() ? state().error_ : nullptr; }
     /// Number of connected result listeners (kaa's len(ip)); exception-only ones don't count.
+    /// Loop thread only.
     std::size_t count() const { return state().result_listener_count(); }
 
     /// Connects `f(std::exception_ptr, bound...)`, called once if it fails. Returning exactly
-    /// false marks the exception handled. Called at once if it already failed.
+    /// false marks the exception handled. Called at once if it already failed. Loop thread only.
     template <class F, class... Bound>
     ListenerId connect_exception(F f, Bound... bound) {
+        detail::assert_loop_thread("InProgress::connect_exception()");
         return add(
             [f = std::move(f), ... bound = std::move(bound)](detail::StateBase& s) mutable {
                 return detail::invoke_keeps_going(f, s.error_, bound...);
@@ -112,34 +116,44 @@ public:
     }
     /// Connects `f(const InProgressAborted&, bound...)`, called when abort() is called. Returning
     /// exactly false vetoes the abort (abort() then throws std::runtime_error). Makes it abortable.
+    /// Loop thread only.
     template <class F, class... Bound>
     ListenerId connect_abort(F f, Bound... bound) {
+        detail::assert_loop_thread("InProgress::connect_abort()");
         return {state().add_abort_listener(
             [f = std::move(f), ... bound = std::move(bound)](const InProgressAborted& e) mutable {
                 return detail::invoke_keeps_going(f, e, bound...);
             })};
     }
     /// Removes one listener (result, exception, both or abort); returns whether it was found.
+    /// Loop thread only.
     bool disconnect(ListenerId id) {
+        detail::assert_loop_thread("InProgress::disconnect()");
         return state().remove_listener(id.value) || state().remove_abort_listener(id.value);
     }
 
-    /// kaa's rule: explicitly set, else true iff abort listeners are connected.
+    /// kaa's rule: explicitly set, else true iff abort listeners are connected. Loop thread only.
     bool abortable() const { return state().abortable(); }
-    /// Sets abortability explicitly (false wins over abort listeners).
-    void set_abortable(bool on) { state().set_abortable(on); }
+    /// Sets abortability explicitly (false wins over abort listeners). Loop thread only.
+    void set_abortable(bool on) {
+        detail::assert_loop_thread("InProgress::set_abortable()");
+        state().set_abortable(on);
+    }
 
     /// Aborts with a new InProgressAborted. Throws std::runtime_error if it is finished, not
     /// abortable, or an abort listener vetoed. For a coroutine, see Coroutine::abort().
+    /// Thread-safe: posted to the loop thread (returns at once; an error there is reported,
+    /// docs/semantics.md [core.thread.2]).
     void abort();
     /// Aborts with `exc`: if exc names another InProgress, a copy of the same type naming this
-    /// one is delivered, keeping exc's origin.
+    /// one is delivered, keeping exc's origin. Thread-safe: posted to the loop thread, as abort().
     void abort(const InProgressAborted& exc);
     /// As above; throws std::invalid_argument unless `exc` holds an InProgressAborted.
+    /// Thread-safe: posted to the loop thread, as abort().
     void abort(std::exception_ptr exc);
 
-    /// Fails it with `error` (loop thread; queued from others). Throws std::runtime_error if it
-    /// already finished.
+    /// Fails it with `error`. Throws std::runtime_error if it already finished. Thread-safe:
+    /// posted to the loop thread (an error there is reported, [core.thread.2]).
     void throw_exception(std::exception_ptr error);
     /// Fails it with a copy of `error`.
     template <class E>
@@ -153,11 +167,13 @@ public:
     /// result listener while it waits, so a lazy InProgressAny/All subscribes (kaa's dummy
     /// listener). Rethrows a failure (it then counts as handled). Throws TimeoutException
     /// (inprogress() = origin() = this) if `timeout` passes first; the InProgress is untouched.
+    /// Thread-safe.
     void wait_finished(std::optional<std::chrono::nanoseconds> timeout = std::nullopt) const;
 
     /// The progress status attached to it (coroutines and threads with `progress`), or null.
+    /// Loop thread only (the status itself may be updated from any thread).
     std::shared_ptr<InProgressStatus> progress() const;
-    /// Attaches a progress status.
+    /// Attaches a progress status. Loop thread only.
     void set_progress(std::shared_ptr<InProgressStatus> status);
 
     /// Same shared state.
@@ -195,8 +211,16 @@ protected:
     /// Rethrows the stored exception if failed (marking it handled); throws if unfinished.
     void check_result() const;
     /// Queues `task` (a finish/throw called on another thread) to the loop thread; an ordinary
-    /// exception it throws there (e.g. "already finished") is reported, not thrown into the loop.
-    static void post_from_thread(detail::Task task);
+    /// exception it throws there (e.g. "already finished") is reported with `context`, not
+    /// thrown into the loop.
+    static void post_from_thread(
+        detail::Task task,
+        const char* context = "Exception in finish() called from another thread");
+    /// An abort() called on another thread: queues `abort` (the same call) to the loop thread,
+    /// where an ordinary exception it throws (finished, not abortable, vetoed) is reported with
+    /// the context "Exception in abort() called from another thread" and an InProgressAborted
+    /// (a coroutine's uncaught abort: its outcome) is dropped. Throws on an empty handle.
+    void post_abort_from_thread(detail::Task abort) const;
 
     detail::StateBase* s_ = nullptr;
 };
@@ -246,7 +270,7 @@ public:
         typed().succeed(std::forward<U>(value));
         return *this;
     }
-    /// Finishes a void InProgress.
+    /// Finishes a void InProgress. Thread-safe: posted to the loop thread, as above.
     InProgress& finish() requires std::is_void_v<T> {
         if (!detail::on_loop_thread()) {
             post_from_thread([self = *this]() mutable { self.finish(); });
@@ -267,7 +291,7 @@ public:
         return waitfor(other);
     }
 
-    /// Fails it with `error`; returns *this.
+    /// Fails it with `error`; returns *this. Thread-safe: posted to the loop thread.
     InProgress& throw_exception(std::exception_ptr error) {
         InProgressBase::throw_exception(std::move(error));
         return *this;
@@ -279,16 +303,18 @@ public:
     }
 
     /// The result; rethrows the exception if it failed (which then counts as handled).
-    /// Throws std::runtime_error("operation not finished") before it finished.
+    /// Throws std::runtime_error("operation not finished") before it finished. Thread-safe
+    /// once finished() ([core.thread.3]).
     typename detail::ResultRef<T>::type result() const {
         check_result();
         if constexpr (!std::is_void_v<T>) return detail::state_value<T>(*s_);
     }
 
     /// Connects `f(const T&, bound...)` (for void: `f(bound...)`), called once on success.
-    /// Called at once if it already succeeded.
+    /// Called at once if it already succeeded. Loop thread only.
     template <class F, class... Bound>
     ListenerId connect(F f, Bound... bound) {
+        detail::assert_loop_thread("InProgress::connect()");
         return add(
             [f = std::move(f), ... bound = std::move(bound)](detail::StateBase& s) mutable {
                 if constexpr (std::is_void_v<T>) {
@@ -301,8 +327,10 @@ public:
             detail::ListenKind::result);
     }
     /// Connects `on_result` as connect() does and `on_error(std::exception_ptr)` for failure.
+    /// Loop thread only.
     template <class F, class G>
     ListenerId connect_both(F on_result, G on_error) {
+        detail::assert_loop_thread("InProgress::connect_both()");
         return add(
             [f = std::move(on_result), g = std::move(on_error)](detail::StateBase& s) mutable {
                 if (s.status() == detail::StateBase::failed) {
@@ -344,6 +372,7 @@ public:
     }
 
     /// Calls f(args...) now and finishes with its return value, or fails with its exception.
+    /// Thread-safe: f runs on the calling thread, the finish is posted to the loop thread.
     template <class F, class... Args>
     InProgress& execute(F&& f, Args&&... args) {
         try {
@@ -359,7 +388,8 @@ public:
         return *this;
     }
 
-    /// Waits (see wait_finished()) and returns the result or rethrows.
+    /// Waits (see wait_finished()) and returns the result or rethrows. Thread-safe (blocks off
+    /// the loop thread).
     T wait(std::optional<std::chrono::nanoseconds> timeout = std::nullopt) const {
         wait_finished(timeout);
         if constexpr (std::is_void_v<T>) {
@@ -370,8 +400,9 @@ public:
     }
 
     /// A new InProgress that finishes with this one's outcome but cannot be aborted; it counts
-    /// as a listener, so a coroutine abort does not cascade into this one.
+    /// as a listener, so a coroutine abort does not cascade into this one. Loop thread only.
     InProgress<T> noabort() const {
+        detail::assert_loop_thread("InProgress::noabort()");
         InProgress<T> shield(InProgressOptions{.abortable = false});
         forward_to(*this, shield);
         return shield;
@@ -380,7 +411,7 @@ public:
     /// A new InProgress that takes this one's outcome, or fails with TimeoutException
     /// (inprogress() = this one) after `t`. When the time passes: `callback` runs first, then,
     /// if `abort`, this one is aborted with the TimeoutException. Aborting the returned one
-    /// aborts this one only if `abort` is set.
+    /// aborts this one only if `abort` is set. Loop thread only (it arms a timer).
     InProgress<T> timeout(std::chrono::nanoseconds t, std::function<void()> callback = {},
                           bool abort = false) const;
 

@@ -19,7 +19,9 @@
 // Signals are neither copied nor moved: their address is their identity (the changed callback
 // receives it). A Signals collection is copyable and shares its Signal objects.
 //
-// Threads: main-loop thread only (Signal, Signals, Connection, ScopedConnection).
+// Threads: main-loop thread only (Signal, Signals, Connection, ScopedConnection); in a debug
+// build connect*(), disconnect*() and emit*() on another thread fail an assertion naming the
+// call (docs/semantics.md [core.thread.4]).
 //
 // Layering: a Signal knows nothing of InProgress. inprogress(signal) and the bodies of
 // Signals::any() and Signals::all() are in <kaa/signal_inprogress.hpp> (included by
@@ -239,7 +241,8 @@ public:
     /// Connects `f`, called as `f(args..., bound...)` at each emit() after the callbacks
     /// already connected. Calls the changed callback, then replays any emit_deferred()
     /// emissions to `f` only. Throws std::invalid_argument past max_connections,
-    /// kaa::TypeError for a null function pointer or empty std::function.
+    /// kaa::TypeError for a null function pointer or empty std::function. Loop thread only, as
+    /// every connect*() (debug builds assert it, docs/semantics.md [core.thread.4]).
     template <class F, class... Bound>
     Connection connect(F f, Bound... bound) {
         return connect_strong({}, std::move(f), std::move(bound)...);
@@ -288,7 +291,8 @@ public:
     }
 
     /// Removes exactly the connection `c` names (identity, not equality: [sig.disconnect.1]).
-    /// Returns false if it is not connected to this signal. Calls the changed callback.
+    /// Returns false if it is not connected to this signal. Calls the changed callback. Loop
+    /// thread only, as every disconnect*().
     bool disconnect(const Connection& c);
     /// Removes every connection whose callable equals `f` (same type and `==`), whatever its
     /// bound arguments or owner; for function pointers, member pointers and other
@@ -315,13 +319,14 @@ public:
     ///   BaseException (InProgressAborted, SystemExit) propagates and later callbacks are not
     ///   called. Exceptions from the changed callback propagate too.
     /// Returns false iff some callback returned exactly `false`; true with no callbacks.
+    /// Loop thread only (debug builds assert it).
     bool emit(Args... args);
     /// Queues an emission for the next connection: when a callback is next connected, every
     /// queued emission is replayed to it alone, in order, after the changed callback. (If it
-    /// is a once connection, only the first reaches it; the rest are dropped.)
+    /// is a once connection, only the first reaches it; the rest are dropped.) Loop thread only.
     void emit_deferred(Args... args);
     /// emit() if anything is connected (returns its result), else emit_deferred() (returns
-    /// std::nullopt).
+    /// std::nullopt). Loop thread only.
     std::optional<bool> emit_when_handled(Args... args);
 
     /// The number of connections, after removing weak ones whose owner is gone (each removal

@@ -57,7 +57,8 @@
 //
 // Threads: calling a wrapper is thread-safe. ThreadPool's members are thread-safe.
 // ThreadInProgress is an InProgress (main-loop thread only, except as stated there); abort()
-// and abort_signal() are main-loop thread only. kaa::synchronized is thread-safe.
+// from another thread is posted to the loop thread, like any InProgress's; abort_signal() is
+// main-loop thread only. kaa::synchronized is thread-safe.
 //
 // Headers: ThreadPool and the pool registry are declared in kaa/thread_pool.hpp (a ThreadTarget
 // may name a pool), kaa::synchronized in kaa/synchronized.hpp; this header includes both.

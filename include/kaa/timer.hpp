@@ -17,7 +17,8 @@
 // 64 bytes plus its callback's captures, and a 16-byte heap slot while armed.
 //
 // Threads: start() and stop() from another thread are posted to the loop thread; the rest is
-// main-thread only.
+// main-thread only (in a debug build, active(), interval(), OneShotAtTimer::start()/stop() and a
+// timed() call on another thread fail an assertion naming the call, [core.thread.4]).
 
 #include <kaa/detail/callback.hpp>
 #include <kaa/detail/loop.hpp>
@@ -160,9 +161,12 @@ public:
     /// Stops the timer; idempotent, also from inside its own callback. From another thread it
     /// is posted.
     void stop();
-    /// Whether it is scheduled (and, for weak timers, its owner alive).
-    bool active() const { return core_->active(); }
-    /// The interval given to the last start(), or nullopt while stopped.
+    /// Whether it is scheduled (and, for weak timers, its owner alive). Loop thread only.
+    bool active() const {
+        detail::assert_loop_thread("Timer::active()");
+        return core_->active();
+    }
+    /// The interval given to the last start(), or nullopt while stopped. Loop thread only.
     std::optional<std::chrono::nanoseconds> interval() const;
 
     /// Same timer.
@@ -239,7 +243,8 @@ public:
     /// it stops. Loop thread only.
     void start(std::vector<int> hours = all_hours(), std::vector<int> minutes = all_minutes(),
                std::vector<int> seconds = {0});
-    /// Cancels it; also from inside its own callback (an AtTimer then does not reschedule).
+    /// Cancels it; also from inside its own callback (an AtTimer then does not reschedule). Loop
+    /// thread only.
     void stop();
     /// Whether a time is scheduled (false inside its own callback unless restarted there).
     bool active() const;
@@ -320,6 +325,7 @@ public:
     /// Loop thread only.
     template <class... Args>
     bool operator()(Args... args) {
+        detail::assert_loop_thread("timed()");
         const void* key = nullptr;
         if constexpr (std::is_member_function_pointer_v<F>) {
             key = static_cast<const void*>(&*std::get<0>(std::tie(args...)));

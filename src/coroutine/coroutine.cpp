@@ -298,7 +298,18 @@ void CoroutineBase::close_with(std::exception_ptr error) {
     if (!error) throw std::invalid_argument("kaa: throw_exception() with a null exception_ptr");
     if (!on_loop_thread()) {
         InProgressBase keep = strong(self_);
-        post_to_loop([keep, this, error] { close_with(error); });
+        post_to_loop([keep, this, error] {
+            // As a finish() from another thread ([core.thread.2]): an error is reported, not
+            // thrown into the loop.
+            try {
+                close_with(error);
+            } catch (const BaseException&) {
+                throw;
+            } catch (...) {
+                report_exception(std::current_exception(),
+                                 "Exception in finish() called from another thread");
+            }
+        });
         return;
     }
     if (!error) throw std::invalid_argument("kaa: throw_exception() with a null exception_ptr");

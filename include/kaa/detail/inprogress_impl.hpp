@@ -12,6 +12,7 @@ namespace kaa {
 template <class T>
 InProgress<T> InProgress<T>::timeout(std::chrono::nanoseconds t, std::function<void()> callback,
                                      bool abort) const {
+    detail::assert_loop_thread("InProgress::timeout()");
     // One context shared by the timer, the link from the source and the target's abort
     // listener. It keeps itself alive while the timer is armed; every path that ends the race
     // (source finished, timer fired, target aborted) disarms the timer and drops the link.

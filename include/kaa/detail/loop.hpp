@@ -10,14 +10,16 @@
 // active-coroutine nodes are intrusive: their owners embed them and must unlink them (cancel,
 // io_unregister, unregister_active) before destroying them.
 //
-// Threads: everything here is loop-thread only except on_loop_thread(), post_to_loop() and
-// loop_wakeup(), which are thread-safe.
+// Threads: everything here is loop-thread only except on_loop_thread(), assert_loop_thread(),
+// post_to_loop() and loop_wakeup(), which are thread-safe.
 
 #include <kaa/detail/callback.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <type_traits>
@@ -56,6 +58,19 @@ Clock::time_point refresh_now() noexcept;
 
 /// True on the thread that runs (or last ran) the kaa main loop.
 bool on_loop_thread() noexcept;
+
+/// The guard of a loop-thread-only public call (docs/semantics.md [core.thread.4]): in a debug
+/// build (NDEBUG not defined), called on any thread but the loop thread, it prints
+/// "kaa: <call> called off the loop thread" to stderr and ends the process (std::abort()).
+/// Compiled out with NDEBUG.
+inline void assert_loop_thread([[maybe_unused]] const char* call) noexcept {
+#ifndef NDEBUG
+    if (!on_loop_thread()) {
+        std::fprintf(stderr, "kaa: %s called off the loop thread\n", call);
+        std::abort();
+    }
+#endif
+}
 /// Queues `task` to run on the loop thread and wakes the loop. Thread-safe.
 void post_to_loop(Task task);
 

@@ -2,6 +2,7 @@
 #pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // Out-of-line template bodies of kaa/signal.hpp (internal).
 
+#include <kaa/detail/loop.hpp>
 #include <kaa/signal.hpp>
 
 #include <concepts>
@@ -102,6 +103,7 @@ Connection Signal<Args...>::connect_weak_impl(ConnectOptions opts, const P& owne
 
 template <class... Args>
 Connection Signal<Args...>::add(EntryPtr entry, ConnectOptions opts) {
+    detail::assert_loop_thread("Signal::connect()");
     std::shared_ptr<Core> core = core_;  // the changed callback or a replay may destroy *this
     prune(*core);
     if (!entry->alive()) return Connection();
@@ -163,6 +165,7 @@ bool Signal<Args...>::remove_if(Pred pred) {
 
 template <class... Args>
 bool Signal<Args...>::disconnect(const Connection& c) {
+    detail::assert_loop_thread("Signal::disconnect()");
     auto e = c.entry_.lock();
     if (!e || !e->connected || e->core != core_.get()) return false;
     std::shared_ptr<Core> core = core_;
@@ -172,6 +175,7 @@ bool Signal<Args...>::disconnect(const Connection& c) {
 template <class... Args>
 template <detail::comparable_callable F>
 bool Signal<Args...>::disconnect(const F& f) {
+    detail::assert_loop_thread("Signal::disconnect()");
     using D = std::decay_t<F>;
     const D wanted = f;
     return remove_if([&](const Entry& e) {
@@ -183,6 +187,7 @@ bool Signal<Args...>::disconnect(const F& f) {
 template <class... Args>
 template <detail::comparable_callable F, detail::comparable_arg B0, detail::comparable_arg... Bound>
 bool Signal<Args...>::disconnect(const F& f, const B0& b0, const Bound&... bound) {
+    detail::assert_loop_thread("Signal::disconnect()");
     using D = std::decay_t<F>;
     using T = std::tuple<std::decay_t<B0>, std::decay_t<Bound>...>;
     const D wanted = f;
@@ -197,6 +202,7 @@ bool Signal<Args...>::disconnect(const F& f, const B0& b0, const Bound&... bound
 
 template <class... Args>
 void Signal<Args...>::disconnect_all() {
+    detail::assert_loop_thread("Signal::disconnect_all()");
     std::shared_ptr<Core> core = core_;
     prune(*core);
     if (core->entries.empty()) return;
@@ -258,6 +264,7 @@ bool Signal<Args...>::dispatch(Core& core, const EntryPtr& entry,
 
 template <class... Args>
 bool Signal<Args...>::emit(Args... args) {
+    detail::assert_loop_thread("Signal::emit()");
     if (core_->entries.empty()) return true;  // the common case: no copy, no atomics
     std::shared_ptr<Core> core = core_;       // a callback may destroy *this
     const std::vector<EntryPtr> snapshot = core->entries;
@@ -273,6 +280,7 @@ bool Signal<Args...>::emit(Args... args) {
 
 template <class... Args>
 void Signal<Args...>::emit_deferred(Args... args) {
+    detail::assert_loop_thread("Signal::emit_deferred()");
     using Tuple = std::tuple<std::decay_t<Args>...>;
     core_->deferred.push_back(
         std::make_unique<DeferredArgs<Tuple>>(Tuple(std::forward<Args>(args)...)));

@@ -90,9 +90,25 @@ thread_local bool t_releasing = false;
 thread_local StateBase* t_dead = nullptr;
 }  // namespace
 
+namespace {
+// docs/semantics.md [ip.handled.4]: an abort is not an error nobody saw. A failure with an
+// InProgressAborted (or subclass) is never reported: a coroutine that did not catch the abort
+// (or TimeoutException) of what it awaited, a noabort() shield or waitfor() target inheriting
+// one, the frames unwound at loop shutdown (asyncio does not report cancelled tasks either).
+[[gnu::noinline]] bool is_abort(const std::exception_ptr& e) noexcept {
+    try {
+        std::rethrow_exception(e);
+    } catch (const InProgressAborted&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+}  // namespace
+
 // Inlined into last_release(): it runs once per state.
 [[gnu::always_inline]] inline void StateBase::finalize() noexcept {
-    if (status() == failed && !handled_.load()) {
+    if (status() == failed && !handled_.load() && !is_abort(error_)) {
         report_exception(error_, "Unhandled InProgress exception");
     }
     if (extra_ && extra_->weak) {

@@ -23,8 +23,8 @@
 //  * A running coroutine owns itself: dropping every handle does not stop it.
 //  * abort() throws InProgressAborted at the suspension point (see Coroutine::abort()); the
 //    coroutine always ends finished and failed. throw_exception() closes it instead (see there).
-//  * A coroutine that fails with exactly InProgressAborted (it did not catch the abort of what
-//    it awaited) is not reported as unhandled, as in kaa; any other failure nobody consumed is.
+//  * A coroutine that fails with an InProgressAborted or a subclass (it did not catch the abort
+//    of what it awaited) is not reported as unhandled; any other failure nobody consumed is.
 //  * Options (interval, policies, progress): wrap the coroutine function with kaa::coroutine()
 //    (kaa/coroutine_policy.hpp).
 //  * At loop shutdown (and at process exit) suspended coroutines are unwound: an

@@ -1374,3 +1374,59 @@ TEST(InProgress, WaitAndTimeoutTimeoutMessagesBothGiveSeconds) {
     }
     EXPECT_EQ(timed, "InProgress timed out after 0.01 seconds");
 }
+
+// An empty handle (default-constructed, or moved from) refuses every operation with
+// std::logic_error and leaks nothing: the listener is allocated only after the check (LSan in
+// the ASan build checks the rest).
+TEST(InProgress, OperationsOnAnEmptyHandleThrowAndLeakNothing) {
+    Counted::reset();
+    {
+        kaa::InProgress<int> source;
+        kaa::InProgress<int> live;
+        // Dies with its state only: a leaked listener holding a handle to `live` keeps it.
+        live.connect([c = Counted(0)](int) {});
+        kaa::InProgress<int> empty = std::move(source);
+        std::swap(empty, source);  // `empty` is now the moved-from handle
+        ASSERT_FALSE(empty.valid());
+        EXPECT_THROW(empty.connect([c = Counted(1)](int) {}), std::logic_error);
+        EXPECT_THROW(empty.connect_exception([c = Counted(2)](std::exception_ptr) {}),
+                     std::logic_error);
+        EXPECT_THROW(empty.connect_both([c = Counted(3)](int) {}, [](std::exception_ptr) {}),
+                     std::logic_error);
+        EXPECT_THROW(empty.connect_abort([c = Counted(4)](const kaa::InProgressAborted&) {}),
+                     std::logic_error);
+        EXPECT_THROW(live.waitfor(empty), std::logic_error);
+        EXPECT_THROW(empty.waitfor(live), std::logic_error);
+        EXPECT_THROW(empty.noabort(), std::logic_error);
+        EXPECT_THROW(empty.timeout(1s, [c = Counted(5)] {}), std::logic_error);
+        EXPECT_THROW(empty.timeout(1s, {}, true), std::logic_error);
+        kaa::InProgressBase base;
+        EXPECT_THROW(base.connect_exception([c = Counted(6)](std::exception_ptr) {}),
+                     std::logic_error);
+        EXPECT_EQ(live.count(), 1u);  // no listener of `empty.waitfor(live)` left behind
+    }
+    EXPECT_EQ(Counted::alive(), 0);
+}
+
+// timeout() and delay() refuse a negative duration alike, naming the call and the value in
+// seconds (the unit of the TimeoutException messages).
+TEST(InProgress, TimeoutAndDelayRejectANegativeDurationAlike) {
+    kaa::InProgress<int> ip;
+    std::string timed;
+    try {
+        (void)ip.timeout(-1500ms);
+    } catch (const std::invalid_argument& e) {
+        timed = e.what();
+    }
+    EXPECT_EQ(timed, "kaa: timeout() with a negative duration (-1.50 seconds)");
+    EXPECT_EQ(ip.count(), 0u);  // nothing connected
+    std::string delayed;
+    try {
+        (void)kaa::delay(-1s);
+    } catch (const std::invalid_argument& e) {
+        delayed = e.what();
+    }
+    EXPECT_EQ(delayed, "kaa: delay() with a negative duration (-1.00 seconds)");
+    EXPECT_NO_THROW(ip.timeout(0s));  // zero is allowed, as for delay()
+    EXPECT_NO_THROW(kaa::delay(0s));
+}

@@ -16,6 +16,8 @@
 
 #include "loop_util.hpp"
 
+#include "../examples/io_example.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -416,4 +419,23 @@ TEST(WeakIOMonitor, CallsAPlainFunctionWhileTheOwnerLives) {
     steps(1);
     EXPECT_EQ(calls, 5);
     EXPECT_TRUE(m.active());
+}
+
+// examples/io.cpp ends by itself and counts messages, not reads: its last two messages are
+// written in one timer tick and arrive in one read. A watchdog stops the loop if it hangs.
+TEST(IOMonitor, TheIoExampleCountsMessagesNotReadsAndEnds) {
+    bool hung = false;
+    kaa::OneShotTimer watchdog([&] {
+        hung = true;
+        kaa::main::stop();
+    });
+    watchdog.start(10s);
+    std::ostringstream out;
+    EXPECT_EQ(example::run_io(out), 0);
+    watchdog.stop();
+    EXPECT_FALSE(hung);
+    EXPECT_EQ(out.str(), "message: 'message 1'\n"
+                         "message: 'message 2'\n"
+                         "message: 'message 3'\n"
+                         "monitor active after the third message: false\n");
 }

@@ -342,6 +342,14 @@ void StateBase::abort(std::exception_ptr exc) {
     if (finished()) throw std::runtime_error("kaa: abort(): InProgress already finished");
     InProgressBase self = detail::Access::share<InProgressBase>(this);
     if (!abortable()) throw_not_abortable(*this, "InProgress");
+    // [ip.abort.5]: the origin is never empty, not even for the abort listeners: an abort
+    // without one comes from this InProgress (an abort passed on from another keeps its own).
+    try {
+        std::rethrow_exception(exc);
+    } catch (const InProgressAborted& e) {
+        if (!e.origin().valid()) exc = e.with_origin(self);
+    } catch (...) {
+    }
     if (!emit_abort(exc)) throw_abort_vetoed("InProgress");
     if (finished()) return;  // an abort listener finished it
     // Re-target: the delivered exception names this InProgress, keeping the origin.

@@ -1430,3 +1430,51 @@ TEST(InProgress, TimeoutAndDelayRejectANegativeDurationAlike) {
     EXPECT_NO_THROW(ip.timeout(0s));  // zero is allowed, as for delay()
     EXPECT_NO_THROW(kaa::delay(0s));
 }
+
+// [ip.abort.3], [ip.abort.5]: the abort listeners already see an origin: the InProgress whose
+// abort() was called.
+TEST(InProgress, AbortListenersSeeTheAbortedInProgressAsOrigin) {
+    kaa::InProgress<int> ip{kaa::InProgressOptions{.abortable = true}};
+    kaa::InProgressBase seen_origin;
+    ip.connect_abort([&](const kaa::InProgressAborted& e) { seen_origin = e.origin(); });
+    ip.abort();
+    EXPECT_TRUE(seen_origin == ip);
+}
+
+// [ip.timeout.2]: with abort=true, the source S is aborted with an exception whose origin is
+// T, the InProgress timeout() returned, at the deadline and when T is aborted; S's abort
+// listeners see that origin too.
+TEST(InProgress, TimeoutAbortGivesTheSourceTheTimeoutInProgressAsOrigin) {
+    {
+        kaa::InProgress<int> source{kaa::InProgressOptions{.abortable = true}};
+        kaa::InProgressBase listener_origin;
+        source.connect_abort(
+            [&](const kaa::InProgressAborted& e) { listener_origin = e.origin(); });
+        kaa::InProgress<int> t = source.timeout(5ms, {}, true);
+        EXPECT_THROW(t.wait(5s), kaa::TimeoutException);
+        EXPECT_TRUE(listener_origin == t);
+        try {
+            source.result();
+            ADD_FAILURE() << "no exception";
+        } catch (const kaa::TimeoutException& e) {
+            EXPECT_TRUE(e.inprogress() == source);
+            EXPECT_TRUE(e.origin() == t);
+        }
+    }
+    {
+        kaa::InProgress<int> source{kaa::InProgressOptions{.abortable = true}};
+        kaa::InProgressBase listener_origin;
+        source.connect_abort(
+            [&](const kaa::InProgressAborted& e) { listener_origin = e.origin(); });
+        kaa::InProgress<int> t = source.timeout(10s, {}, true);
+        t.abort();
+        EXPECT_TRUE(listener_origin == t);
+        try {
+            source.result();
+            ADD_FAILURE() << "no exception";
+        } catch (const kaa::InProgressAborted& e) {
+            EXPECT_TRUE(e.inprogress() == source);
+            EXPECT_TRUE(e.origin() == t);
+        }
+    }
+}

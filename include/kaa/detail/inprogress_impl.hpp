@@ -77,7 +77,9 @@ InProgress<T> InProgress<T>::timeout(std::chrono::nanoseconds t, std::function<v
                       std::chrono::duration<double>(c->after).count());
         if (c->abort && !c->source.finished()) {
             try {
-                c->source.abort(TimeoutException(text, c->source, c->source));
+                // Its origin is the timeout InProgress T, where the abort comes from
+                // (docs/semantics.md [ip.timeout.2]).
+                c->source.abort(TimeoutException(text, c->source, c->target));
             } catch (const InProgressAborted&) {
                 // kaa swallows an abort escaping the source's abort handlers.
             } catch (...) {

@@ -325,8 +325,19 @@ bool StateBase::emit_abort(const std::exception_ptr& exc) {
     } catch (...) {
         return true;
     }
+    // docs/semantics.md [ip.listen.3]: a listener disconnected by an earlier one of this
+    // emission is skipped (while the InProgress is pending: one that an abort listener finished
+    // keeps kaa's behaviour, the snapshot's listeners all run).
+    auto still_connected = [this](std::uint64_t id) {
+        if (finished() || !extra_) return true;
+        for (const auto& c : extra_->abort_listeners) {
+            if (c.id == id) return true;
+        }
+        return false;
+    };
     bool keep_going = true;
     for (auto& l : listeners) {
+        if (!still_connected(l.id)) continue;
         try {
             if (!l.fn(*e)) keep_going = false;
         } catch (const BaseException&) {

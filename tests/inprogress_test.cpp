@@ -1054,8 +1054,8 @@ TEST(InProgress, VetoedAbortOfADelayLeavesItsTimerRunning) {
 
 // ====================================================================== dispatch re-entrancy
 
-// A listener that disconnects a later listener of the same InProgress while it is being
-// dispatched: the later one is not called (collect, dispatch, re-check).
+// [ip.listen.3]: a listener that disconnects a later listener of the same InProgress while it
+// is being dispatched: the later one is not called (collect, dispatch, re-check).
 TEST(InProgress, ListenerDisconnectedDuringDispatchIsNotCalled) {
     kaa::InProgress<int> ip;
     kaa::ListenerId second;
@@ -1477,4 +1477,22 @@ TEST(InProgress, TimeoutAbortGivesTheSourceTheTimeoutInProgressAsOrigin) {
             EXPECT_TRUE(e.origin() == t);
         }
     }
+}
+
+// [ip.listen.3]: abort listeners too: one disconnected by an earlier listener of the same
+// abort() is not called, and one connected during it is not called by it.
+TEST(InProgress, AbortListenerDisconnectedDuringTheAbortIsSkipped) {
+    kaa::InProgress<int> ip{kaa::InProgressOptions{.abortable = true}};
+    kaa::ListenerId second;
+    int second_calls = 0;
+    int late_calls = 0;
+    ip.connect_abort([&](const kaa::InProgressAborted&) {
+        EXPECT_TRUE(ip.disconnect(second));
+        ip.connect_abort([&](const kaa::InProgressAborted&) { ++late_calls; });
+    });
+    second = ip.connect_abort([&](const kaa::InProgressAborted&) { ++second_calls; });
+    ip.abort();
+    EXPECT_TRUE(ip.failed());
+    EXPECT_EQ(second_calls, 0);
+    EXPECT_EQ(late_calls, 0);
 }

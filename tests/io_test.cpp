@@ -5,6 +5,7 @@
 // main::loop(cond, timeout); readiness is level-triggered, so "not called in the next steps"
 // proves a monitor is unregistered.
 
+#include <kaa/coroutine.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/io.hpp>
 #include <kaa/main.hpp>
@@ -438,4 +439,28 @@ TEST(IOMonitor, TheIoExampleCountsMessagesNotReadsAndEnds) {
                          "message: 'message 2'\n"
                          "message: 'message 3'\n"
                          "monitor active after the third message: false\n");
+}
+
+// [loop.phase.1]: one iteration fires due timers, then resumes the coroutines queued by
+// NotFinished (FIFO), then dispatches ready fds, then runs posted work.
+TEST(LoopPhases, NotFinishedCoroutinesResumeAfterTimersAndBeforeIO) {
+    Pipe p;
+    std::vector<std::string> order;
+    kaa::IOMonitor m([&] { order.push_back("io:" + p.drain()); });
+    m.register_fd(p.r);
+    p.put("x");
+    auto yielder = [](std::vector<std::string>* order, const char* name) -> kaa::Coroutine<> {
+        co_await kaa::NotFinished;
+        order->push_back(name);
+    };
+    auto c1 = yielder(&order, "coroutine 1");
+    auto c2 = yielder(&order, "coroutine 2");
+    kaa::OneShotTimer t([&] { order.push_back("timer"); });
+    t.start(0s);
+    kaa::main::post([&] { order.push_back("posted"); });
+    kaa::main::step();
+    EXPECT_EQ(order,
+              (std::vector<std::string>{"timer", "coroutine 1", "coroutine 2", "io:x", "posted"}));
+    EXPECT_TRUE(c1.finished());
+    EXPECT_TRUE(c2.finished());
 }

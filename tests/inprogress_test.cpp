@@ -929,7 +929,8 @@ TEST(InProgress, TimeoutWithAbortAbortsTheOriginalBeforeTheNewOneFails) {
     EXPECT_THROW(source.result(), kaa::TimeoutException);
 }
 
-// [check.C52]: an original that cannot be aborted does not stop the timeout from failing.
+// [check.C52] ([ip.timeout.3]): an original that cannot be aborted does not stop the timeout
+// from failing; the refusal is reported, not thrown into the loop.
 TEST(InProgress, TimeoutWithAbortOnANonAbortableOriginalStillFails) {
     ReportCapture reports;
     kaa::InProgress<int> source;  // no abort listeners: not abortable
@@ -1100,8 +1101,8 @@ TEST(InProgress, ListenerMayDropTheLastHandle) {
     EXPECT_EQ(Counted::alive(), 0);
 }
 
-// An InProgressAborted escaping a listener propagates out of finish() (kaa: BaseException
-// leaves the emission), after the remaining listeners were still called.
+// [ip.listen.4]: an InProgressAborted escaping a listener propagates out of finish() (kaa:
+// BaseException leaves the emission), after the remaining listeners were still called.
 TEST(InProgress, AbortExceptionFromAListenerPropagatesAfterTheOthersRan) {
     kaa::InProgress<int> ip;
     int later = 0;

@@ -2,6 +2,7 @@
 
 #include <kaa/delay.hpp>
 
+#include <cstdio>
 #include <stdexcept>
 
 namespace kaa {
@@ -38,10 +39,20 @@ protected:
 
 }  // namespace
 
+namespace detail {
+void throw_negative_duration(const char* call, std::chrono::nanoseconds d) {
+    // Seconds, as in the TimeoutException messages of wait() and timeout().
+    char text[128];
+    std::snprintf(text, sizeof text, "kaa: %s with a negative duration (%.02f seconds)", call,
+                  std::chrono::duration<double>(d).count());
+    throw std::invalid_argument(text);
+}
+}  // namespace detail
+
 InProgress<void> delay(std::chrono::nanoseconds duration) {
     detail::assert_loop_thread("delay()");
     if (duration < std::chrono::nanoseconds::zero()) {
-        throw std::invalid_argument("kaa: delay() with a negative duration");
+        detail::throw_negative_duration("delay()", duration);
     }
     auto* s = new DelayState();
     auto ip = detail::Access::adopt<InProgress<void>>(s);

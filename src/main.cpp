@@ -76,8 +76,12 @@ void at_process_exit() {
     // Never create the loop just to shut it down.
     if (!Loop::exists()) return;
     Loop& L = Loop::instance();
-    RunState& R = run_state();
-    if (!detail::on_loop_thread() || R.running) return;
+    // Only the loop thread may touch the frames (std::exit() on another thread leaves them).
+    // std::exit() from a callback of a running loop unwinds them too (docs/semantics.md
+    // [loop.shutdown.3]): the callback's stack never resumes, and unwinding a suspended frame
+    // is what abort() from any callback does. A frame whose body is running (the one that
+    // called exit(), or waits in a nested wait()) refuses the abort and is left as it is.
+    if (!detail::on_loop_thread()) return;
     try {
         L.shutdown_active();
         signals().exit.emit();

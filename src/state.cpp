@@ -90,9 +90,25 @@ thread_local bool t_releasing = false;
 thread_local StateBase* t_dead = nullptr;
 }  // namespace
 
+namespace {
+// docs/semantics.md [ip.handled.4]: an abort is not an error nobody saw. A failure with an
+// InProgressAborted (or subclass) is never reported: a coroutine that did not catch the abort
+// (or TimeoutException) of what it awaited, a noabort() shield or waitfor() target inheriting
+// one, the frames unwound at loop shutdown (asyncio does not report cancelled tasks either).
+[[gnu::noinline]] bool is_abort(const std::exception_ptr& e) noexcept {
+    try {
+        std::rethrow_exception(e);
+    } catch (const InProgressAborted&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+}  // namespace
+
 // Inlined into last_release(): it runs once per state.
 [[gnu::always_inline]] inline void StateBase::finalize() noexcept {
-    if (status() == failed && !handled_.load()) {
+    if (status() == failed && !handled_.load() && !is_abort(error_)) {
         report_exception(error_, "Unhandled InProgress exception");
     }
     if (extra_ && extra_->weak) {
@@ -310,7 +326,7 @@ bool StateBase::remove_abort_listener(std::uint64_t id) noexcept {
 
 namespace {
 /// Calls `listeners` with the InProgressAborted in `exc`; returns false iff one returned false.
-bool call_abort_listeners(const std::vector<AbortListener>& listeners,
+bool call_abort_listeners(const StateBase& s, const std::vector<AbortListener>& listeners,
                           const std::exception_ptr& exc) {
     const InProgressAborted* e = nullptr;
     try {
@@ -320,8 +336,20 @@ bool call_abort_listeners(const std::vector<AbortListener>& listeners,
     } catch (...) {
         return true;
     }
+    // docs/semantics.md [ip.listen.3]: a listener disconnected by an earlier one of this
+    // emission is skipped (while the InProgress is pending: one that an abort listener finished
+    // keeps kaa's behaviour, the snapshot's listeners all run).
+    auto still_connected = [&s](std::uint64_t id) {
+        const StateExtra* x = s.extra_if();
+        if (s.finished() || !x) return true;
+        for (const auto& c : x->abort_listeners) {
+            if (c.id == id) return true;
+        }
+        return false;
+    };
     bool keep_going = true;
     for (auto& l : listeners) {
+        if (!still_connected(l.id)) continue;
         try {
             if (!l.fn(*e)) keep_going = false;
         } catch (const BaseException&) {
@@ -337,7 +365,7 @@ bool call_abort_listeners(const std::vector<AbortListener>& listeners,
 bool StateBase::emit_abort(const std::exception_ptr& exc) {
     if (!extra_ || extra_->abort_listeners.empty()) return true;
     auto listeners = extra_->abort_listeners;  // snapshot: listeners may disconnect
-    return call_abort_listeners(listeners, exc);
+    return call_abort_listeners(*this, listeners, exc);
 }
 
 void StateBase::abort(std::exception_ptr exc) {
@@ -345,6 +373,14 @@ void StateBase::abort(std::exception_ptr exc) {
     InProgressBase self = detail::Access::share<InProgressBase>(this);
     if (!abortable()) throw_not_abortable(*this, "InProgress");
     AbortingScope aborting(*this);  // [ip.abort.7]: a re-entrant abort() is refused
+    // [ip.abort.5]: the origin is never empty, not even for the abort listeners: an abort
+    // without one comes from this InProgress (an abort passed on from another keeps its own).
+    try {
+        std::rethrow_exception(exc);
+    } catch (const InProgressAborted& e) {
+        if (!e.origin().valid()) exc = e.with_origin(self);
+    } catch (...) {
+    }
     if (!emit_abort(exc)) throw_abort_vetoed("InProgress");
     if (finished()) return;  // an abort listener finished it
     // Re-target: the delivered exception names this InProgress, keeping the origin.
@@ -394,7 +430,7 @@ void StateBase::fail_thrown(std::exception_ptr error) {
     } catch (const BaseException&) {
         base_exception = std::current_exception();  // after the abort listeners, as complete()
     }
-    call_abort_listeners(abort_listeners, error);
+    call_abort_listeners(*this, abort_listeners, error);
     if (base_exception) std::rethrow_exception(base_exception);
 }
 

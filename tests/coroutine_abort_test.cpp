@@ -873,3 +873,50 @@ TEST(CoroutineAbort, ThrowExceptionFromAWorkerOnAFinishedCoroutineIsReported) {
     EXPECT_EQ(reports.contexts()[0], "Exception in finish() called from another thread");
     EXPECT_EQ(co.result(), 1);
 }
+
+// [ip.handled.4]: no InProgressAborted of any subclass is reported, with or without a policy.
+TEST(CoroutineAbort, PolicyLessCoroutineFailingWithTimeoutExceptionIsNotReported) {
+    kaa::test::ReportCapture reports;
+    {
+        kaa::InProgress<> ip;
+        auto c = just_await(ip);
+        ip.throw_exception(kaa::TimeoutException("too slow"));
+        ASSERT_TRUE(c.failed());
+        EXPECT_THROW(std::rethrow_exception(c.exception()), kaa::TimeoutException);
+    }
+    EXPECT_EQ(reports.count(), 0u);
+}
+
+// [ip.handled.4]: a noabort() shield inheriting an abort is not reported.
+TEST(CoroutineAbort, NoabortShieldOfAnAbortedInProgressIsNotReported) {
+    kaa::test::ReportCapture reports;
+    {
+        auto ip = abortable_ip();
+        auto shield = ip.noabort();
+        ip.abort();
+        ASSERT_TRUE(shield.failed());
+    }
+    {
+        auto c = just_await(abortable_ip());
+        auto shield = c.noabort();
+        EXPECT_THROW(c.abort(), kaa::InProgressAborted);
+        ASSERT_TRUE(shield.failed());
+    }
+    EXPECT_EQ(reports.count(), 0u);
+}
+
+// [ip.handled.4], [coro.life.3]: shields of coroutines unwound at loop shutdown are not
+// reported (a busy program that stops printed one report per shield).
+TEST(CoroutineAbort, NoabortShieldsPendingAtLoopShutdownAreNotReported) {
+    kaa::test::ReportCapture reports;
+    {
+        kaa::InProgress<> never;
+        std::vector<kaa::InProgress<>> shields;
+        for (int i = 0; i < 100; ++i) shields.push_back(just_await(never).noabort());
+        kaa::OneShotTimer stop([] { kaa::main::stop(); });
+        stop.start(0s);
+        kaa::main::run();
+        for (auto& s : shields) ASSERT_TRUE(s.failed());
+    }
+    EXPECT_EQ(reports.count(), 0u);
+}

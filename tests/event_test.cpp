@@ -202,7 +202,8 @@ TEST(Event, ReRegisteringKeepsRegistrationOrder) {
     EXPECT_EQ(order, (std::vector<std::string>{"first", "second"}));
 }
 
-// A handler unregistered by an earlier handler of the same event is not called.
+// [event.dispatch.1]: a handler unregistered by an earlier handler of the same event is not
+// called.
 TEST(Event, HandlerUnregisteredDuringDispatchIsSkipped) {
     int second_calls = 0;
     kaa::EventHandler second([&](const kaa::Event&) { ++second_calls; });
@@ -304,8 +305,8 @@ TEST(Event, CoroutineHandlerCanUseEventAcrossSuspension) {
     EXPECT_EQ(seen, (std::vector<std::string>{"CO payload"}));
 }
 
-// A handler's exception is reported and the next handler still runs; so is the failure of an
-// InProgress a handler returned. An aborted InProgress is not reported.
+// [event.dispatch.3]: a handler's exception is reported and the next handler still runs; so is
+// the failure of an InProgress a handler returned. An aborted InProgress is not reported.
 TEST(Event, HandlerExceptionsAreReportedAndNextHandlerRuns) {
     ReportCapture cap;
     int later_calls = 0;

@@ -158,8 +158,8 @@ TEST(Generator, NextGivesNulloptAfterEndEveryTime) {
     }
 }
 
-// A next() that has to wait finishes when the producer yields, and its awaiting coroutine
-// resumes inline, inside the co_yield (kaa's inline resumption).
+// [gen.produce.2]: a next() that has to wait finishes when the producer yields, and its
+// awaiting coroutine resumes inline, inside the co_yield (kaa's inline resumption).
 TEST(Generator, PendingNextFinishesInsideTheYield) {
     kaa::InProgress<int> gate;
     auto gen = yield_after(gate);
@@ -645,4 +645,32 @@ TEST(GeneratorDeathTest, ProducerSuspendedAtProcessExitIsUnwoundSafely) {
             std::exit(0);
         },
         ::testing::ExitedWithCode(0), "");
+}
+
+namespace {
+kaa::Generator<int> yield_then_wait(kaa::InProgress<int> first, kaa::InProgress<> more) {
+    int v = co_await first;
+    co_yield v;
+    co_await more;  // suspended here: the item above must already have reached the consumer
+    co_yield 2;
+}
+}  // namespace
+
+// [gen.produce.2]: an item reaches the consumer when it is yielded, not when the producer
+// produces the next item or ends (kaa finished an item's InProgress only then).
+TEST(Generator, ItemReachesTheConsumerWhenYieldedNotWhenTheNextOneIsProduced) {
+    kaa::InProgress<int> first;
+    kaa::InProgress<> more;
+    auto gen = yield_then_wait(first, more);
+    auto item = gen.next();
+    EXPECT_FALSE(item.finished());
+    first.finish(1);
+    ASSERT_TRUE(item.finished());  // while the producer waits at `more`
+    EXPECT_EQ(item.result(), std::optional<int>(1));
+    EXPECT_FALSE(gen.finished());
+    auto second = gen.next();
+    EXPECT_FALSE(second.finished());
+    more.finish();
+    ASSERT_TRUE(second.finished());
+    EXPECT_EQ(second.result(), std::optional<int>(2));
 }

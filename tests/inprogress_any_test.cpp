@@ -289,7 +289,8 @@ TEST(InProgressAny, FilterAppliesToPrefinishedItems) {
 
 // ====================================================================== [check.D64] failure
 
-// [check.D64]: a failed sub-InProgress finishes the Any successfully with (index, exception).
+// [check.D64] ([ip.any.7], [ip.handled.2]): a failed sub-InProgress finishes the Any
+// successfully with (index, exception); the failure it took on is not reported.
 TEST(InProgressAny, FailedSubInProgressFinishesTheAnySuccessfully) {
     ReportCapture reports;
     {

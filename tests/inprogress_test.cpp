@@ -1083,7 +1083,8 @@ TEST(InProgress, TimeoutWithAbortAbortsTheOriginalBeforeTheNewOneFails) {
     EXPECT_THROW(source.result(), kaa::TimeoutException);
 }
 
-// [check.C52]: an original that cannot be aborted does not stop the timeout from failing.
+// [check.C52] ([ip.timeout.3]): an original that cannot be aborted does not stop the timeout
+// from failing; the refusal is reported, not thrown into the loop.
 TEST(InProgress, TimeoutWithAbortOnANonAbortableOriginalStillFails) {
     ReportCapture reports;
     kaa::InProgress<int> source;  // no abort listeners: not abortable
@@ -1208,8 +1209,8 @@ TEST(InProgress, VetoedAbortOfADelayLeavesItsTimerRunning) {
 
 // ====================================================================== dispatch re-entrancy
 
-// A listener that disconnects a later listener of the same InProgress while it is being
-// dispatched: the later one is not called (collect, dispatch, re-check).
+// [ip.listen.3]: a listener that disconnects a later listener of the same InProgress while it
+// is being dispatched: the later one is not called (collect, dispatch, re-check).
 TEST(InProgress, ListenerDisconnectedDuringDispatchIsNotCalled) {
     kaa::InProgress<int> ip;
     kaa::ListenerId second;
@@ -1254,8 +1255,8 @@ TEST(InProgress, ListenerMayDropTheLastHandle) {
     EXPECT_EQ(Counted::alive(), 0);
 }
 
-// An InProgressAborted escaping a listener propagates out of finish() (kaa: BaseException
-// leaves the emission), after the remaining listeners were still called.
+// [ip.listen.4]: an InProgressAborted escaping a listener propagates out of finish() (kaa:
+// BaseException leaves the emission), after the remaining listeners were still called.
 TEST(InProgress, AbortExceptionFromAListenerPropagatesAfterTheOthersRan) {
     kaa::InProgress<int> ip;
     int later = 0;
@@ -1585,4 +1586,126 @@ TEST(InProgressDeathTest, StoringASecondOutcomeIsAnInvariantViolation) {
     auto& state = static_cast<kaa::detail::State<int>&>(kaa::detail::Access::state(ip));
     EXPECT_DEBUG_DEATH(state.succeed(2),
                        "kaa invariant: a second outcome stored into a finished InProgress");
+}
+
+// An empty handle (default-constructed, or moved from) refuses every operation with
+// std::logic_error and leaks nothing: the listener is allocated only after the check (LSan in
+// the ASan build checks the rest).
+TEST(InProgress, OperationsOnAnEmptyHandleThrowAndLeakNothing) {
+    Counted::reset();
+    {
+        kaa::InProgress<int> source;
+        kaa::InProgress<int> live;
+        // Dies with its state only: a leaked listener holding a handle to `live` keeps it.
+        live.connect([c = Counted(0)](int) {});
+        kaa::InProgress<int> empty = std::move(source);
+        std::swap(empty, source);  // `empty` is now the moved-from handle
+        ASSERT_FALSE(empty.valid());
+        EXPECT_THROW(empty.connect([c = Counted(1)](int) {}), std::logic_error);
+        EXPECT_THROW(empty.connect_exception([c = Counted(2)](std::exception_ptr) {}),
+                     std::logic_error);
+        EXPECT_THROW(empty.connect_both([c = Counted(3)](int) {}, [](std::exception_ptr) {}),
+                     std::logic_error);
+        EXPECT_THROW(empty.connect_abort([c = Counted(4)](const kaa::InProgressAborted&) {}),
+                     std::logic_error);
+        EXPECT_THROW(live.waitfor(empty), std::logic_error);
+        EXPECT_THROW(empty.waitfor(live), std::logic_error);
+        EXPECT_THROW(empty.noabort(), std::logic_error);
+        EXPECT_THROW(empty.timeout(1s, [c = Counted(5)] {}), std::logic_error);
+        EXPECT_THROW(empty.timeout(1s, {}, true), std::logic_error);
+        kaa::InProgressBase base;
+        EXPECT_THROW(base.connect_exception([c = Counted(6)](std::exception_ptr) {}),
+                     std::logic_error);
+        EXPECT_EQ(live.count(), 1u);  // no listener of `empty.waitfor(live)` left behind
+    }
+    EXPECT_EQ(Counted::alive(), 0);
+}
+
+// timeout() and delay() refuse a negative duration alike, naming the call and the value in
+// seconds (the unit of the TimeoutException messages).
+TEST(InProgress, TimeoutAndDelayRejectANegativeDurationAlike) {
+    kaa::InProgress<int> ip;
+    std::string timed;
+    try {
+        (void)ip.timeout(-1500ms);
+    } catch (const std::invalid_argument& e) {
+        timed = e.what();
+    }
+    EXPECT_EQ(timed, "kaa: timeout() with a negative duration (-1.50 seconds)");
+    EXPECT_EQ(ip.count(), 0u);  // nothing connected
+    std::string delayed;
+    try {
+        (void)kaa::delay(-1s);
+    } catch (const std::invalid_argument& e) {
+        delayed = e.what();
+    }
+    EXPECT_EQ(delayed, "kaa: delay() with a negative duration (-1.00 seconds)");
+    EXPECT_NO_THROW(ip.timeout(0s));  // zero is allowed, as for delay()
+    EXPECT_NO_THROW(kaa::delay(0s));
+}
+
+// [ip.abort.3], [ip.abort.5]: the abort listeners already see an origin: the InProgress whose
+// abort() was called.
+TEST(InProgress, AbortListenersSeeTheAbortedInProgressAsOrigin) {
+    kaa::InProgress<int> ip{kaa::InProgressOptions{.abortable = true}};
+    kaa::InProgressBase seen_origin;
+    ip.connect_abort([&](const kaa::InProgressAborted& e) { seen_origin = e.origin(); });
+    ip.abort();
+    EXPECT_TRUE(seen_origin == ip);
+}
+
+// [ip.timeout.2]: with abort=true, the source S is aborted with an exception whose origin is
+// T, the InProgress timeout() returned, at the deadline and when T is aborted; S's abort
+// listeners see that origin too.
+TEST(InProgress, TimeoutAbortGivesTheSourceTheTimeoutInProgressAsOrigin) {
+    {
+        kaa::InProgress<int> source{kaa::InProgressOptions{.abortable = true}};
+        kaa::InProgressBase listener_origin;
+        source.connect_abort(
+            [&](const kaa::InProgressAborted& e) { listener_origin = e.origin(); });
+        kaa::InProgress<int> t = source.timeout(5ms, {}, true);
+        EXPECT_THROW(t.wait(5s), kaa::TimeoutException);
+        EXPECT_TRUE(listener_origin == t);
+        try {
+            source.result();
+            ADD_FAILURE() << "no exception";
+        } catch (const kaa::TimeoutException& e) {
+            EXPECT_TRUE(e.inprogress() == source);
+            EXPECT_TRUE(e.origin() == t);
+        }
+    }
+    {
+        kaa::InProgress<int> source{kaa::InProgressOptions{.abortable = true}};
+        kaa::InProgressBase listener_origin;
+        source.connect_abort(
+            [&](const kaa::InProgressAborted& e) { listener_origin = e.origin(); });
+        kaa::InProgress<int> t = source.timeout(10s, {}, true);
+        t.abort();
+        EXPECT_TRUE(listener_origin == t);
+        try {
+            source.result();
+            ADD_FAILURE() << "no exception";
+        } catch (const kaa::InProgressAborted& e) {
+            EXPECT_TRUE(e.inprogress() == source);
+            EXPECT_TRUE(e.origin() == t);
+        }
+    }
+}
+
+// [ip.listen.3]: abort listeners too: one disconnected by an earlier listener of the same
+// abort() is not called, and one connected during it is not called by it.
+TEST(InProgress, AbortListenerDisconnectedDuringTheAbortIsSkipped) {
+    kaa::InProgress<int> ip{kaa::InProgressOptions{.abortable = true}};
+    kaa::ListenerId second;
+    int second_calls = 0;
+    int late_calls = 0;
+    ip.connect_abort([&](const kaa::InProgressAborted&) {
+        EXPECT_TRUE(ip.disconnect(second));
+        ip.connect_abort([&](const kaa::InProgressAborted&) { ++late_calls; });
+    });
+    second = ip.connect_abort([&](const kaa::InProgressAborted&) { ++second_calls; });
+    ip.abort();
+    EXPECT_TRUE(ip.failed());
+    EXPECT_EQ(second_calls, 0);
+    EXPECT_EQ(late_calls, 0);
 }

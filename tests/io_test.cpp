@@ -5,6 +5,7 @@
 // main::loop(cond, timeout); readiness is level-triggered, so "not called in the next steps"
 // proves a monitor is unregistered.
 
+#include <kaa/coroutine.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/io.hpp>
 #include <kaa/main.hpp>
@@ -16,6 +17,8 @@
 
 #include "loop_util.hpp"
 
+#include "../examples/io_example.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -23,6 +26,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -416,4 +420,47 @@ TEST(WeakIOMonitor, CallsAPlainFunctionWhileTheOwnerLives) {
     steps(1);
     EXPECT_EQ(calls, 5);
     EXPECT_TRUE(m.active());
+}
+
+// examples/io.cpp ends by itself and counts messages, not reads: its last two messages are
+// written in one timer tick and arrive in one read. A watchdog stops the loop if it hangs.
+TEST(IOMonitor, TheIoExampleCountsMessagesNotReadsAndEnds) {
+    bool hung = false;
+    kaa::OneShotTimer watchdog([&] {
+        hung = true;
+        kaa::main::stop();
+    });
+    watchdog.start(10s);
+    std::ostringstream out;
+    EXPECT_EQ(example::run_io(out), 0);
+    watchdog.stop();
+    EXPECT_FALSE(hung);
+    EXPECT_EQ(out.str(), "message: 'message 1'\n"
+                         "message: 'message 2'\n"
+                         "message: 'message 3'\n"
+                         "monitor active after the third message: false\n");
+}
+
+// [loop.phase.1]: one iteration fires due timers, then resumes the coroutines queued by
+// NotFinished (FIFO), then dispatches ready fds, then runs posted work.
+TEST(LoopPhases, NotFinishedCoroutinesResumeAfterTimersAndBeforeIO) {
+    Pipe p;
+    std::vector<std::string> order;
+    kaa::IOMonitor m([&] { order.push_back("io:" + p.drain()); });
+    m.register_fd(p.r);
+    p.put("x");
+    auto yielder = [](std::vector<std::string>* order, const char* name) -> kaa::Coroutine<> {
+        co_await kaa::NotFinished;
+        order->push_back(name);
+    };
+    auto c1 = yielder(&order, "coroutine 1");
+    auto c2 = yielder(&order, "coroutine 2");
+    kaa::OneShotTimer t([&] { order.push_back("timer"); });
+    t.start(0s);
+    kaa::main::post([&] { order.push_back("posted"); });
+    kaa::main::step();
+    EXPECT_EQ(order,
+              (std::vector<std::string>{"timer", "coroutine 1", "coroutine 2", "io:x", "posted"}));
+    EXPECT_TRUE(c1.finished());
+    EXPECT_TRUE(c2.finished());
 }

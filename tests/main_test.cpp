@@ -5,6 +5,7 @@
 // run() tests arm a safety timer that stops the loop after 10 s, so a regression fails instead
 // of hanging; they assert that it did not fire.
 
+#include <kaa/coroutine.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/main.hpp>
 #include <kaa/timer.hpp>
@@ -24,6 +25,8 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -603,4 +606,56 @@ TEST(MainReady, ExceptionInAReadyTaskKeepsTheRestAheadOfNewerOnes) {
     EXPECT_EQ(order, std::vector<int>{1});
     kaa::main::step();
     EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
+}
+
+// ---------------------------------------------------------------- process exit
+
+namespace {
+/// Writes `text` to stderr when destroyed: the death tests' matcher sees it.
+struct StderrOnDestroy {
+    const char* text;
+    ~StderrOnDestroy() { std::fputs(text, stderr); }
+};
+kaa::Coroutine<> suspended_with_marker(kaa::InProgress<> ip) {
+    StderrOnDestroy marker{"suspended frame unwound\n"};
+    co_await ip;
+}
+}  // namespace
+
+// [loop.shutdown.3], [coro.life.3]: std::exit() called from a callback while run()'s loop is
+// running still unwinds the suspended frames (their destructors run) and emits `exit`.
+TEST(MainDeathTest, ExitFromACallbackOfTheRunningLoopUnwindsSuspendedFrames) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            static kaa::InProgress<> never;
+            suspended_with_marker(never);
+            kaa::main::signals().exit.connect([] { std::fputs("exit emitted\n", stderr); });
+            kaa::OneShotTimer quit([] { std::exit(0); });
+            quit.start(0s);
+            kaa::main::run();
+        },
+        ::testing::ExitedWithCode(0), "suspended frame unwound\nexit emitted\n");
+}
+
+// [loop.shutdown.3]: the frame that calls std::exit() is running, not suspended: it is left
+// as it is (its destructors do not run), while the other suspended frames are unwound.
+TEST(MainDeathTest, ExitFromACoroutineBodyLeavesThatFrameAndUnwindsTheOthers) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            static kaa::InProgress<> never;
+            static kaa::InProgress<> go;
+            suspended_with_marker(never);
+            [](kaa::InProgress<> ip) -> kaa::Coroutine<> {
+                StderrOnDestroy marker{"running frame unwound\n"};
+                co_await ip;
+                std::fputs("calling exit\n", stderr);
+                std::exit(0);
+            }(go);
+            kaa::OneShotTimer start([] { go.finish(); });
+            start.start(0s);
+            kaa::main::run();
+        },
+        ::testing::ExitedWithCode(0), "^calling exit\nsuspended frame unwound\n$");
 }

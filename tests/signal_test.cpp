@@ -227,7 +227,8 @@ TEST(Signal, CallbackConnectedDuringEmitIsNotCalledInIt) {
     EXPECT_EQ(late, 1);
 }
 
-// Collect, dispatch, re-check: a callback disconnected by an earlier one in the same emission is not called.
+// [sig.emit.2]: collect, dispatch, re-check: a callback disconnected by an earlier one in the
+// same emission is not called.
 TEST(Signal, CallbackDisconnectedDuringEmitIsSkipped) {
     kaa::Signal<> sig;
     int second = 0;
@@ -479,7 +480,7 @@ TEST(Signal, ConnectionNumber1001ThrowsInvalidArgument) {
 
 // ------------------------------------------------------------------ E81 deferred
 
-// [check.E81]
+// [check.E81] ([sig.defer.1]): replayed to the newly connected callback alone.
 TEST(Signal, DeferredEmissionsReplayInOrderToNextConnectionOnly) {
     Calls order;
     kaa::Signal<int> sig([&](kaa::Signal<int>&, kaa::SignalAction a) {

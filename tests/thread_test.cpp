@@ -491,7 +491,8 @@ kaa::Coroutine<int> await_job(kaa::ThreadFunction<std::function<int(std::stop_to
     co_return v;
 }
 
-// [check.G102] + [check.B]: aborting a coroutine that awaits a threaded call cascades to the call.
+// [check.G102] + [check.B] ([thread.abort.4]): aborting a coroutine that awaits a threaded call
+// cascades to the call.
 TEST(ThreadAbort, CoroutineAbortCascadesToTheAwaitedCall) {
     auto pool = std::make_shared<kaa::ThreadPool>(1);
     std::latch started(1);
@@ -574,3 +575,26 @@ TEST(Threaded, NamedCallableClasses) {
 }
 
 }  // namespace
+
+// [thread.abort.4]: the same cascade for a new-thread call (no pool): nothing but the aborted
+// coroutine waits for it, so it is aborted and its stop token signalled.
+TEST(ThreadAbort, CoroutineAbortCascadesToAnAwaitedNewThreadCall) {
+    std::latch started(1);
+    std::atomic<bool> finished_body{false};
+    auto fn = kaa::threaded([&](std::stop_token st) {
+        started.count_down();
+        wait_for_stop(st);
+        finished_body = true;
+        kaa::main::wakeup();
+        return 3;
+    });
+    auto call = fn();
+    auto co = [](decltype(call) c) -> kaa::Coroutine<int> { co_return co_await c; }(call);
+    started.wait();
+    EXPECT_THROW(co.abort(), kaa::InProgressAborted);  // the body does not catch it
+    EXPECT_TRUE(co.failed());
+    EXPECT_TRUE(call.failed());
+    EXPECT_TRUE(call.stop_requested());
+    loop_until([&] { return finished_body.load() && !call.active(); });
+    EXPECT_TRUE(finished_body.load());
+}

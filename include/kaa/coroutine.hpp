@@ -24,12 +24,13 @@
 //  * abort() throws InProgressAborted at the suspension point (see Coroutine::abort()); the
 //    coroutine always ends finished and failed. throw_exception() closes it instead (see there);
 //    finish(v) from outside closes it the same way and then succeeds with v.
-//  * A coroutine that fails with exactly InProgressAborted (it did not catch the abort of what
-//    it awaited) is not reported as unhandled, as in kaa; any other failure nobody consumed is.
+//  * A coroutine that fails with an InProgressAborted or a subclass (it did not catch the abort
+//    of what it awaited) is not reported as unhandled; any other failure nobody consumed is.
 //  * Options (interval, policies, progress): wrap the coroutine function with kaa::coroutine()
 //    (kaa/coroutine_policy.hpp).
-//  * At loop shutdown (and at process exit) suspended coroutines are unwound: an
-//    InProgressAborted is thrown at their suspension point so their destructors run.
+//  * At loop shutdown (and at process exit, on the loop thread, even from a callback of the
+//    running loop) suspended coroutines are unwound: an InProgressAborted is thrown at their
+//    suspension point so their destructors run. A frame whose body runs is left as it is.
 //  * C++ forbids co_await inside a catch handler: record the exception, await after it.
 //
 // Memory: one allocation per call (the frame, which also holds the InProgress state), served

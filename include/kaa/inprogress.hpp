@@ -202,10 +202,11 @@ protected:
     }
 
     ListenerId add(auto fn, detail::ListenKind kind) {
+        detail::StateBase& s = state();  // throws on an empty handle: check before allocating
         auto* l = new detail::FnListener<decltype(fn)>(std::move(fn), kind);
         l->id = detail::next_listener_id();
         ListenerId id{l->id};
-        state().add_listener(l);
+        s.add_listener(l);
         return id;
     }
     /// Rethrows the stored exception if failed (marking it handled); throws if unfinished.
@@ -363,6 +364,7 @@ public:
     /// `other`'s outcome is not taken and its failure is not marked handled. Returns *this.
     /// Called from another thread, it is queued to the loop thread.
     InProgress& waitfor(const InProgress<T>& other) {
+        (void)state();  // an empty handle throws std::logic_error (`other` is checked by add())
         if (!detail::on_loop_thread()) {
             post_from_thread([self = *this, other]() mutable { self.waitfor(other); });
             return *this;
@@ -411,7 +413,8 @@ public:
     /// A new InProgress that takes this one's outcome, or fails with TimeoutException
     /// (inprogress() = this one) after `t`. When the time passes: `callback` runs first, then,
     /// if `abort`, this one is aborted with the TimeoutException. Aborting the returned one
-    /// aborts this one only if `abort` is set. Loop thread only (it arms a timer).
+    /// aborts this one only if `abort` is set. Throws std::invalid_argument if `t` is
+    /// negative (as delay() does). Loop thread only (it arms a timer).
     InProgress<T> timeout(std::chrono::nanoseconds t, std::function<void()> callback = {},
                           bool abort = false) const;
 

@@ -164,9 +164,10 @@ bool CoroutineBase::fail_at_end() {
     if (body_error_) {
         std::exception_ptr e = std::move(body_error_);
         body_error_ = nullptr;
-        // kaa (coroutine.py wrap()): a coroutine that ends with exactly InProgressAborted (it
-        // did not catch the abort of something it awaited) is not reported as unhandled; an
-        // abort is not an error. Subclasses such as TimeoutException still are.
+        // A coroutine that ends with an InProgressAborted (it did not catch the abort of
+        // something it awaited) is not reported as unhandled: an abort is not an error. Any
+        // subclass too, such as TimeoutException (kaa exempted exactly InProgressAborted):
+        // StateBase::finalize() never reports an abort ([ip.handled.4]).
         if (is_exact_abort(e)) s.handled_ = true;
         s.fail(std::move(e));
         return true;

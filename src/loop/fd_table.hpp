@@ -30,7 +30,7 @@ public:
     void add(IoWatcher* w, int fd, bool write);
     /// See detail::io_unregister(): stops watching; idempotent, safe after the fd was closed.
     void remove(IoWatcher* w) noexcept;
-    /// Phase 5: calls the watchers of the ready fds in `events` — read watcher first, then
+    /// Phase 6: calls the watchers of the ready fds in `events` — read watcher first, then
     /// write watcher — looking each up again before its call (an earlier callback may have
     /// removed it, or closed the fd and added another one).
     void dispatch(const epoll_event* events, int n);

@@ -1,7 +1,7 @@
 // The reactor's iteration and queues: the loop's phases, the ready queue, the cross-thread
 // queue (eventfd wakeup), deferred inline resumptions, the loop thread's identity and the
 // registry of suspended coroutines. Its parts live beside it: timer_heap.hpp (phase 4),
-// fd_table.cpp (phase 5), posix_signals.cpp (phase 3's SIGINT/SIGTERM).
+// fd_table.cpp (phase 6), posix_signals.cpp (phase 3's SIGINT/SIGTERM).
 //
 // One iteration (step_once), phase by phase — docs/loop.md numbers them the same way:
 //   1. compute the sleep: 0 if work is ready, posted or a signal is pending, else until the
@@ -15,11 +15,12 @@
 //      due at the clock reading of phase 3 and armed before the phase began; a timer armed or
 //      re-armed by a callback (interval 0) waits for the next iteration, one cancelled by an
 //      earlier callback is simply gone from the heap
-//   5. I/O: for each ready fd, look the watcher up again (an earlier callback may have
+//   5. the ready queue (NotFinished resumptions) as it was when the phase began: right after
+//      the timers, before I/O (docs/semantics.md [loop.phase.1])
+//   6. I/O: for each ready fd, look the watcher up again (an earlier callback may have
 //      unregistered it, or closed the fd and registered another one: generation check) and
 //      call it — read watcher first, then write watcher
-//   6. posted work from other threads (swapped out under the mutex, run without it)
-//   7. the ready queue (NotFinished resumptions) as it was when the phase began
+//   7. posted work from other threads (swapped out under the mutex, run without it)
 // An exception escaping a callback leaves the phase and the iteration; nothing is lost: due
 // timers stay in the heap, unrun posted and ready tasks are put back in front of newer ones,
 // and the fds of this batch are still ready (level-triggered) at the next epoll_wait. The
@@ -267,12 +268,12 @@ void Loop::step_once(bool may_block) {
     }
     // 4. timers
     timers_.fire_due(now_);
-    // 5. I/O
-    fds_.dispatch(events, n);
-    // 6. work posted from other threads
-    run_posted();
-    // 7. ready queue
+    // 5. ready queue
     run_ready();
+    // 6. I/O
+    fds_.dispatch(events, n);
+    // 7. work posted from other threads
+    run_posted();
 }
 
 // ---------------------------------------------------------------- active coroutines

@@ -49,14 +49,14 @@ public:
     /// Reads the clock and stores it as now().
     Clock::time_point refresh_now() noexcept { return now_ = Clock::now(); }
 
-    /// Queues `t` for the ready phase (7) of the next iteration that reaches it.
+    /// Queues `t` for the ready phase (5) of the next iteration that reaches it.
     void schedule(Task t);
-    /// Queues `t` from any thread for the posted phase (6) and wakes the loop. Thread-safe.
+    /// Queues `t` from any thread for the posted phase (7) and wakes the loop. Thread-safe.
     void post(Task t);
     /// Wakes the loop if it sleeps in epoll_wait. Thread-safe, async-signal-safe.
     void wakeup() noexcept;
 
-    /// The fd watchers (phase 5).
+    /// The fd watchers (phase 6).
     FdTable& fds() noexcept { return fds_; }
     /// SIGINT/SIGTERM handling, installed by main::run() for its duration.
     PosixSignals& posix_signals() noexcept { return signals_; }
@@ -94,7 +94,7 @@ private:
     /// How far the coarse clock may lag steady_clock (0: do not use the coarse clock).
     Duration coarse_slack_{};
     TimerHeap timers_;                      ///< phase 4
-    FdTable fds_{-1};                       ///< phase 5 (given the epoll fd in the constructor)
+    FdTable fds_{-1};                       ///< phase 6 (given the epoll fd in the constructor)
     PosixSignals signals_;                  ///< phase 3
     std::vector<Task> ready_;               ///< resumptions for the next ready phase
     std::vector<Task> ready_spare_;         ///< an empty buffer with capacity, reused by run_ready

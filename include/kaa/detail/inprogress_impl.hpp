@@ -9,10 +9,18 @@
 
 namespace kaa {
 
+namespace detail {
+/// Throws std::invalid_argument("kaa: <call> with a negative duration (-1.50 seconds)"): the
+/// wording of delay() and timeout() (src/delay.cpp).
+[[noreturn]] void throw_negative_duration(const char* call, std::chrono::nanoseconds d);
+}  // namespace detail
+
 template <class T>
 InProgress<T> InProgress<T>::timeout(std::chrono::nanoseconds t, std::function<void()> callback,
                                      bool abort) const {
     detail::assert_loop_thread("InProgress::timeout()");
+    (void)state();  // an empty handle throws std::logic_error before anything is allocated
+    if (t < std::chrono::nanoseconds::zero()) detail::throw_negative_duration("timeout()", t);
     // One context shared by the timer, the link from the source and the target's abort
     // listener. It keeps itself alive while the timer is armed; every path that ends the race
     // (source finished, timer fired, target aborted) disarms the timer and drops the link.
@@ -70,7 +78,9 @@ InProgress<T> InProgress<T>::timeout(std::chrono::nanoseconds t, std::function<v
                       std::chrono::duration<double>(c->after).count());
         if (c->abort && !c->source.finished()) {
             try {
-                c->source.abort(TimeoutException(text, c->source, c->source));
+                // Its origin is the timeout InProgress T, where the abort comes from
+                // (docs/semantics.md [ip.timeout.2]).
+                c->source.abort(TimeoutException(text, c->source, c->target));
             } catch (const InProgressAborted&) {
                 // kaa swallows an abort escaping the source's abort handlers.
             } catch (...) {

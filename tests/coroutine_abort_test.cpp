@@ -619,30 +619,18 @@ TEST(CoroutineAbort, ReentrantAbortDuringCascadeIsRefused) {
 
 // ------------------------------------------------------------------ error messages
 
-namespace {
-/// The message of the std::runtime_error `f` throws, or "" if it throws none.
-template <class F>
-std::string runtime_error_of(F f) {
-    try {
-        f();
-    } catch (const std::runtime_error& e) {
-        return e.what();
-    }
-    return "";
-}
-}  // namespace
-
 // The same wording as for a plain InProgress: the operation, then "coroutine already finished".
 TEST(CoroutineAbort, OperationsOnAFinishedCoroutineSayAlreadyFinished) {
     auto c = []() -> kaa::Coroutine<int> { co_return 1; }();
     ASSERT_TRUE(c.finished());
-    EXPECT_EQ(runtime_error_of([&] { c.abort(); }), "kaa: abort(): coroutine already finished");
+    EXPECT_EQ(kaa::test::runtime_error_of([&] { c.abort(); }),
+              "kaa: abort(): coroutine already finished");
     auto waiting = [](kaa::InProgress<> gate) -> kaa::Coroutine<> { co_await gate; };
     kaa::InProgress<> gate;
     auto d = waiting(gate);
     gate.finish();
     ASSERT_TRUE(d.finished());
-    EXPECT_EQ(runtime_error_of([&] { d.throw_exception(std::runtime_error("late")); }),
+    EXPECT_EQ(kaa::test::runtime_error_of([&] { d.throw_exception(std::runtime_error("late")); }),
               "kaa: throw_exception(): coroutine already finished");
 }
 
@@ -651,7 +639,7 @@ TEST(CoroutineAbort, AbortOfAnUnabortableCoroutineSaysWhy) {
     kaa::InProgress<> gate;
     auto c = [](kaa::InProgress<> gate) -> kaa::Coroutine<> { co_await gate; }(gate);
     c.set_abortable(false);
-    EXPECT_EQ(runtime_error_of([&] { c.abort(); }),
+    EXPECT_EQ(kaa::test::runtime_error_of([&] { c.abort(); }),
               "kaa: abort(): coroutine cannot be aborted: it was made unabortable "
               "(set_abortable(false), InProgressOptions{.abortable = false} or noabort())");
     EXPECT_FALSE(c.finished());

@@ -1462,48 +1462,37 @@ TEST(InProgressProtocol, InprogressOfASignalFinishesAtTheNextEmission) {
 
 // ====================================================================== error messages
 
-namespace {
-/// The message of the std::runtime_error `f` throws, or "" if it throws none.
-template <class F>
-std::string runtime_error_of(F f) {
-    try {
-        f();
-    } catch (const std::runtime_error& e) {
-        return e.what();
-    }
-    return "";
-}
-}  // namespace
-
 // One wording for "already finished": the operation, then "InProgress already finished".
 TEST(InProgress, OperationsOnAFinishedInProgressSayAlreadyFinished) {
     kaa::InProgress<int> ip;
     ip.finish(1);
-    EXPECT_EQ(runtime_error_of([&] { ip.finish(2); }),
+    EXPECT_EQ(kaa::test::runtime_error_of([&] { ip.finish(2); }),
               "kaa: finish(): InProgress already finished");
-    EXPECT_EQ(runtime_error_of([&] { ip.throw_exception(CustomError("late")); }),
+    EXPECT_EQ(kaa::test::runtime_error_of([&] { ip.throw_exception(CustomError("late")); }),
               "kaa: throw_exception(): InProgress already finished");
     ip.set_abortable(true);
-    EXPECT_EQ(runtime_error_of([&] { ip.abort(); }), "kaa: abort(): InProgress already finished");
+    EXPECT_EQ(kaa::test::runtime_error_of([&] { ip.abort(); }),
+              "kaa: abort(): InProgress already finished");
     kaa::InProgress<> v;
     v.finish();
-    EXPECT_EQ(runtime_error_of([&] { v.finish(); }), "kaa: finish(): InProgress already finished");
+    EXPECT_EQ(kaa::test::runtime_error_of([&] { v.finish(); }),
+              "kaa: finish(): InProgress already finished");
 }
 
 // abort() that cannot abort says why: no abort listener, made unabortable, or vetoed.
 TEST(InProgress, AbortThatCannotAbortSaysWhy) {
     kaa::InProgress<int> plain;
-    EXPECT_EQ(runtime_error_of([&] { plain.abort(); }),
+    EXPECT_EQ(kaa::test::runtime_error_of([&] { plain.abort(); }),
               "kaa: abort(): InProgress cannot be aborted: it has no abort listener "
               "(connect_abort()) and was not made abortable (set_abortable(true))");
     kaa::InProgress<int> shielded = plain.noabort();
     shielded.connect_abort([](const kaa::InProgressAborted&) {});
-    EXPECT_EQ(runtime_error_of([&] { shielded.abort(); }),
+    EXPECT_EQ(kaa::test::runtime_error_of([&] { shielded.abort(); }),
               "kaa: abort(): InProgress cannot be aborted: it was made unabortable "
               "(set_abortable(false), InProgressOptions{.abortable = false} or noabort())");
     kaa::InProgress<int> vetoing;
     vetoing.connect_abort([](const kaa::InProgressAborted&) { return false; });
-    EXPECT_EQ(runtime_error_of([&] { vetoing.abort(); }),
+    EXPECT_EQ(kaa::test::runtime_error_of([&] { vetoing.abort(); }),
               "kaa: abort(): InProgress cannot be aborted: an abort listener returned false");
     EXPECT_FALSE(plain.finished());
     EXPECT_FALSE(shielded.finished());

@@ -21,12 +21,24 @@
 #include <cstddef>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace kaa::test {
+
+/// The message of the std::runtime_error `f` throws, or "" if it throws none.
+template <class F>
+std::string runtime_error_of(F f) {
+    try {
+        f();
+    } catch (const std::runtime_error& e) {
+        return e.what();
+    }
+    return "";
+}
 
 /// Records report_exception() calls while alive; restores the previous handler when destroyed.
 /// messages() are kaa::describe_exception() strings: "TypeName: message".

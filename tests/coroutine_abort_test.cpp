@@ -908,3 +908,21 @@ TEST(CoroutineAbort, NoabortShieldsPendingAtLoopShutdownAreNotReported) {
     }
     EXPECT_EQ(reports.count(), 0u);
 }
+
+// [coro.abort.4]: the awaited InProgress that the abort names (e.inprogress(), a weak
+// reference) is still there when the body sees the abort, even if only the coroutine held it.
+TEST(CoroutineAbort, AbortNamesTheAwaitedInProgressEvenIfOnlyTheCoroutineHeldIt) {
+    bool valid = false;
+    bool finished = false;
+    auto c = [](bool* valid, bool* finished) -> kaa::Coroutine<> {
+        try {
+            co_await kaa::delay(5s);
+        } catch (const kaa::InProgressAborted& e) {
+            *valid = e.inprogress().valid();
+            *finished = *valid && e.inprogress().finished();
+        }
+    }(&valid, &finished);
+    c.abort();
+    EXPECT_TRUE(valid);
+    EXPECT_TRUE(finished);
+}

@@ -216,6 +216,9 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
     };
     std::vector<Link> below;
     std::exception_ptr delivered;
+    // What this coroutine awaited, held until its body has seen the abort: the exception names
+    // it only weakly (e.inprogress()), and nothing else may hold it (a delay()).
+    InProgressBase awaited;
     for (CoroutineBase* co = this;;) {
         InProgressBase prereq;
         CoroutineBase* next = nullptr;
@@ -254,6 +257,7 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
             d = e.retarget(prereq);
         }
         (co == this ? delivered : below.back().delivered) = std::move(d);
+        if (co == this) awaited = prereq;
         if (!next) break;
         below.push_back({std::move(prereq), next, nullptr});
         next->aborted_ = true;

@@ -43,7 +43,7 @@ ECHO_MAX_S=${ECHO_MAX_S:-60}
 PY=/usr/bin/python3  # Debian's python3: python3-uvloop is built for it; also runs the summary
 
 if [[ -z "${PEERS_DIR:-}" ]]; then
-    for d in "$ROOT/../shared/bench-peers" /work/shared/bench-peers; do
+    for d in "$ROOT/../shared/bench-peers"; do
         if [[ -f "$d/common.hpp" ]]; then PEERS_DIR=$(cd "$d" && pwd); break; fi
     done
 fi

@@ -226,6 +226,78 @@ kaa::Coroutine<> b4_sleepers(long n) {
          "ns/sleeper");
 }
 
+// ---------------------------------------------------------------- B8 abort and shutdown
+//
+// asio's b8: N coroutines parked on their own 1-hour timer (`co_await kaa::delay(1h)`), each
+// with cleanup code (a guard whose destructor counts live frames, a catch block). Abort: each
+// aborted through its own handle from the loop thread; the body catches the InProgressAborted
+// and returns; first abort() to the last body's end, ns per abort. Shutdown: N fresh parked
+// coroutines (fire and forget, no handle), main::stop() from the loop thread until run() has
+// returned; kaa unwinds every suspended frame (the abort is thrown in, the catch blocks and
+// destructors run), where asio destroys its frames without resuming them.
+
+struct B8State {
+    long n = 0;
+    long alive = 0;
+    long parked = 0;
+    long ended = 0;
+    std::int64_t tend = 0;
+};
+
+struct FrameGuard {
+    long* alive;
+    ~FrameGuard() { --*alive; }
+};
+
+kaa::Coroutine<> b8_abortee(B8State* s) {
+    FrameGuard guard{&s->alive};
+    ++s->alive;
+    try {
+        ++s->parked;
+        co_await kaa::delay(1h);
+        die("B8: a 1-hour delay fired");
+    } catch (const kaa::InProgressAborted&) {
+    }
+    if (++s->ended == s->n) s->tend = mono_ns();
+}
+
+kaa::Coroutine<> b8_abort(long n) {
+    B8State st;
+    st.n = n;
+    std::vector<kaa::Coroutine<>> handles;
+    handles.reserve(static_cast<std::size_t>(n));
+    const long base_kib = rss_now_kib();
+    for (long i = 0; i < n; ++i) handles.push_back(b8_abortee(&st));
+    if (st.parked != n) die("B8: not every coroutine parked");
+    const long parked_kib = rss_now_kib();
+    const std::int64_t t0 = mono_ns();
+    for (auto& h : handles) h.abort();
+    if (st.ended != n) die("B8: not every aborted coroutine ended");
+    handles.clear();
+    if (st.alive != 0) die("B8: frames left after the abort");
+    emit("B8_abort", static_cast<double>(st.tend - t0) / static_cast<double>(n), "ns");
+    emit("B8_abort_rss",
+         static_cast<double>(parked_kib - base_kib) * 1024.0 / static_cast<double>(n), "B");
+    co_return;
+}
+
+void b8_shutdown(long n) {
+    B8State st;
+    st.n = n;
+    std::int64_t t0 = 0;
+    kaa::OneShotTimer kick([&] {
+        for (long i = 0; i < n; ++i) b8_abortee(&st);  // fire and forget
+        if (st.parked != n) die("B8: not every coroutine parked");
+        t0 = mono_ns();
+        kaa::main::stop();
+    });
+    kick.start(0s);
+    kaa::main::run();
+    const std::int64_t t1 = mono_ns();
+    if (st.alive != 0) die("B8: frames left after the shutdown");
+    emit("B8_shutdown", static_cast<double>(t1 - t0) / 1e6, "ms");
+}
+
 // ---------------------------------------------------------------- B6 pool
 //
 // 200,000 trivial jobs (i * 2 + 1) through a kaa::ThreadPool of 4 workers, all submitted at
@@ -270,9 +342,9 @@ kaa::Coroutine<> b6_pool(long n) {
 
 void usage(const char* argv0) {
     std::fprintf(stderr,
-                 "usage: %s B1_spawn|B2_yield|B3_timers|B4_sleepers|B5_echo|B6_pool [N]\n"
+                 "usage: %s B1_spawn|B2_yield|B3_timers|B4_sleepers|B5_echo|B6_pool|B8_abort [N]\n"
                  "  defaults: B1 N=1000000, B2 N=10000000, B3 N=1000000, B4 N=100000, "
-                 "B6 N=200000\n",
+                 "B6 N=200000, B8 N=1000000\n",
                  argv0);
 }
 
@@ -315,6 +387,10 @@ int main(int argc, char** argv) {
 #else
         emit_na("B6_pool", "not_yet");
 #endif
+    } else if (is("B8_abort", "b8")) {
+        long n = count(1'000'000);
+        run_in_loop([n] { return b8_abort(n); });
+        b8_shutdown(n);
     } else {
         usage(argv[0]);
         return 2;

@@ -28,10 +28,7 @@ void InProgressBase::abort(const InProgressAborted& exc) {
 void InProgressBase::abort(std::exception_ptr exc) {
     // [ip.abort.2]: checked here, not later, where rethrowing a null pointer is undefined.
     if (!exc) throw std::invalid_argument("kaa: abort() with a null exception_ptr");
-    try {
-        std::rethrow_exception(exc);
-    } catch (const InProgressAborted&) {
-    } catch (...) {
+    if (!holds<InProgressAborted>(exc)) {
         throw std::invalid_argument(
             "kaa: exception must be an instance of InProgressAborted (or subclass thereof)");
     }
@@ -189,25 +186,45 @@ InProgressBase InProgressAborted::origin() const {
 
 std::exception_ptr InProgressAborted::clone_ptr() const { return std::make_exception_ptr(*this); }
 
+namespace {
+/// The copy clone_ptr() made, for the library to fill in before anyone else sees it.
+InProgressAborted& copied(const std::exception_ptr& copy) {
+    auto* e = detail::peek_exception<InProgressAborted>(copy);
+    if (!e) throw std::logic_error("kaa: clone_ptr() must return a copy of the same exception");
+    return *e;
+}
+detail::StateBase* state_or_null(const InProgressBase& ip) {
+    return ip.valid() ? &detail::Access::state(ip) : nullptr;
+}
+}  // namespace
+
 std::exception_ptr InProgressAborted::retarget(const InProgressBase& inprogress) const {
     std::exception_ptr copy = clone_ptr();
-    try {
-        std::rethrow_exception(copy);
-    } catch (InProgressAborted& e) {
-        e.inprogress_ = detail::WeakState(inprogress.valid() ? &detail::Access::state(inprogress)
-                                                             : nullptr);
-    }
+    copied(copy).inprogress_ = detail::WeakState(state_or_null(inprogress));
     return copy;
 }
 
 std::exception_ptr InProgressAborted::with_origin(const InProgressBase& origin) const {
     std::exception_ptr copy = clone_ptr();
-    try {
-        std::rethrow_exception(copy);
-    } catch (InProgressAborted& e) {
-        e.origin_ = detail::WeakState(origin.valid() ? &detail::Access::state(origin) : nullptr);
-    }
+    copied(copy).origin_ = detail::WeakState(state_or_null(origin));
     return copy;
 }
+
+namespace detail {
+std::exception_ptr abort_delivered_to(const std::exception_ptr& exc, StateBase* target,
+                                      StateBase* origin_if_unset) {
+    const auto* e = peek_exception<const InProgressAborted>(exc);
+    if (!e) return exc;
+    const bool retarget = !e->inprogress_.refers_to(target) &&
+                          !(target == nullptr && e->inprogress_.empty());
+    const bool set_origin = origin_if_unset && !e->origin_.alive();
+    if (!retarget && !set_origin) return exc;
+    std::exception_ptr copy = e->clone_ptr();
+    InProgressAborted& c = copied(copy);
+    if (retarget) c.inprogress_ = WeakState(target);
+    if (set_origin) c.origin_ = WeakState(origin_if_unset);
+    return copy;
+}
+}  // namespace detail
 
 }  // namespace kaa

@@ -95,15 +95,7 @@ namespace {
 // InProgressAborted (or subclass) is never reported: a coroutine that did not catch the abort
 // (or TimeoutException) of what it awaited, a noabort() shield or waitfor() target inheriting
 // one, the frames unwound at loop shutdown (asyncio does not report cancelled tasks either).
-[[gnu::noinline]] bool is_abort(const std::exception_ptr& e) noexcept {
-    try {
-        std::rethrow_exception(e);
-    } catch (const InProgressAborted&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
+bool is_abort(const std::exception_ptr& e) noexcept { return holds<InProgressAborted>(e); }
 }  // namespace
 
 // Inlined into last_release(): it runs once per state.
@@ -328,14 +320,8 @@ namespace {
 /// Calls `listeners` with the InProgressAborted in `exc`; returns false iff one returned false.
 bool call_abort_listeners(const StateBase& s, const std::vector<AbortListener>& listeners,
                           const std::exception_ptr& exc) {
-    const InProgressAborted* e = nullptr;
-    try {
-        std::rethrow_exception(exc);
-    } catch (const InProgressAborted& a) {
-        e = &a;
-    } catch (...) {
-        return true;
-    }
+    const InProgressAborted* e = peek_exception<const InProgressAborted>(exc);
+    if (!e) return true;
     // docs/semantics.md [ip.listen.3]: a listener disconnected by an earlier one of this
     // emission is skipped (while the InProgress is pending: one that an abort listener finished
     // keeps kaa's behaviour, the snapshot's listeners all run).
@@ -375,33 +361,15 @@ void StateBase::abort(std::exception_ptr exc) {
     AbortingScope aborting(*this);  // [ip.abort.7]: a re-entrant abort() is refused
     // [ip.abort.5]: the origin is never empty, not even for the abort listeners: an abort
     // without one comes from this InProgress (an abort passed on from another keeps its own).
-    try {
-        std::rethrow_exception(exc);
-    } catch (const InProgressAborted& e) {
-        if (!e.origin().valid()) exc = e.with_origin(self);
-    } catch (...) {
+    if (const auto* e = peek_exception<const InProgressAborted>(exc); e && !e->origin().valid()) {
+        exc = e->with_origin(self);
     }
     if (!emit_abort(exc)) throw_abort_vetoed("InProgress");
     if (finished()) return;  // an abort listener finished it
-    // Re-target: the delivered exception names this InProgress, keeping the origin.
-    std::exception_ptr delivered = exc;
-    try {
-        std::rethrow_exception(exc);
-    } catch (const InProgressAborted& e) {
-        if (!(e.inprogress() == self)) {
-            delivered = e.retarget(self);
-        }
-        if (!e.origin().valid()) {
-            try {
-                std::rethrow_exception(delivered);
-            } catch (const InProgressAborted& d) {
-                delivered = d.with_origin(self);
-            }
-        }
-    }
     // An explicit abort is not an error nobody saw: it is never reported as unhandled.
     handled_ = true;
-    fail(delivered);
+    // Re-target: the delivered exception names this InProgress, keeping the origin.
+    fail(abort_delivered_to(exc, this, this));
 }
 
 void StateBase::throw_exception(std::exception_ptr error) {
@@ -462,6 +430,18 @@ WeakState::WeakState(const WeakState& o) : ctl_(o.ctl_) {
 
 WeakState::~WeakState() {
     if (ctl_ && ctl_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete ctl_;
+}
+
+bool WeakState::refers_to(const StateBase* s) const noexcept {
+    // A live state's weak control never changes once made, so comparing controls needs no lock.
+    const StateExtra* x = s ? s->extra_if() : nullptr;
+    return ctl_ && x && x->weak == ctl_;
+}
+
+bool WeakState::alive() const {
+    StateBase* s = lock();
+    if (s) s->release();
+    return s != nullptr;
 }
 
 StateBase* WeakState::lock() const {

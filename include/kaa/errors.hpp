@@ -14,6 +14,8 @@
 // Threads: exception objects are values and may be read on any thread; the handler is global and
 // may be called from any thread (it is called where the last handle of an InProgress dies).
 
+#include <kaa/detail/exception_peek.hpp>
+
 #include <exception>
 #include <functional>
 #include <memory>
@@ -28,6 +30,12 @@ class InProgressBase;
 namespace detail {
 class StateBase;
 struct WeakControl;
+/// The abort in `exc` (an InProgressAborted) as delivered to `target`: names `target` as its
+/// inprogress(), keeps its origin, or sets it to `origin_if_unset` when it has none (or it
+/// died). Returns `exc` itself when nothing changes, else one copy; never throws an exception
+/// to find out (see peek_exception()). `exc` holding anything else is returned unchanged.
+std::exception_ptr abort_delivered_to(const std::exception_ptr& exc, StateBase* target,
+                                      StateBase* origin_if_unset);
 
 /// A weak reference to an InProgress state; upgrading gives an empty handle once it is gone.
 class WeakState {
@@ -44,6 +52,10 @@ public:
     /// The state with one more strong reference, or nullptr if it is gone or was never set.
     StateBase* lock() const;
     bool empty() const { return ctl_ == nullptr; }
+    /// Whether this refers to `s` (alive: the caller holds a reference to it). No lock taken.
+    bool refers_to(const StateBase* s) const noexcept;
+    /// Whether the state is still alive (lock() would succeed).
+    bool alive() const;
 
 private:
     WeakControl* ctl_ = nullptr;
@@ -84,6 +96,8 @@ protected:
     detail::WeakState inprogress_;
     detail::WeakState origin_;
     friend class InProgressBase;
+    friend std::exception_ptr detail::abort_delivered_to(const std::exception_ptr&,
+                                                         detail::StateBase*, detail::StateBase*);
 };
 
 // Subclasses of InProgressAborted put this in their body so that retargeting keeps their type.
@@ -135,14 +149,7 @@ void report_exception(std::exception_ptr error, std::string_view context) noexce
 /// True if `error` holds an exception of type E or of a type derived from it.
 template <class E>
 bool holds(const std::exception_ptr& error) noexcept {
-    if (!error) return false;
-    try {
-        std::rethrow_exception(error);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
+    return detail::peek_exception<const E>(error) != nullptr;
 }
 
 /// "TypeName: message" for any exception (std::exception, BaseException or other).

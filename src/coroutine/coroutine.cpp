@@ -22,14 +22,8 @@ namespace kaa::detail {
 thread_local constinit NextCoroutineSetup t_next_setup;
 
 bool is_exact_abort(const std::exception_ptr& e) noexcept {
-    if (!e) return false;
-    try {
-        std::rethrow_exception(e);
-    } catch (const InProgressAborted& a) {
-        return typeid(a) == typeid(InProgressAborted);
-    } catch (...) {
-        return false;
-    }
+    const auto* a = peek_exception<const InProgressAborted>(e);
+    return a && typeid(*a) == typeid(InProgressAborted);
 }
 
 // ---------------------------------------------------------------- CoroutineBase
@@ -187,14 +181,12 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
     InProgressBase me = strong(self_);
 
     // The origin is the coroutine abort() was first called on.
-    try {
-        std::rethrow_exception(exc);
-    } catch (const InProgressAborted& e) {
-        if (!e.origin().valid()) exc = e.with_origin(me);
-    } catch (...) {
+    const auto* abort_exc = peek_exception<const InProgressAborted>(exc);
+    if (!abort_exc) {
         throw std::invalid_argument(
             "kaa: exception must be an instance of InProgressAborted (or subclass thereof)");
     }
+    if (!abort_exc->origin().valid()) exc = abort_exc->with_origin(me);
 
     // From here on the coroutine counts as aborted: a re-entrant abort() or throw_exception()
     // (from a listener of what the cascade below aborts) is refused, and nothing resumes it
@@ -250,12 +242,8 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
             // What it awaited finished; its resumption is still to come ([coro.abort.6]).
             prereq = co->rare_->resumed_from;
         }
-        std::exception_ptr d = exc;
-        try {
-            std::rethrow_exception(exc);
-        } catch (const InProgressAborted& e) {
-            d = e.retarget(prereq);
-        }
+        std::exception_ptr d =
+            abort_delivered_to(exc, prereq.valid() ? &Access::state(prereq) : nullptr, nullptr);
         (co == this ? delivered : below.back().delivered) = std::move(d);
         if (co == this) awaited = prereq;
         if (!next) break;

@@ -33,11 +33,7 @@ void run_main_thread_job(ThreadJob* job) {
 namespace {
 
 bool emit_abort_signal(Signal<const InProgressAborted&>& signal, const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const InProgressAborted& a) {
-        return signal.emit(a);
-    }
+    if (const auto* a = peek_exception<const InProgressAborted>(e)) return signal.emit(*a);
     return true;  // not reached: the exception is always an InProgressAborted
 }
 
@@ -54,22 +50,11 @@ void thread_abort(StateBase& s, ThreadJob& job, std::exception_ptr exc) {
     if (s.finished()) return;  // an abort listener finished it
 
     // The delivered exception names this InProgress; its origin is kept (or set to it).
-    std::exception_ptr delivered = exc;
-    try {
-        std::rethrow_exception(exc);
-    } catch (const InProgressAborted& e) {
-        if (!(e.inprogress() == self)) delivered = e.retarget(self);
-        if (!e.origin().valid()) {
-            try {
-                std::rethrow_exception(delivered);
-            } catch (const InProgressAborted& d) {
-                delivered = d.with_origin(self);
-            }
-        }
-    } catch (...) {
+    if (!holds<InProgressAborted>(exc)) {
         throw std::invalid_argument(
             "kaa: exception must be an instance of InProgressAborted (or subclass thereof)");
     }
+    std::exception_ptr delivered = abort_delivered_to(exc, &s, &s);
 
     std::exception_ptr signal_error;
     if (!job.job_cancel() && job.job_phase() == JobPhase::running) {

@@ -278,15 +278,8 @@ private:
         StateBase& s = Access::state(ip);
         if (s.status() != StateBase::failed) return;
         s.handled_ = true;
-        std::exception_ptr e = s.error_;
-        try {
-            std::rethrow_exception(e);
-        } catch (const InProgressAborted& a) {
-            // The coroutine sees the abort as an abort of what it awaited ([coro.await.4]).
-            if (!(a.inprogress() == ip)) e = a.retarget(ip);
-        } catch (...) {
-        }
-        std::rethrow_exception(e);
+        // The coroutine sees an abort as an abort of what it awaited ([coro.await.4]).
+        std::rethrow_exception(abort_delivered_to(s.error_, &s, nullptr));
     }
 };
 

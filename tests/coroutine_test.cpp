@@ -555,3 +555,92 @@ TEST(Coroutine, IntervalIsAFixedRateCountedFromThePreviousResumption) {
         EXPECT_EQ(step % std::chrono::nanoseconds(60ms), 0ns) << "resumption " << i;
     }
 }
+
+// ---------------------------------------------------------------- loop shutdown ([coro.life.3])
+
+namespace {
+struct ShutdownProbe {
+    int destroyed = 0;
+    int caught = 0;
+    int after_await = 0;
+};
+kaa::Coroutine<> probed_wait(kaa::InProgress<> never, ShutdownProbe* p) {
+    struct Guard {
+        ShutdownProbe* p;
+        ~Guard() { ++p->destroyed; }
+    } guard{p};
+    try {
+        co_await never;
+        ++p->after_await;
+    } catch (const kaa::InProgressAborted&) {
+        ++p->caught;
+    }
+}
+}  // namespace
+
+// [coro.life.3]: a suspended coroutine nothing holds is destroyed at loop shutdown: its
+// destructors run, no exception is thrown into it (no catch block, no code after the await),
+// and its InProgress fails with the shutdown abort, which is not reported.
+TEST(CoroutineShutdown, UnheldSuspendedFrameIsDestroyedWithoutAThrow) {
+    kaa::test::ReportCapture reports;
+    ShutdownProbe p;
+    kaa::InProgress<> never;
+    std::string failure;
+    int abort_listener_calls = 0;
+    {
+        auto c = probed_wait(never, &p);
+        c.connect_abort([&](const kaa::InProgressAborted&) {
+            ++abort_listener_calls;
+            return true;
+        });
+        c.connect_both([] {},
+                       [&](std::exception_ptr e) {
+                           failure = kaa::describe_exception(e);
+                           return true;
+                       });
+    }  // no handle left: the frame holds itself
+    kaa::main::post([] { kaa::main::stop(); });
+    kaa::main::run();
+    EXPECT_EQ(p.destroyed, 1);
+    EXPECT_EQ(p.caught, 0);
+    EXPECT_EQ(p.after_await, 0);
+    EXPECT_NE(failure.find("main loop shut down"), std::string::npos) << failure;
+    EXPECT_EQ(abort_listener_calls, 1);
+    EXPECT_FALSE(never.finished());  // not abortable: left alone
+    EXPECT_EQ(reports.count(), 0u);
+}
+
+// [coro.life.3]: a suspended coroutine a handle still refers to is unwound at shutdown (the
+// abort is thrown at its suspension point), so its cleanup runs then, not when the handle goes.
+TEST(CoroutineShutdown, HeldSuspendedFrameIsUnwoundAtShutdown) {
+    kaa::test::ReportCapture reports;
+    ShutdownProbe p;
+    kaa::InProgress<> never;
+    auto c = probed_wait(never, &p);
+    kaa::main::post([] { kaa::main::stop(); });
+    kaa::main::run();
+    EXPECT_EQ(p.caught, 1);
+    EXPECT_EQ(p.destroyed, 1);  // locals are gone although `c` lives on
+    EXPECT_TRUE(c.finished());
+    EXPECT_EQ(reports.count(), 0u);
+}
+
+// [coro.life.3], [coro.abort.4]: at shutdown what a destroyed frame awaited is aborted if nothing
+// else waits for it (a delay's timer is cancelled, its InProgress fails).
+TEST(CoroutineShutdown, AwaitedDelayOfADestroyedFrameIsAborted) {
+    kaa::InProgress<> d = kaa::delay(1h);
+    ShutdownProbe p;
+    [](kaa::InProgress<> d, ShutdownProbe* p) -> kaa::Coroutine<> {
+        ShutdownProbe* q = p;
+        struct Guard {
+            ShutdownProbe* p;
+            ~Guard() { ++p->destroyed; }
+        } guard{q};
+        co_await d;
+    }(d, &p);
+    kaa::main::post([] { kaa::main::stop(); });
+    kaa::main::run();
+    EXPECT_EQ(p.destroyed, 1);
+    // Only the test's handle waits no more: the coroutine was the only waiter, so it is aborted.
+    EXPECT_TRUE(d.failed());
+}

@@ -169,12 +169,12 @@ bool CoroutineBase::fail_at_end() {
     return false;
 }
 
-void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
+void CoroutineBase::abort_coroutine(std::exception_ptr exc) {
     if (!exc) throw std::invalid_argument("kaa: abort() with a null exception_ptr");
     StateBase& s = *self_;
     if (done_ || s.finished()) throw std::runtime_error("kaa: abort(): coroutine already finished");
     if (aborted_) throw std::runtime_error("kaa: abort(): coroutine is already being aborted");
-    if (!force && !s.abortable()) throw_not_abortable(s, "coroutine");
+    if (!s.abortable()) throw_not_abortable(s, "coroutine");
     if (!suspended_ && !deferred_) {
         throw std::runtime_error("kaa: a coroutine cannot abort itself while it runs");
     }
@@ -274,7 +274,7 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc, bool force) {
     if (body_error_) {
         std::exception_ptr e = std::move(body_error_);
         body_error_ = nullptr;
-        if (!force) std::rethrow_exception(e);
+        std::rethrow_exception(e);
     }
 }
 
@@ -344,20 +344,82 @@ void CoroutineBase::take_next_setup() {
     if (setup.interval > Duration::zero()) rare().interval = setup.interval;
 }
 
-void CoroutineBase::unwind_hook(ActiveNode* n) noexcept {
-    static_cast<CoroutineBase*>(n)->shutdown_unwind();
+void CoroutineBase::unwind_hook(ActiveNode* n, UnwindPhase phase) noexcept {
+    auto* co = static_cast<CoroutineBase*>(n);
+    if (phase == UnwindPhase::detach) {
+        co->shutdown_detach();
+    } else {
+        co->shutdown_end();
+    }
 }
 
-void CoroutineBase::shutdown_unwind() noexcept {
-    if (done_ || aborted_) return;
+namespace {
+std::exception_ptr shutdown_exception(const InProgressBase& me) {
+    return std::make_exception_ptr(InProgressAborted("kaa: main loop shut down", me, me));
+}
+}  // namespace
+
+void CoroutineBase::shutdown_detach() noexcept {
+    // [coro.life.3] A frame whose body runs (the loop was stopped from inside it, or it waits in
+    // a nested wait()) is left to finish by itself.
+    if (done_ || aborted_ || (!suspended_ && !deferred_)) return;
+    aborted_ = true;  // never resumed again, and abort()/throw_exception() are refused
+    closed_at_shutdown_ = true;
+    cancel_pending_resumption();
+    if (!awaiting_) return;
+    InProgressBase prereq = strong(awaiting_);
+    awaiting_->unlink_listener(awaiting_node_);
+    awaiting_ = nullptr;
+    awaiting_node_ = nullptr;
+    // [coro.abort.4] What it awaited is aborted if nothing else waits for it; a suspended
+    // coroutine is left to its own turn of the shutdown (it is in the registry too).
+    if (prereq.finished() || prereq.count() != 0 || !prereq.abortable()) return;
+    if (auto* co = dynamic_cast<CoroutineBase*>(&Access::state(prereq));
+        co && (co->suspended_ || co->deferred_)) {
+        return;
+    }
+    try {
+        prereq.abort(shutdown_exception(strong(self_)));
+    } catch (const InProgressAborted&) {
+        // The awaited InProgress did not catch it: its own outcome.
+    } catch (...) {
+        report_exception(std::current_exception(), "Exception while aborting");
+    }
+}
+
+void CoroutineBase::shutdown_end() noexcept {
+    if (!closed_at_shutdown_ || done_) return;
+    StateBase& s = *self_;
+    std::exception_ptr exc;
     try {
         InProgressBase me = strong(self_);
-        abort_coroutine(
-            std::make_exception_ptr(InProgressAborted("kaa: main loop shut down", me, me)),
-            /*force=*/true);
+        exc = shutdown_exception(me);
     } catch (...) {
-        // A frame that is running (shutdown from inside its body) is left to finish by itself.
+        report_exception(std::current_exception(), "Exception while ending a coroutine");
+        return;
     }
+    if (!s.sole_reference()) {
+        // Held elsewhere (a handle, maybe the frame's own): unwound now, as abort() does; the
+        // body runs to its end and the InProgress fails with what it let through.
+        rare().abort_exc = exc;
+        rare_->pending_abort = std::move(exc);
+        resume_now();
+        body_error_ = nullptr;  // an abort or whatever the cleanup threw: not reported
+        return;
+    }
+    done_ = true;
+    try {
+        // [coro.abort.9] The abort listeners are called once; an abort is never reported.
+        try {
+            s.emit_abort(exc);
+        } catch (const BaseException&) {
+        }
+        s.handled_ = true;
+        if (!s.finished()) s.fail(std::move(exc));
+    } catch (...) {
+        report_exception(std::current_exception(), "Exception while ending a coroutine");
+    }
+    s.release();  // the frame's own and last reference: destroys the frame
 }
 
 }  // namespace kaa::detail

@@ -282,6 +282,14 @@ void Loop::shutdown_active() {
     // Move the registry into a local list first and unwind from there: each unwind may end
     // other frames (they unlink themselves from the local list) or start new ones (they go to
     // the registry and are handled in the next round). Rounds, not frames, are bounded.
+    // Each node moves to `detached` before its detach call, so the calls may unlink any node
+    // (from either list) or destroy it; the end pass takes what is still in `detached`.
+    auto link_front = [](ActiveNode& list, ActiveNode* n) {
+        n->prev = &list;
+        n->next = list.next;
+        list.next->prev = n;
+        list.next = n;
+    };
     for (int round = 0; round < 100 && active_.next != &active_; ++round) {
         ActiveNode local{&local, &local};
         local.next = active_.next;
@@ -289,10 +297,17 @@ void Loop::shutdown_active() {
         local.next->prev = &local;
         local.prev->next = &local;
         active_.next = active_.prev = &active_;
-        while (local.next != &local) {
-            ActiveNode* n = local.next;
+        ActiveNode detached{&detached, &detached};
+        while (local.prev != &local) {
+            ActiveNode* n = local.prev;  // oldest first: the registry links at the front
             unregister_active(n);
-            n->unwind(n);
+            link_front(detached, n);
+            n->unwind(n, UnwindPhase::detach);
+        }
+        while (detached.next != &detached) {
+            ActiveNode* n = detached.next;
+            unregister_active(n);
+            n->unwind(n, UnwindPhase::end);
         }
     }
 }
@@ -340,7 +355,7 @@ void drain_inline() noexcept {
 void io_register(IoWatcher* w, int fd, bool write) { Loop::instance().fds().add(w, fd, write); }
 void io_unregister(IoWatcher* w) noexcept { Loop::instance().fds().remove(w); }
 
-void register_active(ActiveNode* n, void (*unwind)(ActiveNode*) noexcept) noexcept {
+void register_active(ActiveNode* n, void (*unwind)(ActiveNode*, UnwindPhase) noexcept) noexcept {
     n->unwind = unwind;
     ActiveNode& head = Loop::instance().active_head();
     n->next = head.next;

@@ -107,7 +107,7 @@ public:
     }
 
     /// kaa's coroutine abort ([coro.abort]); throws to the caller what the body did not catch.
-    void abort_coroutine(std::exception_ptr exc, bool force = false);
+    void abort_coroutine(std::exception_ptr exc);
     /// Closes the coroutine from outside (throw_exception on a running coroutine): cleanup runs
     /// and the InProgress fails with `error`.
     void close_with(std::exception_ptr error);
@@ -175,11 +175,18 @@ public:
     bool suspended_ = false;     ///< at a suspension point (not running, not deferred)
     bool ready_queued_ = false;  ///< at NotFinished with interval 0: queued in the ready queue
     bool done_ = false;
+    bool closed_at_shutdown_ = false;  ///< detached at loop shutdown: to be ended ([coro.life.3])
 
-    /// The registry's unwind function for coroutine frames: calls shutdown_unwind().
-    static void unwind_hook(ActiveNode* n) noexcept;
-    /// Throws the shutdown exception into the suspended frame (called at loop shutdown).
-    void shutdown_unwind() noexcept;
+    /// The registry's unwind function for coroutine frames: shutdown_detach(), shutdown_end().
+    static void unwind_hook(ActiveNode* n, UnwindPhase phase) noexcept;
+    /// Loop shutdown, first pass: a suspended (or queued) frame stops waiting and will never be
+    /// resumed; what it awaited is aborted if nothing else waits for it.
+    void shutdown_detach() noexcept;
+    /// Loop shutdown, second pass: the InProgress fails with InProgressAborted("kaa: main loop
+    /// shut down"). A frame nothing else holds is destroyed (its locals' destructors run);
+    /// one a handle still refers to is unwound: the exception is thrown at its suspension
+    /// point, so that its cleanup runs now and not whenever (if ever) that handle goes.
+    void shutdown_end() noexcept;
 
     /// The rare part, allocated on first use.
     CoroutineRare& rare() {

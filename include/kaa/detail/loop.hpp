@@ -162,18 +162,26 @@ std::function<bool()> bind_weak_loop_callback(std::weak_ptr<O> owner, F f, Bound
     return weak_loop_callable(std::move(owner), std::move(f), std::move(bound)...);
 }
 
-/// Registry of running coroutines so that loop shutdown can unwind suspended frames.
+/// The two passes of the shutdown over the registry of suspended frames.
+enum class UnwindPhase : unsigned char {
+    detach,  ///< first pass, every node: stop waiting for anything (no outcome delivered yet)
+    end,     ///< second pass, every node still registered: end the frame
+};
+
+/// Registry of running coroutines so that loop shutdown can end suspended frames.
 struct ActiveNode {
     ActiveNode* prev = nullptr;
     ActiveNode* next = nullptr;
-    /// Set by register_active(): called once at loop shutdown (after unlinking the node) to
-    /// end the suspended frame the node is part of (a coroutine throws the shutdown exception
-    /// into it). The reactor knows nothing else of what it unwinds.
-    void (*unwind)(ActiveNode*) noexcept = nullptr;
+    /// Set by register_active(): called at loop shutdown, once per phase, with the node
+    /// unlinked from the registry: first `detach` for every node, then `end` for every node
+    /// still linked (a node that unregisters in between is not ended). Two passes, so that no
+    /// frame is woken by the end of another (a coroutine detaches from what it awaits, then
+    /// its frame is closed). The reactor knows nothing else of what it ends.
+    void (*unwind)(ActiveNode*, UnwindPhase) noexcept = nullptr;
 };
-/// Links `n` into the registry (at the front), to be ended by `unwind(n)` at loop shutdown
+/// Links `n` into the registry (at the front), to be ended by `unwind(n, …)` at loop shutdown
 /// unless it unregisters first.
-void register_active(ActiveNode* n, void (*unwind)(ActiveNode*) noexcept) noexcept;
+void register_active(ActiveNode* n, void (*unwind)(ActiveNode*, UnwindPhase) noexcept) noexcept;
 /// Unlinks `n` from whatever list holds it; idempotent.
 inline void unregister_active(ActiveNode* n) noexcept {
     if (!n->prev) return;

@@ -174,6 +174,8 @@ public:
     }
     /// Increments the strong count unless it already reached zero (weak upgrade).
     bool try_add_ref() noexcept;
+    /// Whether exactly one strong reference exists (a frame's own, when nothing else holds it).
+    bool sole_reference() const noexcept { return refs_.load(std::memory_order_acquire) == 1; }
 
     Status status() const noexcept { return status_.load(std::memory_order_acquire); }
     bool finished() const noexcept { return status() != pending; }

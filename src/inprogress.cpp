@@ -225,6 +225,18 @@ std::exception_ptr abort_delivered_to(const std::exception_ptr& exc, StateBase* 
     if (set_origin) c.origin_ = WeakState(origin_if_unset);
     return copy;
 }
+
+std::exception_ptr abort_as_failed_or_delivered(const std::exception_ptr& exc, StateBase* target) {
+    if (target && target->status() == StateBase::failed) {
+        const auto* failed = peek_exception<const InProgressAborted>(target->error_);
+        const auto* e = peek_exception<const InProgressAborted>(exc);
+        if (failed && e && failed->inprogress_.refers_to(target) &&
+            failed->origin_.same_as(e->origin_)) {
+            return target->error_;
+        }
+    }
+    return abort_delivered_to(exc, target, nullptr);
+}
 }  // namespace detail
 
 }  // namespace kaa

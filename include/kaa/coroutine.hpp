@@ -99,7 +99,8 @@ public:
             this->post_abort_from_thread([self = *this]() mutable { self.abort(); });
             return;
         }
-        abort(InProgressAborted("Coroutine aborted", *this, *this));
+        base().abort_coroutine(
+            std::make_exception_ptr(InProgressAborted("Coroutine aborted", *this, *this)));
     }
     /// Aborts with `exc` (its origin is set to this coroutine if empty). Thread-safe, as abort().
     void abort(const InProgressAborted& exc) {

@@ -36,6 +36,9 @@ struct WeakControl;
 /// to find out (see peek_exception()). `exc` holding anything else is returned unchanged.
 std::exception_ptr abort_delivered_to(const std::exception_ptr& exc, StateBase* target,
                                       StateBase* origin_if_unset);
+/// abort_delivered_to(exc, target, nullptr), but if `target` already failed with the abort
+/// `exc` delivered to it (it names `target`, same origin), that exception itself: no copy.
+std::exception_ptr abort_as_failed_or_delivered(const std::exception_ptr& exc, StateBase* target);
 
 /// A weak reference to an InProgress state; upgrading gives an empty handle once it is gone.
 class WeakState {
@@ -56,6 +59,8 @@ public:
     bool refers_to(const StateBase* s) const noexcept;
     /// Whether the state is still alive (lock() would succeed).
     bool alive() const;
+    /// Whether both refer to the same state (or both to none). No lock taken.
+    bool same_as(const WeakState& o) const noexcept { return ctl_ == o.ctl_; }
 
 private:
     WeakControl* ctl_ = nullptr;
@@ -65,13 +70,17 @@ private:
 /// Root of kaa's control-flow exceptions; deliberately not a std::exception.
 class BaseException {
 public:
-    explicit BaseException(std::string message = {}) : message_(std::move(message)) {}
+    explicit BaseException(std::string message = {})
+        : message_(message.empty() ? nullptr
+                                   : std::make_shared<const std::string>(std::move(message))) {}
     virtual ~BaseException() = default;
     /// The message given at construction.
-    virtual const char* what() const noexcept { return message_.c_str(); }
+    virtual const char* what() const noexcept { return message_ ? message_->c_str() : ""; }
 
 private:
-    std::string message_;
+    // Shared and immutable: the library copies abort exceptions as they travel (retargeted,
+    // given an origin), and a copy must not cost a string allocation.
+    std::shared_ptr<const std::string> message_;
 };
 
 /// Thrown where an InProgress was aborted: at a coroutine's suspension point, by result(), wait().
@@ -98,6 +107,8 @@ protected:
     friend class InProgressBase;
     friend std::exception_ptr detail::abort_delivered_to(const std::exception_ptr&,
                                                          detail::StateBase*, detail::StateBase*);
+    friend std::exception_ptr detail::abort_as_failed_or_delivered(const std::exception_ptr&,
+                                                                   detail::StateBase*);
 };
 
 // Subclasses of InProgressAborted put this in their body so that retargeting keeps their type.

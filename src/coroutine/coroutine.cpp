@@ -243,7 +243,7 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc) {
             prereq = co->rare_->resumed_from;
         }
         std::exception_ptr d =
-            abort_delivered_to(exc, prereq.valid() ? &Access::state(prereq) : nullptr, nullptr);
+            abort_as_failed_or_delivered(exc, prereq.valid() ? &Access::state(prereq) : nullptr);
         (co == this ? delivered : below.back().delivered) = std::move(d);
         if (co == this) awaited = prereq;
         if (!next) break;

@@ -103,8 +103,8 @@ bool is_abort(const std::exception_ptr& e) noexcept { return holds<InProgressAbo
     if (status() == failed && !handled_.load() && !is_abort(error_)) {
         report_exception(error_, "Unhandled InProgress exception");
     }
-    if (extra_ && extra_->weak) {
-        WeakControl* w = extra_->weak;
+    if (weak_) {
+        WeakControl* w = weak_;
         {
             std::lock_guard lock(weak_mutex());
             w->target = nullptr;
@@ -136,12 +136,11 @@ StateExtra& StateBase::extra() {
 
 WeakControl* StateBase::weak_control() {
     std::lock_guard lock(weak_mutex());
-    StateExtra& x = extra();
-    if (!x.weak) {
-        x.weak = new WeakControl;
-        x.weak->target = this;
+    if (!weak_) {
+        weak_ = new WeakControl;
+        weak_->target = this;
     }
-    return x.weak;
+    return weak_;
 }
 
 void StateBase::add_listener(Listener* l) {
@@ -434,8 +433,7 @@ WeakState::~WeakState() {
 
 bool WeakState::refers_to(const StateBase* s) const noexcept {
     // A live state's weak control never changes once made, so comparing controls needs no lock.
-    const StateExtra* x = s ? s->extra_if() : nullptr;
-    return ctl_ && x && x->weak == ctl_;
+    return ctl_ && s && s->weak_if() == ctl_;
 }
 
 bool WeakState::alive() const {

@@ -118,7 +118,6 @@ struct AbortListener {
 /// The rarely used parts of a state, allocated on first use to keep the common state small.
 struct StateExtra {
     std::vector<AbortListener> abort_listeners;
-    WeakControl* weak = nullptr;
     std::shared_ptr<InProgressStatus> progress;
     bool aborting = false;  ///< inside abort() (see AbortingScope)
 };
@@ -165,9 +164,9 @@ public:
 
     void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
     void release() noexcept {
-        // The sole reference, and no weak one (in extra_) that could revive it: nobody else can
-        // touch the count, so the last release needs no read-modify-write.
-        if ((refs_.load(std::memory_order_acquire) == 1 && !extra_) ||
+        // The sole reference, and no weak one that could revive it: nobody else can touch the
+        // count, so the last release needs no read-modify-write.
+        if ((refs_.load(std::memory_order_acquire) == 1 && !weak_) ||
             refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
             last_release();
         }
@@ -225,6 +224,8 @@ public:
     StateExtra& extra();
     StateExtra* extra_if() const noexcept { return extra_.get(); }
     WeakControl* weak_control();
+    /// The weak control block if one was made (no lock: it never changes once made).
+    WeakControl* weak_if() const noexcept { return weak_; }
 
     std::exception_ptr error_;
     /// The exception was consumed; do not report it. Atomic: a thread blocked in wait() may
@@ -279,6 +280,9 @@ private:
         StateBase* next_dead_;      ///< link in the per-thread queue of states to finalise
     };
     std::unique_ptr<StateExtra> extra_;
+    /// Weak references' control block, made on demand (InProgressAborted names states weakly;
+    /// aborts make one per aborted state, so it is kept out of extra_: one allocation less).
+    WeakControl* weak_ = nullptr;
 };
 
 /// A state with a typed value. T = void stores nothing.

@@ -6,6 +6,7 @@
 #include <kaa/inprogress.hpp>
 
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -353,10 +354,46 @@ bool StateBase::emit_abort(const std::exception_ptr& exc) {
     return call_abort_listeners(*this, listeners, exc);
 }
 
+namespace {
+thread_local int t_abort_nesting = 0;
+thread_local bool t_running_deferred_aborts = false;
+thread_local std::deque<std::pair<StateRef, std::exception_ptr>>* t_deferred_aborts = nullptr;
+}  // namespace
+
+bool abort_deferred_if_deep(StateBase& s, const std::exception_ptr& exc) {
+    if (t_abort_nesting < kMaxAbortNesting) return false;
+    if (!t_deferred_aborts)
+        t_deferred_aborts = new std::deque<std::pair<StateRef, std::exception_ptr>>();
+    t_deferred_aborts->emplace_back(StateRef(&s), exc);
+    return true;
+}
+
+AbortNesting::AbortNesting() noexcept { ++t_abort_nesting; }
+
+AbortNesting::~AbortNesting() {
+    if (--t_abort_nesting != 0 || t_running_deferred_aborts || !t_deferred_aborts) return;
+    t_running_deferred_aborts = true;
+    while (!t_deferred_aborts->empty()) {
+        auto [s, exc] = std::move(t_deferred_aborts->front());
+        t_deferred_aborts->pop_front();
+        if (s->finished()) continue;  // ended meanwhile (by an abort of its own chain)
+        try {
+            s->abort(exc);
+        } catch (const InProgressAborted&) {
+            // The aborted object did not catch it: its outcome, as when called inline.
+        } catch (...) {
+            report_exception(std::current_exception(), "Exception while aborting");
+        }
+    }
+    t_running_deferred_aborts = false;
+}
+
 void StateBase::abort(std::exception_ptr exc) {
     if (finished()) throw std::runtime_error("kaa: abort(): InProgress already finished");
     InProgressBase self = detail::Access::share<InProgressBase>(this);
     if (!abortable()) throw_not_abortable(*this, "InProgress");
+    if (abort_deferred_if_deep(*this, exc)) return;
+    AbortNesting nesting;
     AbortingScope aborting(*this);  // [ip.abort.7]: a re-entrant abort() is refused
     // [ip.abort.5]: the origin is never empty, not even for the abort listeners: an abort
     // without one comes from this InProgress (an abort passed on from another keeps its own).

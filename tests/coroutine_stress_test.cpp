@@ -358,3 +358,46 @@ TEST(CoroutineStress, NotFinishedResumptionsDoNotAllocate) {
     EXPECT_EQ(c.result(), 1000);
     EXPECT_EQ(n, 0);
 }
+
+namespace {
+/// Awaits `inner.timeout(1h, {}, abort=true)`: aborting the timeout InProgress aborts `inner`
+/// from the timeout's abort listener, one nested abort per link.
+kaa::Coroutine<> timeout_link(kaa::InProgress<> inner) {
+    co_await inner.timeout(std::chrono::hours(1), {}, true);
+}
+}  // namespace
+
+// [ip.abort.8]: an abort cascading through abort listeners (each link awaits the next one's
+// timeout with abort=true) is bounded in stack depth: 100,000 links abort without overflowing.
+TEST(CoroutineStress, AbortThroughTimeoutListenersOfALongChainDoesNotOverflowTheStack) {
+    constexpr int kLinks = 100'000;
+    kaa::InProgress<> leaf({.abortable = true});
+    std::vector<kaa::InProgress<>> links;
+    links.reserve(kLinks);
+    kaa::InProgress<> cur = leaf;
+    for (int i = 0; i < kLinks; ++i) {
+        cur = timeout_link(cur);
+        links.push_back(cur);
+    }
+    EXPECT_THROW(links.back().abort(), kaa::InProgressAborted);
+    EXPECT_TRUE(leaf.failed());
+    int failed = 0;
+    for (auto& l : links) failed += l.failed() ? 1 : 0;
+    EXPECT_EQ(failed, kLinks);
+}
+
+// [ip.abort.8], [coro.life.3]: the same chain ended by the loop's shutdown.
+TEST(CoroutineStress, ShutdownThroughTimeoutListenersOfALongChainDoesNotOverflowTheStack) {
+    constexpr int kLinks = 100'000;
+    kaa::test::ReportCapture reports;
+    kaa::InProgress<> leaf({.abortable = true});
+    kaa::InProgress<> cur = leaf;
+    for (int i = 0; i < kLinks; ++i) cur = timeout_link(std::move(cur));
+    kaa::InProgress<> top = cur;
+    cur = kaa::InProgress<>();
+    kaa::main::post([] { kaa::main::stop(); });
+    kaa::main::run();
+    EXPECT_TRUE(top.failed());
+    EXPECT_TRUE(leaf.failed());
+    EXPECT_EQ(reports.count(), 0u) << (reports.count() ? reports.messages()[0] : "");
+}

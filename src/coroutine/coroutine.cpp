@@ -172,6 +172,7 @@ bool CoroutineBase::fail_at_end() {
 void CoroutineBase::abort_coroutine(std::exception_ptr exc) {
     if (!exc) throw std::invalid_argument("kaa: abort() with a null exception_ptr");
     StateBase& s = *self_;
+    if (closed_at_shutdown_) return;  // the loop's shutdown is ending it ([coro.life.3])
     if (done_ || s.finished()) throw std::runtime_error("kaa: abort(): coroutine already finished");
     if (aborted_) throw std::runtime_error("kaa: abort(): coroutine is already being aborted");
     if (!s.abortable()) throw_not_abortable(s, "coroutine");
@@ -179,6 +180,8 @@ void CoroutineBase::abort_coroutine(std::exception_ptr exc) {
         throw std::runtime_error("kaa: a coroutine cannot abort itself while it runs");
     }
     InProgressBase me = strong(self_);
+    if (abort_deferred_if_deep(s, exc)) return;
+    AbortNesting nesting;
 
     // The origin is the coroutine abort() was first called on.
     const auto* abort_exc = peek_exception<const InProgressAborted>(exc);

@@ -45,6 +45,8 @@ void thread_abort(StateBase& s, ThreadJob& job, std::exception_ptr exc) {
     if (s.finished()) throw std::runtime_error("kaa: abort(): InProgress already finished");
     InProgressBase self = handle_of(&s);
     if (!s.abortable()) throw_not_abortable(s, "InProgress");
+    if (abort_deferred_if_deep(s, exc)) return;
+    AbortNesting nesting;
     AbortingScope aborting(s);  // [ip.abort.7]: a re-entrant abort() is refused
     if (!s.emit_abort(exc)) throw_abort_vetoed("InProgress");
     if (s.finished()) return;  // an abort listener finished it

@@ -136,6 +136,25 @@ std::uint64_t next_listener_id() noexcept;
 /// Throws abort()'s std::runtime_error for an abort an abort listener vetoed.
 [[noreturn]] void throw_abort_vetoed(const char* what);
 
+/// Bounds the stack depth of nested abort() calls ([ip.abort.8]). An abort may call abort
+/// listeners that abort other InProgress objects, whose listeners abort more (a chain of
+/// coroutines each awaiting the next one's timeout(abort=true)): one stack frame group per link.
+/// Past kMaxAbortNesting nested aborts on this thread, abort_deferred_if_deep() queues the
+/// abort instead; the outermost abort runs the queue when it returns, one after another.
+constexpr int kMaxAbortNesting = 32;
+/// If this thread is nested kMaxAbortNesting aborts deep, queues `s.abort(exc)` (holding `s`)
+/// and returns true; the caller then returns without aborting. What the queued abort throws
+/// later is reported, except an InProgressAborted (the aborted object's own outcome).
+bool abort_deferred_if_deep(StateBase& s, const std::exception_ptr& exc);
+/// Marks one nested abort on this thread while alive; the outermost runs the queued aborts.
+class AbortNesting {
+public:
+    AbortNesting() noexcept;
+    ~AbortNesting();
+    AbortNesting(const AbortNesting&) = delete;
+    AbortNesting& operator=(const AbortNesting&) = delete;
+};
+
 /// Marks a plain InProgress (or a threaded call) as being aborted while its abort() runs: a
 /// re-entrant abort() (from one of its abort listeners, directly or through another InProgress)
 /// throws std::runtime_error ("already being aborted") instead of recursing without bound.

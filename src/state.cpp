@@ -244,6 +244,7 @@ void StateBase::dispatch() {
     // head_ now holds the listeners still to be called. Unlink each before calling it: a
     // listener may connect (fires at once), disconnect another listener (it is then never
     // called), finish other InProgress objects or drop the last handle to this one (`keep`).
+    KAA_INVARIANT(on_loop_thread(), "InProgress listeners called off the loop thread");
     StateRef keep(this);
     const bool is_failed = status() == failed;
     std::exception_ptr base_exception;
@@ -333,6 +334,7 @@ bool call_abort_listeners(const StateBase& s, const std::vector<AbortListener>& 
         }
         return false;
     };
+    KAA_INVARIANT(on_loop_thread(), "abort listeners called off the loop thread");
     bool keep_going = true;
     for (auto& l : listeners) {
         if (!still_connected(l.id)) continue;

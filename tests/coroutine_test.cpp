@@ -644,3 +644,12 @@ TEST(CoroutineShutdown, AwaitedDelayOfADestroyedFrameIsAborted) {
     // Only the test's handle waits no more: the coroutine was the only waiter, so it is aborted.
     EXPECT_TRUE(d.failed());
 }
+
+// [check.invariants]: a coroutine is never resumed after it ended.
+TEST(CoroutineDeathTest, ResumingAnEndedCoroutineIsAnInvariantViolation) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    auto c = []() -> kaa::Coroutine<int> { co_return 1; }();
+    ASSERT_TRUE(c.finished());
+    EXPECT_DEBUG_DEATH(kaa::detail::Access::coroutine_base(c).resume_now(),
+                       "kaa invariant: a coroutine resumed after it ended");
+}

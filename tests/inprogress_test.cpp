@@ -1698,3 +1698,17 @@ TEST(InProgress, AbortListenerDisconnectedDuringTheAbortIsSkipped) {
     EXPECT_EQ(second_calls, 0);
     EXPECT_EQ(late_calls, 0);
 }
+
+// [check.invariants]: listeners run on the loop thread only. A state finished directly on
+// another thread (bypassing finish(), which posts itself to the loop) trips the invariant.
+TEST(InProgressDeathTest, ListenersCalledOffTheLoopThreadAreAnInvariantViolation) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_DEBUG_DEATH(
+        {
+            kaa::InProgress<int> ip;
+            ip.connect([](int) {});
+            auto& state = static_cast<kaa::detail::State<int>&>(kaa::detail::Access::state(ip));
+            std::thread([&] { state.succeed(1); }).join();
+        },
+        "kaa invariant: InProgress listeners called off the loop thread");
+}

@@ -48,6 +48,7 @@ upper_of_facade='^(inprogress|coroutine|thread|synchronized|generator|event|stat
 upper_of_inprogress='^(coroutine|thread|synchronized|generator|event|kaa)[_a-z]*\.hpp$|^detail/(coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
 
 check reactor "$upper_of_reactor" "$inc/detail/loop.hpp" "$inc/detail/callback.hpp" "$inc/errors.hpp" \
+    "$inc/detail/invariant.hpp" "$inc/detail/exception_peek.hpp" \
     "$root"/src/loop/*.hpp "$root"/src/loop/*.cpp
 check timers/io "$upper_of_reactor" "$inc/timer.hpp" "$inc/io.hpp" "$root/src/timer.cpp" "$root/src/io.cpp"
 check signals "$upper_of_signals" "$inc/callable.hpp" "$inc/signal.hpp"

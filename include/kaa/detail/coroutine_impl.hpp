@@ -127,7 +127,12 @@ public:
     /// finished InProgress it resumes from, kept for an abort meanwhile.
     void resume_soon(StateBase* awaited = nullptr);
     /// Resumes the frame at once, on this stack.
-    void resume_now() { handle_.resume(); }
+    void resume_now() {
+        KAA_INVARIANT(!done_, "a coroutine resumed after it ended");
+        KAA_INVARIANT(!aborted_ || (rare_ && rare_->pending_abort),
+                      "an aborted or closed coroutine resumed other than to see its abort");
+        handle_.resume();
+    }
     /// Joins the registry of suspended frames (unwound at loop shutdown). Done at the first
     /// suspension only: a coroutine that finishes in its eager first step never joins.
     void note_suspended() noexcept {

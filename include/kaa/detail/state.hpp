@@ -36,6 +36,7 @@
 // (published by the release store of status_) and may mark the failure handled.
 
 #include <kaa/detail/callback.hpp>
+#include <kaa/detail/invariant.hpp>
 #include <kaa/detail/loop.hpp>
 #include <kaa/errors.hpp>
 
@@ -263,8 +264,7 @@ public:
     virtual void close_for_finish() {}
     /// The invariant of every store: a finished InProgress never takes a second outcome.
     void expect_pending() const noexcept {
-        assert(status() == pending &&
-               "kaa invariant: a second outcome stored into a finished InProgress");
+        KAA_INVARIANT(status() == pending, "a second outcome stored into a finished InProgress");
     }
 
 protected:

@@ -12,6 +12,8 @@
 #   signals   callable.hpp, signal.hpp
 #   facade    main.hpp, src/main.cpp — run/stop/step and the main signals
 #   inprogress  detail/state.hpp, inprogress*.hpp, status.hpp, delay.hpp
+#   io        io_channel.hpp, socket.hpp, src/io/ — IOChannel and Socket: the reactor,
+#             InProgress, signals and threads, no coroutine machinery
 #   above     coroutines, threads, generators, events (may use everything below)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -42,10 +44,10 @@ check() {
 }
 
 inc="$root/include/kaa"
-upper_of_reactor='^(inprogress|coroutine|thread|synchronized|generator|event|main|signal|callable|status|delay|kaa)[_a-z]*\.hpp$|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|signal_impl|frame_alloc)\.hpp$|^src/main'
-upper_of_signals='^(inprogress|coroutine|thread|synchronized|generator|event|main|status|delay|kaa)[_a-z]*\.hpp$|^signal_inprogress\.hpp$|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
-upper_of_facade='^(inprogress|coroutine|thread|synchronized|generator|event|status|delay|kaa)[_a-z]*\.hpp$|^signal_inprogress\.hpp$|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
-upper_of_inprogress='^(coroutine|thread|synchronized|generator|event|kaa)[_a-z]*\.hpp$|^detail/(coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
+upper_of_reactor='^(io_channel|socket|inprogress|coroutine|thread|synchronized|generator|event|main|signal|callable|status|delay|kaa)[_a-z]*\.hpp$|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|signal_impl|frame_alloc)\.hpp$|^src/main'
+upper_of_signals='^(io_channel|socket|inprogress|coroutine|thread|synchronized|generator|event|main|status|delay|kaa)[_a-z]*\.hpp$|^signal_inprogress\.hpp$|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
+upper_of_facade='^(io_channel|socket|inprogress|coroutine|thread|synchronized|generator|event|status|delay|kaa)[_a-z]*\.hpp$|^signal_inprogress\.hpp$|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
+upper_of_inprogress='^(io_channel|socket|coroutine|thread|synchronized|generator|event|kaa)[_a-z]*\.hpp$|^detail/(coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
 
 check reactor "$upper_of_reactor" "$inc/detail/loop.hpp" "$inc/detail/callback.hpp" "$inc/errors.hpp" \
     "$root"/src/loop/*.hpp "$root"/src/loop/*.cpp
@@ -55,6 +57,8 @@ check facade "$upper_of_facade" "$inc/main.hpp" "$root/src/main.cpp" "$root/src/
 check inprogress "$upper_of_inprogress" "$inc/detail/state.hpp" "$inc/inprogress.hpp" \
     "$inc/inprogress_any.hpp" "$inc/inprogress_callable.hpp" "$inc/status.hpp" "$inc/delay.hpp" \
     "$root/src/state.cpp" "$root/src/inprogress.cpp" "$root/src/inprogress_any.cpp"
+upper_of_io='^(coroutine|generator|event|kaa)[_a-z]*\.hpp$|^detail/(coroutine_impl|generator_impl)\.hpp$'
+check io "$upper_of_io" "$inc/io_channel.hpp" $(ls "$inc/socket.hpp" 2>/dev/null) "$root"/src/io/*.cpp
 # Threads use the frame allocator, not the coroutine machinery.
 check threads '^detail/coroutine_impl\.hpp$|^coroutine[_a-z]*\.hpp$' "$inc/detail/thread_impl.hpp"
 

@@ -13,6 +13,7 @@
 #include <kaa/inprogress_any.hpp>
 #include <kaa/inprogress_callable.hpp>
 #include <kaa/io.hpp>
+#include <kaa/io_channel.hpp>
 #include <kaa/main.hpp>
 #include <kaa/signal.hpp>
 #include <kaa/signal_inprogress.hpp>

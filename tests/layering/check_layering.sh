@@ -13,7 +13,7 @@
 #   facade    main.hpp, src/main.cpp — run/stop/step and the main signals
 #   inprogress  detail/state.hpp, inprogress*.hpp, status.hpp, delay.hpp
 #   above     coroutines, threads, generators, events (may use everything below)
-#   io        socket_address.hpp, process.hpp, src/io/ — addresses, channels, sockets,
+#   io        socket_address.hpp, io_channel.hpp, socket.hpp, process.hpp, src/io/ — addresses, channels, sockets,
 #             processes: may use the reactor, InProgress, signals, coroutines and threads;
 #             nothing below includes them
 set -euo pipefail
@@ -61,7 +61,8 @@ check inprogress "$upper_of_inprogress" "$inc/detail/state.hpp" "$inc/inprogress
 # The I/O layer (addresses, channels, sockets, processes) sits on top; only the umbrella header
 # is above it.
 shopt -s nullglob
-check io '^kaa\.hpp$' "$inc/socket_address.hpp" "$root"/src/io/*.hpp "$root"/src/io/*.cpp
+check io '^kaa\.hpp$' "$inc/socket_address.hpp" "$inc/io_channel.hpp" "$inc"/socket.h[p]p \
+    "$root"/src/io/*.hpp "$root"/src/io/*.cpp
 shopt -u nullglob
 # Threads use the frame allocator, not the coroutine machinery.
 check threads '^detail/coroutine_impl\.hpp$|^coroutine[_a-z]*\.hpp$' "$inc/detail/thread_impl.hpp"

@@ -15,6 +15,7 @@
 #include <kaa/io.hpp>
 #include <kaa/io_channel.hpp>
 #include <kaa/main.hpp>
+#include <kaa/process.hpp>
 #include <kaa/signal.hpp>
 #include <kaa/signal_inprogress.hpp>
 #include <kaa/socket_address.hpp>

@@ -348,9 +348,13 @@ InProgress<std::string> ProcessCore::race(InProgress<std::string> (IOChannel::*o
         std::vector<InProgress<std::string>> legs;
         bool done = false;
         std::size_t open = 0;
+        // Ends the race: withdraws the legs still pending, and drops them (their listeners
+        // hold this Race: a cycle until every leg finished).
         void settle() {
             done = true;
-            for (auto& l : legs) abort_quietly(l);
+            auto pending = std::move(legs);
+            legs.clear();
+            for (auto& l : pending) abort_quietly(l);
         }
     };
     auto race = std::make_shared<Race>();
@@ -363,7 +367,7 @@ InProgress<std::string> ProcessCore::race(InProgress<std::string> (IOChannel::*o
                 if (race->done) return;
                 if (data.empty()) {  // EOF on this one: wait for the other
                     if (--race->open == 0) {
-                        race->done = true;
+                        race->settle();
                         race->result.finish(std::string());
                     }
                     return;

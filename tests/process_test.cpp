@@ -57,6 +57,7 @@ TEST(Process, StartFinishesWithTheExitCode) {
     EXPECT_EQ(p.exit_code(), 3);
     EXPECT_EQ(p.state(), kaa::Process::State::stopped);
     EXPECT_TRUE(p.wait().finished());
+    EXPECT_EQ(kaa::inprogress(p), code);
     EXPECT_TRUE(reaped(p.pid()));
 }
 

@@ -118,7 +118,8 @@ public:
     /// The next output from stdout or stderr, whichever comes first: data already queued in
     /// either channel at once; "" once both are at EOF. A channel that is closed (or at EOF)
     /// is skipped (Q16: kaa raised once one of them closed). The other channel's pending read
-    /// is withdrawn when one delivers, so no data is lost. Abortable.
+    /// is withdrawn when one delivers, so no data is lost. Abortable. Before start() (nothing
+    /// can come) it is "" at once.
     InProgress<std::string> read();
     /// As read(), for the next line (with its delimiter; a partial last line at EOF). Throws
     /// std::runtime_error while callbacks are connected to readline_signal() (kaa).
@@ -155,6 +156,9 @@ public:
 private:
     std::shared_ptr<detail::ProcessCore> core_;
 };
+
+/// kaa's `inprogress(process)`: the InProgress of the exit code, p.wait() ([ip.protocol]).
+inline InProgress<int> inprogress(const Process& p) { return p.wait(); }
 
 }  // namespace kaa
 

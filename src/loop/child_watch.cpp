@@ -41,13 +41,12 @@ void ChildWatch::install() {
     sa.sa_sigaction = &ChildWatch::handler;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_NOCLDSTOP;
+    // The previous disposition is stored before the handler can run (it reads previous_).
     struct sigaction old {};
-    if (::sigaction(SIGCHLD, &sa, &old) == 0) {
-        // Never chain to ourselves (a second Loop cannot exist, but be safe).
-        if (!((old.sa_flags & SA_SIGINFO) && old.sa_sigaction == &ChildWatch::handler))
-            previous_ = old;
-        installed_ = true;
-    }
+    if (::sigaction(SIGCHLD, nullptr, &old) != 0) return;
+    // Never chain to ourselves (a second Loop cannot exist, but be safe).
+    if (!((old.sa_flags & SA_SIGINFO) && old.sa_sigaction == &ChildWatch::handler)) previous_ = old;
+    if (::sigaction(SIGCHLD, &sa, nullptr) == 0) installed_ = true;
 }
 
 void ChildWatch::watch(pid_t pid, std::function<void(int)> callback) {

@@ -182,6 +182,9 @@ protected:
     std::shared_ptr<detail::ChannelCore> core_;
     /// Sends with MSG_NOSIGNAL instead of write(2) (sockets).
     void set_socket_mode(bool on);
+    /// A pending read() (`line`: readline()) without the state checks: it waits for an fd
+    /// (a Socket while connecting).
+    InProgress<std::string> pending_read(bool line);
 };
 
 }  // namespace kaa

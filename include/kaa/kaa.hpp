@@ -18,6 +18,7 @@
 #include <kaa/process.hpp>
 #include <kaa/signal.hpp>
 #include <kaa/signal_inprogress.hpp>
+#include <kaa/socket.hpp>
 #include <kaa/socket_address.hpp>
 #include <kaa/status.hpp>
 #include <kaa/synchronized.hpp>

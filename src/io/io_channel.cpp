@@ -140,7 +140,8 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
     ChannelWatch rw;  // readability
     ChannelWatch ww;  // writability
 
-    bool close_pending = false;                // close() waits for the write queue to drain
+    bool close_pending = false;  // close() waits for the write queue to drain
+    bool close_expected = true;  // what closed_signal() tells once the drain closed the fd
     std::optional<InProgress<void>> close_ip;  // what a deferred close() returned
     std::shared_ptr<ChannelCore> self_keep;    // draining after the IOChannel was destroyed
 
@@ -391,9 +392,16 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
             std::string rest = take_all();
             guarded(err, [&] { readline_sig.emit(rest); });
         }
-        if (close_on_eof) {
+        if (close_on_eof && wq.empty()) {
             guarded(err, [&] { close_now(false, true); });
         } else {
+            // Not closing, or closing once the queued writes drained (a half-closed peer
+            // still gets them): pending reads end now.
+            if (close_on_eof) {
+                closing = true;
+                close_pending = true;
+                close_expected = false;
+            }
             std::vector<PendingRead> rs = std::move(reads);
             std::vector<PendingRead> ls = std::move(readlines);
             reads.clear();
@@ -457,7 +465,9 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
             if (close_pending) {
                 // Not from inside abort(): the close finishes other InProgress objects.
                 schedule_ready([keep = shared_from_this()] {
-                    if (keep->close_pending && keep->wq.empty()) keep->close_now(true, true);
+                    if (keep->close_pending && keep->wq.empty()) {
+                        keep->close_now(keep->close_expected, true);
+                    }
                 });
             }
         }
@@ -494,7 +504,9 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
         }
         if (wq.empty()) {
             disarm(ww);
-            if (close_pending && fd >= 0) guarded(err, [&] { close_now(true, true); });
+            if (close_pending && fd >= 0) {
+                guarded(err, [&] { close_now(close_expected, true); });
+            }
         }
         if (err) std::rethrow_exception(err);
     }
@@ -521,6 +533,7 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
         std::optional<InProgress<void>> cip = std::move(close_ip);
         close_ip.reset();
         close_pending = false;
+        close_expected = true;
         std::exception_ptr err;
         std::string rest = (!rs.empty() || !ls.empty()) ? take_all() : std::string();
         finish_all(rs, rest, err);
@@ -543,10 +556,9 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
         if (fd < 0) return done.finish();
         if (!immediate && !wq.empty()) {
             closing = true;
-            if (!close_pending) {
-                close_pending = true;
-                close_ip = InProgress<void>();
-            }
+            close_pending = true;
+            close_expected = true;
+            if (!close_ip) close_ip = InProgress<void>();
             return *close_ip;
         }
         close_now(true, true);
@@ -688,6 +700,10 @@ bool IOChannel::close_on_eof() const { return core_->close_on_eof; }
 void IOChannel::set_close_on_eof(bool on) { core_->close_on_eof = on; }
 bool IOChannel::watching_read() const { return core_->rw.armed; }
 void IOChannel::set_socket_mode(bool on) { core_->socket_mode = on; }
+InProgress<std::string> IOChannel::pending_read(bool line) {
+    return core_->add_pending(line ? &detail::ChannelCore::readlines : &detail::ChannelCore::reads)
+        .ip;
+}
 
 std::string IOChannel::repr() const {
     if (core_->fd < 0) return "<kaa.IOChannel - disconnected>";

@@ -61,7 +61,7 @@ check inprogress "$upper_of_inprogress" "$inc/detail/state.hpp" "$inc/inprogress
 # The I/O layer (addresses, channels, sockets, processes) sits on top; only the umbrella header
 # is above it.
 shopt -s nullglob
-check io '^kaa\.hpp$' "$inc/socket_address.hpp" "$inc/io_channel.hpp" "$inc"/socket.h[p]p "$inc/process.hpp" \
+check io '^kaa\.hpp$' "$inc/socket_address.hpp" "$inc/io_channel.hpp" "$inc/socket.hpp" "$inc/process.hpp" \
     "$root"/src/io/*.hpp "$root"/src/io/*.cpp
 shopt -u nullglob
 # Threads use the frame allocator, not the coroutine machinery.

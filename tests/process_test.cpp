@@ -297,3 +297,40 @@ TEST(Process, CanBeStartedAgainAfterItExited) {
     EXPECT_EQ(second.result(), 1);
     EXPECT_TRUE(reaped(p.pid()));
 }
+
+TEST(Process, CommunicateGivesStdoutAndStderrSeparately) {
+    kaa::Process p(kaa::ShellCommand{"cat; echo err >&2"});
+    auto code = p.start();
+    auto both = p.communicate("abc\n");
+    wait_for(both);
+    EXPECT_EQ(both.result().first, "abc\n");
+    EXPECT_EQ(both.result().second, "err\n");
+    wait_for(code);
+    EXPECT_EQ(code.result(), 0);
+}
+
+TEST(Process, CommunicateReadsWhileWritingSoLargeInputDoesNotDeadlock) {
+    kaa::Process p({"cat"});
+    p.start();
+    std::string input(512 * 1024, 'x');  // far more than a pipe buffer, both ways
+    for (std::size_t i = 0; i < input.size(); i += 97) input[i] = static_cast<char>('a' + i % 26);
+    auto both = p.communicate(input);
+    wait_for(both);
+    EXPECT_EQ(both.result().first.size(), input.size());
+    EXPECT_TRUE(both.result().first == input) << "every chunk exactly once, in order (Q16)";
+    EXPECT_EQ(both.result().second, "");
+}
+
+TEST(Process, CommunicateAfterExitTakesTheQueuedOutput) {
+    kaa::Process p(kaa::ShellCommand{"echo late"});
+    auto code = p.start();
+    wait_for(code);
+    auto both = p.communicate();
+    wait_for(both);
+    EXPECT_EQ(both.result().first, "late\n");
+}
+
+TEST(Process, CommunicateBeforeStartThrows) {
+    kaa::Process p({"cat"});
+    EXPECT_THROW(p.communicate("x"), std::logic_error);
+}

@@ -36,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kaa {
@@ -124,6 +125,15 @@ public:
     /// As read(), for the next line (with its delimiter; a partial last line at EOF). Throws
     /// std::runtime_error while callbacks are connected to readline_signal() (kaa).
     InProgress<std::string> readline();
+
+    /// kaa's communicate(input): writes `input` to stdin (if not empty), closes stdin after
+    /// it, and finishes with everything the child writes to stdout and to stderr, separately,
+    /// once both are at EOF (data already queued in the channels included). Output is read
+    /// while the input is written, so a child that answers as it reads cannot deadlock; each
+    /// chunk is taken once (Q16: kaa's could duplicate output). Abortable (stops collecting).
+    /// Throws std::logic_error before start(); what write() throws for input larger than the
+    /// write queue (1 MiB by default).
+    InProgress<std::pair<std::string, std::string>> communicate(std::string input = {});
 
     /// Every chunk read from stdout or stderr. While it has callbacks, both channels are read.
     Signal<const std::string&>& read_signal();

@@ -77,6 +77,7 @@ struct ProcessCore : std::enable_shared_from_this<ProcessCore> {
     void stop_step_due();
     void arm_stop_timer(std::chrono::milliseconds d);
     InProgress<std::string> race(InProgress<std::string> (IOChannel::*op)());
+    InProgress<std::pair<std::string, std::string>> communicate(std::string input);
 };
 
 namespace {
@@ -389,6 +390,57 @@ InProgress<std::string> ProcessCore::race(InProgress<std::string> (IOChannel::*o
     return race->result;
 }
 
+InProgress<std::pair<std::string, std::string>> ProcessCore::communicate(std::string input) {
+    if (pid == 0) throw std::logic_error("kaa: Process::communicate() before start()");
+    struct Collect {
+        InProgress<std::pair<std::string, std::string>> result{
+            InProgressOptions{.abortable = true}};
+        std::string text[2];
+        bool open[2] = {false, false};
+        bool done = false;
+        std::vector<Connection> connections;
+        void end() {
+            done = true;
+            auto cs = std::move(connections);  // the lambdas hold this Collect
+            connections.clear();
+            for (auto& c : cs) c.disconnect();
+        }
+        void check() {
+            if (done || open[0] || open[1]) return;
+            end();
+            result.finish(std::make_pair(std::move(text[0]), std::move(text[1])));
+        }
+    };
+    auto keep = shared_from_this();
+    if (!input.empty()) {
+        auto w = in.write(std::move(input));  // throws: nothing was started
+        ignore_failure(w);
+    }
+    if (in.alive()) in.close(false);
+    auto c = std::make_shared<Collect>();
+    IOChannel* channels[2] = {&out, &err};
+    for (int i = 0; i < 2; ++i) {
+        IOChannel& ch = *channels[i];
+        c->open[i] = ch.alive();
+        if (!c->open[i] && ch.read_queue_used() == 0) continue;
+        // Connecting delivers the data already queued at once.
+        c->connections.push_back(
+            ch.read_signal().connect([c, i](const std::string& data) { c->text[i] += data; }));
+        if (!ch.alive()) c->open[i] = false;
+        c->connections.push_back(ch.closed_signal().connect([c, i](bool) {
+            c->open[i] = false;
+            c->check();
+        }));
+    }
+    std::weak_ptr<Collect> weak = c;
+    c->result.connect_abort([weak](const InProgressAborted&) {
+        if (auto p = weak.lock()) p->end();
+    });
+    auto result = c->result;
+    c->check();
+    return result;
+}
+
 }  // namespace detail
 
 // ---------------------------------------------------------------- Process
@@ -434,6 +486,10 @@ InProgress<std::size_t> Process::write(std::string data) {
 }
 
 InProgress<void> Process::close_stdin() { return core_->in.close(false); }
+
+InProgress<std::pair<std::string, std::string>> Process::communicate(std::string input) {
+    return core_->communicate(std::move(input));
+}
 
 InProgress<std::string> Process::read() { return core_->race(&IOChannel::read); }
 

@@ -334,3 +334,19 @@ TEST(Process, CommunicateBeforeStartThrows) {
     kaa::Process p({"cat"});
     EXPECT_THROW(p.communicate("x"), std::logic_error);
 }
+
+TEST(Process, RunsInTheWorkingDirectoryOfTheOptions) {
+    kaa::Process p(kaa::ShellCommand{"pwd"}, {.working_directory = "/"});
+    p.start();
+    auto line = p.readline();
+    wait_for(line);
+    EXPECT_EQ(line.result(), "/\n");
+    kaa::Process bad({"true"}, {.working_directory = "/nonexistent/kaa-dir"});
+    try {
+        bad.start();
+        FAIL() << "start() did not throw";
+    } catch (const std::system_error& e) {
+        EXPECT_NE(std::string(e.what()).find("in '/nonexistent/kaa-dir'"), std::string::npos)
+            << e.what();
+    }
+}

@@ -93,8 +93,9 @@ public:
     /// Returns the InProgress of the exit code (also wait()), finished once the child was
     /// reaped, in a later loop iteration. Throws std::system_error(EEXIST) "Child process has
     /// already been started" while a child runs; std::system_error with the errno of
-    /// posix_spawn — e.g. ENOENT "kaa: cannot start 'nosuchprogram'" — if the program cannot
-    /// be executed (nothing was started then).
+    /// posix_spawn — e.g. ENOENT "kaa: cannot start 'nosuchprogram'" (with " in '<dir>'" when
+    /// a working directory is set) — if the program cannot be executed or the working
+    /// directory entered (nothing was started then).
     InProgress<int> start();
 
     /// The InProgress of the exit code of the current (or last) child; before the first

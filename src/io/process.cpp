@@ -209,8 +209,11 @@ InProgress<int> ProcessCore::start() {
     // glibc's posix_spawnp reports a failed exec (ENOENT, EACCES, …) as its result and reaps
     // the failed child itself.
     int rc = ::posix_spawnp(&child, argv[0].c_str(), &fa, &attr, args.data(), environ);
-    if (rc != 0)
-        throw std::system_error(rc, std::generic_category(), "kaa: cannot start '" + argv[0] + "'");
+    if (rc != 0) {
+        std::string what = "kaa: cannot start '" + argv[0] + "'";
+        if (options.working_directory) what += " in '" + *options.working_directory + "'";
+        throw std::system_error(rc, std::generic_category(), what);
+    }
 
     ::close(in_p.take(0));
     ::close(out_p.take(1));

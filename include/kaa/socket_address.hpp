@@ -33,11 +33,11 @@ struct SocketAddress {
         inet,       ///< host, port, flowinfo, scope_id
         unix_path,  ///< path
     };
-    Kind kind = Kind::inet;
+    Kind kind = Kind::inet;  ///< inet or unix_path
     /// Host name or numeric address, without brackets; "" means every interface (listen) or
     /// the local host (connect).
     std::string host;
-    std::uint16_t port = 0;
+    std::uint16_t port = 0;      ///< TCP port; 0 lets the system pick one (listen)
     std::uint32_t flowinfo = 0;  ///< IPv6 flow label (sin6_flowinfo)
     std::uint32_t scope_id = 0;  ///< IPv6 scope, an interface index (sin6_scope_id)
     std::string path;            ///< the Unix socket path (kind unix_path only)

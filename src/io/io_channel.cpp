@@ -387,7 +387,14 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
             guarded(err, [&] {
                 if (read_sig_) read_sig_->emit(chunk);
             });
-            finish_all(waiting, chunk, err);
+            if (!line_interest && waiting.size() == 1) {
+                // The common case (one reader): the chunk moves into its InProgress.
+                if (!waiting[0].ip.finished()) {
+                    guarded(err, [&] { waiting[0].ip.finish(std::move(chunk)); });
+                }
+            } else {
+                finish_all(waiting, chunk, err);
+            }
             waiting.clear();
             if (reads.empty()) reads.swap(waiting);  // keeps the capacity: no allocation per read
         }

@@ -48,8 +48,8 @@ struct ChannelCore;
 /// regular expression: docs/semantics.md Q18). Any of them ends a line.
 class Delimiter {
 public:
-    /// "\n".
-    Delimiter() : list_{"\n"} {}
+    /// "\n" (shared by every default Delimiter: no allocation).
+    Delimiter();
     /// One delimiter. Throws std::invalid_argument if it is empty.
     Delimiter(std::string d);  // NOLINT(google-explicit-constructor): "\r\n" is a Delimiter
     /// One delimiter. Throws std::invalid_argument if it is empty.
@@ -60,10 +60,10 @@ public:
     /// Alternatives, as above.
     explicit Delimiter(std::vector<std::string> list);
     /// The alternatives, in order.
-    const std::vector<std::string>& list() const noexcept { return list_; }
+    const std::vector<std::string>& list() const noexcept { return *list_; }
 
 private:
-    std::vector<std::string> list_;
+    std::shared_ptr<const std::vector<std::string>> list_;
 };
 
 /// Options of an IOChannel (kaa's constructor arguments).

@@ -31,19 +31,25 @@ namespace kaa {
 
 // ---------------------------------------------------------------- Delimiter
 
+Delimiter::Delimiter() {
+    static const auto newline = std::make_shared<const std::vector<std::string>>(1, "\n");
+    list_ = newline;
+}
+
 Delimiter::Delimiter(std::string d) {
     if (d.empty()) throw std::invalid_argument("kaa: IOChannel delimiter must not be empty");
-    list_.push_back(std::move(d));
+    list_ = std::make_shared<const std::vector<std::string>>(1, std::move(d));
 }
 
 Delimiter::Delimiter(std::initializer_list<std::string> list)
     : Delimiter(std::vector<std::string>(list)) {}
 
-Delimiter::Delimiter(std::vector<std::string> list) : list_(std::move(list)) {
-    if (list_.empty()) throw std::invalid_argument("kaa: IOChannel delimiter list is empty");
-    for (const auto& d : list_) {
+Delimiter::Delimiter(std::vector<std::string> list) {
+    if (list.empty()) throw std::invalid_argument("kaa: IOChannel delimiter list is empty");
+    for (const auto& d : list) {
         if (d.empty()) throw std::invalid_argument("kaa: IOChannel delimiter must not be empty");
     }
+    list_ = std::make_shared<const std::vector<std::string>>(std::move(list));
 }
 
 namespace detail {
@@ -145,9 +151,10 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
     std::optional<InProgress<void>> close_ip;  // what a deferred close() returned
     std::shared_ptr<ChannelCore> self_keep;    // draining after the IOChannel was destroyed
 
-    Signal<const std::string&> read_sig;
-    Signal<const std::string&> readline_sig;
-    Signal<bool> closed_sig;
+    // The signals, made on first use: a channel nobody connects to holds none.
+    std::unique_ptr<Signal<const std::string&>> read_sig_;
+    std::unique_ptr<Signal<const std::string&>> readline_sig_;
+    std::unique_ptr<Signal<bool>> closed_sig_;
 
     ChannelCore() {
         rw.core = this;
@@ -164,10 +171,16 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
 
     static std::shared_ptr<ChannelCore> create() {
         ignore_sigpipe_once();
-        auto c = std::make_shared<ChannelCore>();
-        std::weak_ptr<ChannelCore> weak = c;
-        c->read_sig.set_changed_callback(
-            [weak](Signal<const std::string&>& s, SignalAction action) {
+        return std::make_shared<ChannelCore>();
+    }
+
+    std::size_t read_listeners() const { return read_sig_ ? read_sig_->count() : 0; }
+    std::size_t readline_listeners() const { return readline_sig_ ? readline_sig_->count() : 0; }
+
+    Signal<const std::string&>& read_sig() {
+        if (read_sig_) return *read_sig_;
+        read_sig_ = std::make_unique<Signal<const std::string&>>(
+            [weak = weak_from_this()](Signal<const std::string&>& s, SignalAction action) {
                 auto core = weak.lock();
                 if (!core) return;
                 if (action == SignalAction::disconnected) {
@@ -181,8 +194,12 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
                     s.emit(data);
                 }
             });
-        c->readline_sig.set_changed_callback(
-            [weak](Signal<const std::string&>&, SignalAction action) {
+        return *read_sig_;
+    }
+    Signal<const std::string&>& readline_sig() {
+        if (readline_sig_) return *readline_sig_;
+        readline_sig_ = std::make_unique<Signal<const std::string&>>(
+            [weak = weak_from_this()](Signal<const std::string&>&, SignalAction action) {
                 auto core = weak.lock();
                 if (!core) return;
                 if (action == SignalAction::disconnected) {
@@ -194,7 +211,16 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
                 core->process_lines(err);
                 if (err) std::rethrow_exception(err);
             });
-        return c;
+        return *readline_sig_;
+    }
+    Signal<bool>& closed_sig() {
+        if (!closed_sig_) closed_sig_ = std::make_unique<Signal<bool>>();
+        return *closed_sig_;
+    }
+    void disconnect_signals() {
+        if (read_sig_) read_sig_->disconnect_all();
+        if (readline_sig_) readline_sig_->disconnect_all();
+        if (closed_sig_) closed_sig_->disconnect_all();
     }
 
     // ------------------------------------------------ state
@@ -203,8 +229,8 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
     std::size_t queued() const { return rq.size() - rpos; }
     bool readable() const { return (mode & IO_READ) && ((alive() && !eof) || queued() > 0); }
     bool read_interest() const {
-        return !reads.empty() || !readlines.empty() || read_sig.count() > 0 ||
-               readline_sig.count() > 0;
+        return !reads.empty() || !readlines.empty() || read_listeners() > 0 ||
+               readline_listeners() > 0;
     }
 
     // ------------------------------------------------ watchers
@@ -352,14 +378,23 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
 
     void dispatch(std::string chunk) {
         std::exception_ptr err;
-        const bool line_interest = !readlines.empty() || readline_sig.count() > 0;
+        const bool line_interest = !readlines.empty() || readline_listeners() > 0;
         bool handed = false;
-        if (!reads.empty() || read_sig.count() > 0) {
+        if (!reads.empty() || read_listeners() > 0) {
             handed = true;
             std::vector<PendingRead> waiting;
             waiting.swap(reads);
-            guarded(err, [&] { read_sig.emit(chunk); });
-            finish_all(waiting, chunk, err);
+            guarded(err, [&] {
+                if (read_sig_) read_sig_->emit(chunk);
+            });
+            if (!line_interest && waiting.size() == 1) {
+                // The common case (one reader): the chunk moves into its InProgress.
+                if (!waiting[0].ip.finished()) {
+                    guarded(err, [&] { waiting[0].ip.finish(std::move(chunk)); });
+                }
+            } else {
+                finish_all(waiting, chunk, err);
+            }
             waiting.clear();
             if (reads.empty()) reads.swap(waiting);  // keeps the capacity: no allocation per read
         }
@@ -372,12 +407,14 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
 
     // Hands complete lines to pending readline() calls and readline_signal() while wanted.
     void process_lines(std::exception_ptr& err) {
-        while (!readlines.empty() || readline_sig.count() > 0) {
+        while (!readlines.empty() || readline_listeners() > 0) {
             std::optional<std::string> line = take_line();
             if (!line) break;
             std::vector<PendingRead> waiting = std::move(readlines);
             readlines.clear();
-            guarded(err, [&] { readline_sig.emit(*line); });
+            guarded(err, [&] {
+                if (readline_sig_) readline_sig_->emit(*line);
+            });
             finish_all(waiting, *line, err);
         }
     }
@@ -388,9 +425,11 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
         disarm(rw);
         std::exception_ptr err;
         // The readline signal gets the last, partial line (readline() calls get it below).
-        if (readlines.empty() && readline_sig.count() > 0 && queued() > 0) {
+        if (readlines.empty() && readline_listeners() > 0 && queued() > 0) {
             std::string rest = take_all();
-            guarded(err, [&] { readline_sig.emit(rest); });
+            guarded(err, [&] {
+                if (readline_sig_) readline_sig_->emit(rest);
+            });
         }
         if (close_on_eof && wq.empty()) {
             guarded(err, [&] { close_now(false, true); });
@@ -546,7 +585,7 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
             });
         }
         if (cip && !cip->finished()) guarded(err, [&] { cip->finish(); });
-        if (emit && !detached) guarded(err, [&] { closed_sig.emit(expected); });
+        if (emit && !detached && closed_sig_) guarded(err, [&] { closed_sig_->emit(expected); });
         self_keep.reset();  // `keep` still holds it
         if (err) std::rethrow_exception(err);
     }
@@ -596,9 +635,7 @@ IOChannel::~IOChannel() {
     auto core = std::move(core_);
     core->detached = true;
     try {
-        core->read_sig.disconnect_all();
-        core->readline_sig.disconnect_all();
-        core->closed_sig.disconnect_all();
+        core->disconnect_signals();
         if (core->close_pending && core->fd >= 0) {
             core->self_keep = core;  // let the drain finish; it closes the fd
             return;
@@ -637,7 +674,7 @@ InProgress<std::string> IOChannel::read() {
 InProgress<std::string> IOChannel::readline() {
     detail::assert_loop_thread("IOChannel::readline()");
     auto& c = *core_;
-    if (c.readline_sig.count() > 0) {
+    if (c.readline_listeners() > 0) {
         throw std::runtime_error("Callback currently connected to readline signal");
     }
     if (auto line = c.take_line()) return InProgress<std::string>().finish(std::move(*line));
@@ -667,15 +704,13 @@ void IOChannel::steal(IOChannel& other) {
     core_ = std::move(other.core_);
     other.core_ = detail::ChannelCore::create();
     mine->detached = true;
-    mine->read_sig.disconnect_all();
-    mine->readline_sig.disconnect_all();
-    mine->closed_sig.disconnect_all();
+    mine->disconnect_signals();
     mine->close_now(true, false);
 }
 
-Signal<const std::string&>& IOChannel::read_signal() { return core_->read_sig; }
-Signal<const std::string&>& IOChannel::readline_signal() { return core_->readline_sig; }
-Signal<bool>& IOChannel::closed_signal() { return core_->closed_sig; }
+Signal<const std::string&>& IOChannel::read_signal() { return core_->read_sig(); }
+Signal<const std::string&>& IOChannel::readline_signal() { return core_->readline_sig(); }
+Signal<bool>& IOChannel::closed_signal() { return core_->closed_sig(); }
 
 bool IOChannel::alive() const { return core_->alive(); }
 bool IOChannel::readable() const { return core_->readable(); }

@@ -99,8 +99,9 @@ struct SocketCore : std::enable_shared_from_this<SocketCore> {
         SocketCore* core = nullptr;
     } retry;
     std::optional<InProgress<std::shared_ptr<Socket>>> accept_ip;
-    Signal<> connecting_sig;
-    Signal<const std::shared_ptr<Socket>&> new_client_sig;
+    // Made on first use (listening sockets only need them).
+    std::unique_ptr<Signal<>> connecting_sig;
+    std::unique_ptr<Signal<const std::shared_ptr<Socket>&>> new_client_sig;
 
     SocketCore() {
         connect_watch.core = this;
@@ -321,7 +322,7 @@ struct SocketCore : std::enable_shared_from_this<SocketCore> {
                 }
                 return;
             }
-            if (!connecting_sig.emit()) {
+            if (connecting_sig && !connecting_sig->emit()) {
                 ::close(fd);
                 continue;
             }
@@ -336,7 +337,7 @@ struct SocketCore : std::enable_shared_from_this<SocketCore> {
             }
             auto client = std::make_shared<Socket>(buffer_size, chunk_size);
             client->adopt_connected(fd, peer_addr);
-            new_client_sig.emit(client);
+            if (new_client_sig) new_client_sig->emit(client);
             if (accept_ip) {
                 InProgress<std::shared_ptr<Socket>> ip = std::move(*accept_ip);
                 accept_ip.reset();
@@ -363,8 +364,8 @@ Socket::~Socket() {
     auto s = s_;
     s->owner = nullptr;
     try {
-        s->connecting_sig.disconnect_all();
-        s->new_client_sig.disconnect_all();
+        if (s->connecting_sig) s->connecting_sig->disconnect_all();
+        if (s->new_client_sig) s->new_client_sig->disconnect_all();
         s->stop_listening();
         if (s->attempt) {
             s->fail_connect(std::make_exception_ptr(
@@ -453,8 +454,17 @@ InProgress<std::shared_ptr<Socket>> Socket::accept() {
     return *s_->accept_ip;
 }
 
-Signal<>& Socket::new_client_connecting_signal() { return s_->connecting_sig; }
-Signal<const std::shared_ptr<Socket>&>& Socket::new_client_signal() { return s_->new_client_sig; }
+Signal<>& Socket::new_client_connecting_signal() {
+    if (!s_->connecting_sig) s_->connecting_sig = std::make_unique<Signal<>>();
+    return *s_->connecting_sig;
+}
+
+Signal<const std::shared_ptr<Socket>&>& Socket::new_client_signal() {
+    if (!s_->new_client_sig) {
+        s_->new_client_sig = std::make_unique<Signal<const std::shared_ptr<Socket>&>>();
+    }
+    return *s_->new_client_sig;
+}
 
 InProgress<std::string> Socket::read() {
     if (s_->attempt) return pending_read(false);

@@ -88,14 +88,16 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     ( cd "$PEERS_DIR"
       "${CXX[@]}" -o "$PB/asio_bench" asio_bench.cpp
       "${CXX[@]}" -o "$PB/uv_bench" uv_bench.cpp -luv
+      "${CXX[@]}" -o "$PB/echo_client" echo_client.cpp  # kaa's B5 and B7 use them too
+      "${CXX[@]}" -o "$PB/idle_client" idle_client.cpp
       if [[ "$B5_PEERS" == 1 ]]; then
           "${CXX[@]}" -o "$PB/asio_echo_server" asio_echo_server.cpp
           "${CXX[@]}" -o "$PB/uv_echo_server" uv_echo_server.cpp -luv
           "${CXX[@]}" -o "$PB/epoll_echo_server" epoll_echo_server.cpp
-          "${CXX[@]}" -o "$PB/echo_client" echo_client.cpp
       fi ) >&2
 fi
 [[ -x "$KAA" ]] || { echo "compare.sh: $KAA missing" >&2; exit 1; }
+export KAA_BENCH_PEERS_BIN=$PB  # kaa_bench's B5_echo and B7_idle run the peers' clients from here
 
 # ---------------------------------------------------------------- the Python kaa
 KAA_PY_FILE=$PEERS_DIR/kaa_py/results-2026-11-26.txt
@@ -179,7 +181,7 @@ for s in $SCENARIOS; do
             mapfile -t -O ${#cmds[@]} cmds < <(py "$Y asyncio b3 1000000" "$Y uvloop b3 1000000"; kpy "$KP b3") ;;
         B4) cmds=("$K B4_sleepers 100000" "$A b4 100000" "$U b4 100000")
             mapfile -t -O ${#cmds[@]} cmds < <(py "$Y asyncio b4 100000" "$Y uvloop b4 100000"; kpy "$KP b4") ;;
-        B5) cmds=("$KAA B5_echo")
+        B5) cmds=("$KAA B5_echo $ECHO_RT")
             if [[ "$B5_PEERS" == 1 ]]; then
                 cmds+=("echo_run epoll-raw $PB/epoll_echo_server PORT" "echo_run asio $PB/asio_echo_server PORT"
                        "echo_run libuv $PB/uv_echo_server PORT")
@@ -190,7 +192,8 @@ for s in $SCENARIOS; do
                                                   "$PY $PEERS_DIR/py_bench.py uvloop b6 50000"
                                                kpy "$kaa_py_bin $PEERS_DIR/kaa_py/kaa_bench.py b6")
             ;;
-        *) echo "compare.sh: unknown scenario '$s' (use B1..B6)" >&2; exit 2 ;;
+        B7) cmds=("$KAA B7_idle 10000") ;;  # the peers' idle servers: ../shared/bench-peers/run_all.sh
+        *) echo "compare.sh: unknown scenario '$s' (use B1..B7)" >&2; exit 2 ;;
     esac
     echo "compare.sh: ${s%%_*} (${#cmds[@]} programs x $RUNS runs)" >&2
     group "${cmds[@]}"

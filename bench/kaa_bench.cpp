@@ -2,7 +2,8 @@
 //
 //   bench_kaa_bench SCENARIO [N]
 //
-// SCENARIO is B1_spawn, B2_yield, B3_timers, B4_sleepers, B5_echo or B6_pool (or b1 … b6).
+// SCENARIO is B1_spawn, B2_yield, B3_timers, B4_sleepers, B5_echo, B6_pool, B7_idle or
+// B8_abort (or b1 … b8); B5_server PORT serves echo for compare.sh (see kaa_bench_io.hpp).
 // Each run prints `scenario kaa value unit` lines, the format of the peers' programs, so that
 // bench/run.sh and bench/compare.sh can put them side by side. The definitions are the peers'
 // (see bench/README.md); every scenario runs inside kaa::main::run(), started from a
@@ -32,6 +33,8 @@
 #if KAA_BENCH_POOL
 #include <kaa/thread.hpp>
 #endif
+
+#include "kaa_bench_io.hpp"  // B5 echo, B7 idle connections
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -96,7 +99,7 @@ void emit(const char* scenario, double value, const char* unit) {
 }
 
 /// A line for a scenario that cannot run yet: `scenario kaa n/a reason`.
-void emit_na(const char* scenario, const char* reason) {
+[[maybe_unused]] void emit_na(const char* scenario, const char* reason) {
     std::printf("%s kaa n/a %s\n", scenario, reason);
     std::fflush(stdout);
 }
@@ -342,7 +345,8 @@ kaa::Coroutine<> b6_pool(long n) {
 
 void usage(const char* argv0) {
     std::fprintf(stderr,
-                 "usage: %s B1_spawn|B2_yield|B3_timers|B4_sleepers|B5_echo|B6_pool|B8_abort [N]\n"
+                 "usage: %s B1_spawn|B2_yield|B3_timers|B4_sleepers|B5_echo|B5_server "
+                 "PORT|B6_pool|B7_idle|B8_abort [N]\n"
                  "  defaults: B1 N=1000000, B2 N=10000000, B3 N=1000000, B4 N=100000, "
                  "B6 N=200000, B8 N=1000000\n",
                  argv0);
@@ -379,7 +383,11 @@ int main(int argc, char** argv) {
         long n = count(100'000);
         run_in_loop([n] { return b4_sleepers(n); });
     } else if (is("B5_echo", "b5")) {
-        emit_na("B5_echo", "no_io_layer_yet");
+        return kaa_bench_io::b5_echo(count(2'000'000));
+    } else if (is("B5_server", "b5-server")) {
+        return kaa_bench_io::b5_server(count(0));
+    } else if (is("B7_idle", "b7")) {
+        return kaa_bench_io::b7_idle(count(10'000));
     } else if (is("B6_pool", "b6")) {
 #if KAA_BENCH_POOL
         long n = count(200'000);

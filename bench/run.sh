@@ -5,7 +5,9 @@
 # usage: bash bench/run.sh                      (after `make bench`, which calls it)
 # env:   KAA_BUILD_DIR  build tree holding bench/bench_kaa_bench (default: build/bench)
 #        RUNS=3         runs per scenario
-#        SCENARIOS="B1 B2 B3 B4 B5 B6"   restrict to some scenarios
+#        SCENARIOS="B1 B2 B3 B4 B5 B6 B7"   restrict to some scenarios
+#        KAA_BENCH_PEERS_BIN  where the peers' echo_client and idle_client are (B5, B7); built
+#                       from ../shared/bench-peers into $KAA_BUILD_DIR/peers/build if missing
 #
 # Pinning as in ../shared/bench-peers: single-threaded scenarios on CPU 1 (taskset -c 1, when
 # taskset works here), B6 (thread pool) unpinned. Runs go round-robin over the scenarios, so a
@@ -17,11 +19,23 @@ ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 BUILD=${KAA_BUILD_DIR:-$ROOT/build/bench}
 BIN=$BUILD/bench/bench_kaa_bench
 RUNS=${RUNS:-3}
-SCENARIOS=${SCENARIOS:-"B1 B2 B3 B4 B5 B6"}
+SCENARIOS=${SCENARIOS:-"B1 B2 B3 B4 B5 B6 B7"}
 
 if [[ ! -x "$BIN" ]]; then
     echo "run.sh: $BIN not found; build it first (make bench)" >&2
     exit 1
+fi
+
+# B5 and B7 drive kaa with the peers' load generators (no library needed to build them).
+PEERS_DIR=${PEERS_DIR:-$ROOT/../shared/bench-peers}
+export KAA_BENCH_PEERS_BIN=${KAA_BENCH_PEERS_BIN:-$BUILD/peers/build}
+if [[ ! -x "$KAA_BENCH_PEERS_BIN/echo_client" || ! -x "$KAA_BENCH_PEERS_BIN/idle_client" ]] &&
+   [[ -f "$PEERS_DIR/echo_client.cpp" ]]; then
+    mkdir -p "$KAA_BENCH_PEERS_BIN"
+    for c in echo_client idle_client; do
+        g++ -std=c++20 -O2 -DNDEBUG -o "$KAA_BENCH_PEERS_BIN/$c" "$PEERS_DIR/$c.cpp" ||
+            echo "run.sh: cannot build $c" >&2
+    done
 fi
 
 PIN=()
@@ -38,9 +52,10 @@ scenario_cmds() {
         B2) echo "${PIN[*]} $BIN B2_yield 10000000" ;;
         B3) echo "${PIN[*]} $BIN B3_timers 1000000" ;;
         B4) echo "${PIN[*]} $BIN B4_sleepers 100000" ;;
-        B5) echo "$BIN B5_echo" ;;
+        B5) echo "$BIN B5_echo 2000000" ;;  # pins itself to CPU 0, the client to CPU 1
+        B7) echo "$BIN B7_idle 10000" ;;    # likewise
         B6) echo "$BIN B6_pool 200000" ;;  # unpinned: the pool needs more than one CPU
-        *) echo "run.sh: unknown scenario '$1' (use B1..B6)" >&2; return 1 ;;
+        *) echo "run.sh: unknown scenario '$1' (use B1..B7)" >&2; return 1 ;;
     esac
 }
 

@@ -1,6 +1,7 @@
 // The seed's examples (seed/coroutines.rst) run as the programs in examples/seed/ run them,
 // with their output captured: each must end by itself and print what the seed says.
 
+#include "../examples/fetch_page.hpp"
 #include "../examples/seed/coroutines_seed.hpp"
 
 #include "test_util.hpp"
@@ -74,4 +75,14 @@ TEST(SeedExamples, SingletonAbortReachesMasterWithOrigin) {
     std::ostringstream out;
     seed::run_singleton_master(out, 10ms, 5s);
     EXPECT_EQ(out.str(), "singleton() aborted\nmaster() aborted because singleton() aborted\n");
+}
+
+// The seed's fetch_page, both forms, against the example's local HTTP server.
+TEST(SeedExamples, FetchPagePrintsThePageTwice) {
+    std::ostringstream out;
+    example::run_fetch_page(out);
+    const std::string reply = "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: " +
+                              std::to_string(example::page_body().size()) + "\r\n\r\n" +
+                              example::page_body() + "\n";
+    EXPECT_EQ(out.str(), "coroutine:\n" + reply + "callbacks:\n" + reply);
 }

@@ -12,8 +12,7 @@
 //  * C++ forbids co_await inside a catch handler; none of these examples needs one.
 //  * Python's bare `except:` is `catch (...)`; kaa's InProgressAborted derives from
 //    kaa::BaseException, not std::exception, exactly as Python's BaseException.
-//  * The two fetch_page examples do socket I/O, which this library does not offer yet; they
-//    are not here.
+//  * The two fetch_page examples (socket I/O) are in examples/fetch_page.hpp.
 //
 // Threads: main-loop thread only (everything runs inside kaa::main::run()).
 

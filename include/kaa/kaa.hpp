@@ -13,9 +13,13 @@
 #include <kaa/inprogress_any.hpp>
 #include <kaa/inprogress_callable.hpp>
 #include <kaa/io.hpp>
+#include <kaa/io_channel.hpp>
 #include <kaa/main.hpp>
+#include <kaa/process.hpp>
 #include <kaa/signal.hpp>
 #include <kaa/signal_inprogress.hpp>
+#include <kaa/socket.hpp>
+#include <kaa/socket_address.hpp>
 #include <kaa/status.hpp>
 #include <kaa/synchronized.hpp>
 #include <kaa/thread.hpp>

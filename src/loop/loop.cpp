@@ -1,7 +1,8 @@
 // The reactor's iteration and queues: the loop's phases, the ready queue, the cross-thread
 // queue (eventfd wakeup), deferred inline resumptions, the loop thread's identity and the
 // registry of suspended coroutines. Its parts live beside it: timer_heap.hpp (phase 4),
-// fd_table.cpp (phase 6), posix_signals.cpp (phase 3's SIGINT/SIGTERM).
+// fd_table.cpp (phase 6), posix_signals.cpp (phase 3's SIGINT/SIGTERM), child_watch.cpp
+// (phase 3's SIGCHLD).
 //
 // One iteration (step_once), phase by phase — docs/loop.md numbers them the same way:
 //   1. compute the sleep: 0 if work is ready, posted or a signal is pending, else until the
@@ -9,8 +10,9 @@
 //      timer may be due (the coarse clock tells, for a fifth of the cost)
 //   2. epoll_wait — the only blocking call (into a buffer on this call's stack: a callback may
 //      run a nested loop)
-//   3. read the clock again if we may have slept; drain the wakeup eventfd; deliver a pending
-//      SIGINT/SIGTERM as kaa::SystemExit (the rest of the iteration is skipped)
+//   3. read the clock again if we may have slept; drain the wakeup eventfd; reap watched
+//      children after a SIGCHLD (their callbacks go to the ready queue, phase 5); deliver a
+//      pending SIGINT/SIGTERM as kaa::SystemExit (the rest of the iteration is skipped)
 //   4. timers: pop and fire, one at a time in (deadline, arming order), every timer that was
 //      due at the clock reading of phase 3 and armed before the phase began; a timer armed or
 //      re-armed by a callback (interval 0) waits for the next iteration, one cancelled by an
@@ -86,6 +88,7 @@ Loop::Loop() {
     wakefd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wakefd_ < 0) throw std::system_error(errno, std::generic_category(), "kaa: eventfd");
     PosixSignals::set_wake_fd(wakefd_);
+    ChildWatch::set_wake_fd(wakefd_);
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = FdTable::kWakeToken;
@@ -225,7 +228,7 @@ void Loop::drain_wakeups(const epoll_event* events, int n) {
 }
 
 bool Loop::has_immediate_work() {
-    return !ready_.empty() || has_posted() || PosixSignals::pending();
+    return !ready_.empty() || has_posted() || PosixSignals::pending() || ChildWatch::pending();
 }
 
 bool Loop::timer_may_be_due() const noexcept {
@@ -261,6 +264,8 @@ void Loop::step_once(bool may_block) {
         if (timeout_ms != 0) now_ = Clock::now();
         drain_wakeups(events, n);
     }
+    // Reaped children: their callbacks join the ready queue (phase 5 of this iteration).
+    if (ChildWatch::pending()) children_.poll([this](Task t) { schedule(std::move(t)); });
     if (PosixSignals::pending()) {  // no RMW per iteration
         if (int sig = PosixSignals::take()) {
             throw SystemExit(sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -351,6 +356,12 @@ void drain_inline() noexcept {
         --inline_depth;
     }
 }
+
+void watch_child(pid_t pid, std::function<void(int status)> callback) {
+    Loop::instance().children().watch(pid, std::move(callback));
+}
+bool unwatch_child(pid_t pid) noexcept { return Loop::instance().children().unwatch(pid); }
+std::size_t watched_children() noexcept { return Loop::instance().children().size(); }
 
 void io_register(IoWatcher* w, int fd, bool write) { Loop::instance().fds().add(w, fd, write); }
 void io_unregister(IoWatcher* w) noexcept { Loop::instance().fds().remove(w); }

@@ -1,7 +1,7 @@
 #pragma once
 // The reactor behind kaa/detail/loop.hpp (private to src/): one iteration of the loop in seven
 // phases (loop.cpp), over a timer heap (timer_heap.hpp), an epoll fd table (fd_table.hpp) and
-// SIGINT/SIGTERM handling (posix_signals.hpp). It knows nothing of InProgress, coroutines or
+// SIGINT/SIGTERM handling (posix_signals.hpp) and child reaping (child_watch.hpp). It knows nothing of InProgress, coroutines or
 // the kaa::main facade: the facade (src/main.cpp) drives it with step_once() and keeps the run
 // state; coroutines register in the active registry with their own unwind function.
 //
@@ -10,6 +10,7 @@
 //
 // Threads: loop-thread only, except instance(), exists(), post() and wakeup().
 
+#include "loop/child_watch.hpp"
 #include "loop/fd_table.hpp"
 #include "loop/posix_signals.hpp"
 #include "loop/timer_heap.hpp"
@@ -60,6 +61,8 @@ public:
     FdTable& fds() noexcept { return fds_; }
     /// SIGINT/SIGTERM handling, installed by main::run() for its duration.
     PosixSignals& posix_signals() noexcept { return signals_; }
+    /// Child reaping (phase 3).
+    ChildWatch& children() noexcept { return children_; }
 
     /// The registry head of running coroutines (circular list).
     ActiveNode& active_head() noexcept { return active_; }
@@ -96,6 +99,7 @@ private:
     TimerHeap timers_;                      ///< phase 4
     FdTable fds_{-1};                       ///< phase 6 (given the epoll fd in the constructor)
     PosixSignals signals_;                  ///< phase 3
+    ChildWatch children_;                   ///< phase 3: SIGCHLD, callbacks run in phase 5
     std::vector<Task> ready_;               ///< resumptions for the next ready phase
     std::vector<Task> ready_spare_;         ///< an empty buffer with capacity, reused by run_ready
     std::mutex post_mutex_;                 ///< guards posted_

@@ -13,6 +13,9 @@
 #   facade    main.hpp, src/main.cpp — run/stop/step and the main signals
 #   inprogress  detail/state.hpp, inprogress*.hpp, status.hpp, delay.hpp
 #   above     coroutines, threads, generators, events (may use everything below)
+#   io        socket_address.hpp, io_channel.hpp, socket.hpp, process.hpp, src/io/ — addresses, channels, sockets,
+#             processes: may use the reactor, InProgress, signals, coroutines and threads;
+#             nothing below includes them
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cxx="${1:-${CXX:-c++}}"
@@ -42,10 +45,10 @@ check() {
 }
 
 inc="$root/include/kaa"
-upper_of_reactor='^(inprogress|coroutine|thread|synchronized|generator|event|main|signal|callable|status|delay|kaa)[_a-z]*\.hpp$|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|signal_impl|frame_alloc)\.hpp$|^src/main'
-upper_of_signals='^(inprogress|coroutine|thread|synchronized|generator|event|main|status|delay|kaa)[_a-z]*\.hpp$|^signal_inprogress\.hpp$|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
-upper_of_facade='^(inprogress|coroutine|thread|synchronized|generator|event|status|delay|kaa)[_a-z]*\.hpp$|^signal_inprogress\.hpp$|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
-upper_of_inprogress='^(coroutine|thread|synchronized|generator|event|kaa)[_a-z]*\.hpp$|^detail/(coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
+upper_of_reactor='^(inprogress|coroutine|thread|synchronized|generator|event|main|signal|callable|status|delay|kaa|socket|process|io_channel)[_a-z]*\.hpp$|^src/io/|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|signal_impl|frame_alloc)\.hpp$|^src/main'
+upper_of_signals='^(inprogress|coroutine|thread|synchronized|generator|event|main|status|delay|kaa|socket|process|io_channel)[_a-z]*\.hpp$|^src/io/|^signal_inprogress\.hpp$|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
+upper_of_facade='^(inprogress|coroutine|thread|synchronized|generator|event|status|delay|kaa|socket|process|io_channel)[_a-z]*\.hpp$|^src/io/|^signal_inprogress\.hpp$|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
+upper_of_inprogress='^(coroutine|thread|synchronized|generator|event|kaa|socket|process|io_channel)[_a-z]*\.hpp$|^src/io/|^detail/(coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
 
 check reactor "$upper_of_reactor" "$inc/detail/loop.hpp" "$inc/detail/callback.hpp" "$inc/errors.hpp" \
     "$inc/detail/invariant.hpp" "$inc/detail/exception_peek.hpp" \
@@ -56,8 +59,17 @@ check facade "$upper_of_facade" "$inc/main.hpp" "$root/src/main.cpp" "$root/src/
 check inprogress "$upper_of_inprogress" "$inc/detail/state.hpp" "$inc/inprogress.hpp" \
     "$inc/inprogress_any.hpp" "$inc/inprogress_callable.hpp" "$inc/status.hpp" "$inc/delay.hpp" \
     "$root/src/state.cpp" "$root/src/inprogress.cpp" "$root/src/inprogress_any.cpp"
+# The I/O layer (addresses, channels, sockets, processes) sits on top; only the umbrella header
+# is above it.
+shopt -s nullglob
+check io '^kaa\.hpp$' "$inc/socket_address.hpp" "$inc/io_channel.hpp" "$inc/socket.hpp" "$inc/process.hpp" \
+    "$root"/src/io/*.hpp "$root"/src/io/*.cpp
+shopt -u nullglob
 # Threads use the frame allocator, not the coroutine machinery.
 check threads '^detail/coroutine_impl\.hpp$|^coroutine[_a-z]*\.hpp$' "$inc/detail/thread_impl.hpp"
+# Coroutines, threads, generators and events know nothing of the I/O layer.
+check above '^(socket|process|io_channel)[_a-z]*\.hpp$|^src/io/' "$inc"/coroutine*.hpp \
+    "$inc"/thread*.hpp "$inc"/generator.hpp "$inc"/event.hpp "$inc"/synchronized.hpp
 
 if [ "$failures" -ne 0 ]; then
     echo "layering: $failures violation(s)" >&2

@@ -15,6 +15,8 @@
 
 #include <kaa/detail/callback.hpp>
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -124,6 +126,23 @@ struct IoWatcher {
 void io_register(IoWatcher* w, int fd, bool write);
 /// Stops watching; idempotent. Safe after the fd was closed.
 void io_unregister(IoWatcher* w) noexcept;
+
+/// The status watch_child() passes when waitpid() did not know the pid (ECHILD): another part
+/// of the program reaped it, or SIGCHLD was ignored (auto-reap) when it exited. Not a valid
+/// wait status.
+constexpr int kChildLost = -1;
+/// Reaps child `pid` through the loop (docs/semantics.md [loop.child]): once it has exited,
+/// an iteration of the loop calls waitpid(pid, WNOHANG) and then `callback(status)` with the
+/// wait status (decode it with WIFEXITED/WEXITSTATUS, WIFSIGNALED/WTERMSIG), or kChildLost; on
+/// the loop thread, in the ready phase of that iteration, never inside this call. Called once;
+/// the watch then ends. Watching a pid again replaces its callback. Only watched pids are
+/// waited for (never waitpid(-1)). Installs the SIGCHLD handler on first use (it chains to a
+/// handler installed before). Loop thread only. Nothing happens while no loop iteration runs.
+void watch_child(pid_t pid, std::function<void(int status)> callback);
+/// Stops watching `pid` without reaping it; true if it was watched. Loop thread only.
+bool unwatch_child(pid_t pid) noexcept;
+/// The number of watched children (tests). Loop thread only.
+std::size_t watched_children() noexcept;
 
 /// A `bool()` callable for timers and I/O monitors: calls `f(bound...)` and returns whether to
 /// keep going (only an explicit `false` stops; see invoke_keeps_going()).

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <iostream>
 #include <string>
+#include <thread>
 
 using namespace std::chrono_literals;
 
@@ -104,9 +105,10 @@ void part_coroutines() {
 // Blocking work runs on a pool thread; the result comes back to the loop as an InProgress.
 kaa::Coroutine<> show_thumbnail() {
     auto scale = kaa::threaded({.pool = "images"}, [](int width, int factor) {
-        long work = 0;
-        for (int i = 0; i < 2'000'000; ++i) work += i % 7;  // pretend to scale pixels
-        return width / factor + static_cast<int>(work % 1);
+        // Blocking work: 60 ms that no optimiser can delete (a busy loop computing nothing
+        // would be, and the loop would then have ticked 0 times).
+        std::this_thread::sleep_for(60ms);
+        return width / factor;
     });
     int ticks = 0;
     kaa::Timer ticker([&ticks] { ++ticks; });

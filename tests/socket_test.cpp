@@ -175,7 +175,10 @@ TEST(Socket, AddressNotation_H117) {
     EXPECT_THROW(kaa::normalize_address("1::2"), std::invalid_argument);
     kaa::Socket s;
     EXPECT_THROW(s.connect("1::2"), std::invalid_argument);
+    EXPECT_THROW(s.connect("localhost:no-such-service-kaa"), kaa::SocketError);
+    EXPECT_THROW(s.listen("127.0.0.1:99999"), std::invalid_argument);
     EXPECT_FALSE(s.connecting());
+    EXPECT_FALSE(s.listening());
 }
 
 // [check.H118]
@@ -347,6 +350,36 @@ TEST(Socket, PeerResetMidWriteFailsTheWriteAndCloses) {
     kaa::main::loop([&] { return closed.empty(); }, 2s);
     EXPECT_EQ(closed, std::vector<bool>{false});
     EXPECT_FALSE(peer->alive());
+}
+
+// A peer that never reads: the writer's queue fills up to queue_size and then the writer gets
+// kaa's error instead of unbounded memory.
+TEST(Socket, PeerThatNeverReadsFillsTheBoundedWriteQueue) {
+    kaa::test::ReportCapture cap;  // the writes still queued fail when the socket closes
+    kaa::Socket server;
+    server.listen("127.0.0.1:0");
+    auto accepted = server.accept();
+    kaa::Socket client;
+    client.connect(tcp(server)).wait(2s);
+    auto peer = accepted.wait(2s);
+    peer->set_queue_size(256 * 1024);
+    const std::string chunk(64 * 1024, 'q');
+    std::string error;
+    for (int i = 0; i < 10000 && error.empty(); ++i) {
+        try {
+            peer->write(chunk);
+        } catch (const std::invalid_argument& e) {
+            error = e.what();
+        } catch (const std::system_error& e) {
+            error = e.what();
+        }
+    }
+    EXPECT_TRUE(error == "Data would exceed write queue limit" ||
+                error.find("Channel is not writable") != std::string::npos)
+        << error;
+    EXPECT_LE(peer->write_queue_used(), peer->queue_size());
+    EXPECT_TRUE(peer->connected());  // still usable
+    peer->close(true);
 }
 
 // A client that half-closes after sending still gets its echo (queued writes drain before

@@ -60,6 +60,10 @@ struct SocketAddress {
     friend bool operator==(const SocketAddress& a, const SocketAddress& b) noexcept;
 };
 
+/// The same operator== declared at namespace scope, so that the visibility pragma exports it
+/// from a shared libkaa (a friend declaration alone left it hidden).
+bool operator==(const SocketAddress& a, const SocketAddress& b) noexcept;
+
 /// `("", port)`. Throws std::invalid_argument if `port` is not in 0..65535.
 /// [io.address.1]
 SocketAddress normalize_address(int port);

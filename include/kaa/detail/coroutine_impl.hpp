@@ -284,7 +284,7 @@ struct InProgressAwaiter : Listener {
 private:
     /// await_resume() off the common path: throws a pending abort or close, or the failure of
     /// the awaited InProgress (marked handled; an abort retargeted to it, [coro.await.4]).
-    void throw_abort_or_failure() {
+    [[gnu::noinline]] void throw_abort_or_failure() {
         if (co->rare_) co->rare_->resumed_from = InProgressBase();
         co->throw_if_aborted();
         StateBase& s = Access::state(ip);

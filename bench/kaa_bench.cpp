@@ -2,7 +2,8 @@
 //
 //   bench_kaa_bench SCENARIO [N]
 //
-// SCENARIO is B1_spawn, B2_yield, B3_timers, B4_sleepers, B5_echo or B6_pool (or b1 … b6).
+// SCENARIO is B1_spawn, B2_yield, B3_timers, B4_sleepers, B5_echo, B6_pool, B8_abort or
+// B9_spike (or b1 … b9).
 // Each run prints `scenario kaa value unit` lines, the format of the peers' programs, so that
 // bench/run.sh and bench/compare.sh can put them side by side. The definitions are the peers'
 // (see bench/README.md); every scenario runs inside kaa::main::run(), started from a
@@ -298,6 +299,40 @@ void b8_shutdown(long n) {
     emit("B8_shutdown", static_cast<double>(t1 - t0) / 1e6, "ms");
 }
 
+// ---------------------------------------------------------------- B9 spike
+//
+// Memory that comes back (no peer figure): N coroutines parked on their own delay(0), all
+// finished; then the loop goes idle once (a 1 ms delay) and the resident set is compared with
+// the one before the spike (after the loop had gone idle once too): RSS after / RSS before, %.
+// The spike's own resident set is printed as well.
+
+struct B9State {
+    long n = 0;
+    long ended = 0;
+    kaa::InProgress<void> all_ended;
+};
+
+kaa::Coroutine<> b9_parked(B9State* s) {
+    co_await kaa::delay(0s);
+    if (++s->ended == s->n) s->all_ended.finish();
+}
+
+kaa::Coroutine<> b9_spike(long n) {
+    co_await kaa::delay(1ms);  // the loop went idle once: the baseline is an idle loop's
+    B9State st;
+    st.n = n;
+    const long before_kib = rss_now_kib();
+    for (long i = 0; i < n; ++i) b9_parked(&st);  // fire and forget
+    const long spike_kib = rss_now_kib();
+    co_await st.all_ended;
+    co_await kaa::delay(1ms);  // the loop goes idle: the spike's memory goes back
+    const long after_kib = rss_now_kib();
+    emit("B9_rss_before", static_cast<double>(before_kib) / 1024.0, "MiB");
+    emit("B9_rss_spike", static_cast<double>(spike_kib) / 1024.0, "MiB");
+    emit("B9_rss_after_spike",
+         100.0 * static_cast<double>(after_kib) / static_cast<double>(before_kib), "%");
+}
+
 // ---------------------------------------------------------------- B6 pool
 //
 // 200,000 trivial jobs (i * 2 + 1) through a kaa::ThreadPool of 4 workers, all submitted at
@@ -341,11 +376,13 @@ kaa::Coroutine<> b6_pool(long n) {
 // ---------------------------------------------------------------- driver
 
 void usage(const char* argv0) {
-    std::fprintf(stderr,
-                 "usage: %s B1_spawn|B2_yield|B3_timers|B4_sleepers|B5_echo|B6_pool|B8_abort [N]\n"
-                 "  defaults: B1 N=1000000, B2 N=10000000, B3 N=1000000, B4 N=100000, "
-                 "B6 N=200000, B8 N=1000000\n",
-                 argv0);
+    std::fprintf(
+        stderr,
+        "usage: %s B1_spawn|B2_yield|B3_timers|B4_sleepers|B5_echo|B6_pool|B8_abort|B9_spike"
+        " [N]\n"
+        "  defaults: B1 N=1000000, B2 N=10000000, B3 N=1000000, B4 N=100000, "
+        "B6 N=200000, B8 N=1000000, B9 N=1000000\n",
+        argv0);
 }
 
 }  // namespace
@@ -387,6 +424,9 @@ int main(int argc, char** argv) {
 #else
         emit_na("B6_pool", "not_yet");
 #endif
+    } else if (is("B9_spike", "b9")) {
+        long n = count(1'000'000);
+        run_in_loop([n] { return b9_spike(n); });
     } else if (is("B8_abort", "b8")) {
         long n = count(1'000'000);
         run_in_loop([n] { return b8_abort(n); });

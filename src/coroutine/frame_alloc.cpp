@@ -30,7 +30,9 @@
 // one atomic offset (fresh ones) or under a mutex (returned ones). A block may be freed on any
 // thread. Only the loop thread sweeps, and only its own lists: a region with a block cached by
 // another thread, in use, or being carved by another thread is not wholly free there and stays.
-// A region is marked retired (its carved count final) when its carver moves on or ends.
+// A region is marked retired (its carved count final) when its carver moves on or ends. A thread
+// that ends (a pool worker past its idle timeout) leaves its cached arena blocks to the loop
+// thread, whose next sweep adopts them (g_orphans).
 
 #include <kaa/detail/frame_alloc.hpp>
 #include <kaa/detail/loop.hpp>
@@ -86,9 +88,6 @@ constexpr int kMadvPopulateWrite = 23;  // Linux's value, for headers older than
 std::atomic<std::uintptr_t> g_arena_base{0};
 /// Bytes of fresh regions handed out so far (regions returned by a sweep are reused first).
 std::atomic<std::size_t> g_arena_used{0};
-/// Set once a block of a cached class came from operator new (no arena, or it was full): only
-/// then must a thread's cleaner look at each cached block.
-std::atomic<bool> g_malloc_blocks{false};
 
 /// A region's bookkeeping. kCarving: a thread carves from it (its count lives in that thread's
 /// Carver); kRetired: no longer carved, `carved` is final; kUnused: free (never used, or swept).
@@ -204,25 +203,56 @@ void* carve(std::size_t bytes) noexcept {
 
 // ---------------------------------------------------------------- thread exit
 
-// Frees this thread's cached malloc'd blocks when it ends (arena blocks stay in the arena) and
-// retires its region, then keeps the cache off (limit 0): glibc runs thread-local destructors
-// before atexit handlers, and the exit hook may still unwind (and so allocate and free)
-// coroutine frames.
+/// Arena blocks cached by threads that ended, per class, until the loop thread's next idle
+/// sweep adopts them (a pool worker that ends when idle must not strand its blocks' regions).
+struct Orphans {
+    std::array<FrameCache::Block*, FrameCache::kClasses> heads;
+    std::array<FrameCache::Block*, FrameCache::kClasses> tails;
+    std::array<std::uint32_t, FrameCache::kClasses> counts;
+};
+std::mutex g_orphan_mutex;
+constinit Orphans g_orphans{};               ///< guarded by g_orphan_mutex
+std::atomic<bool> g_orphans_pending{false};  ///< g_orphans may hold blocks
+
+// Frees this thread's cached malloc'd blocks when it ends, leaves its arena blocks to the loop
+// thread (g_orphans) and retires its region, then keeps the cache off (limit 0): glibc runs
+// thread-local destructors before atexit handlers, and the exit hook may still unwind (and so
+// allocate and free) coroutine frames.
 struct Cleaner {
     ~Cleaner() {
         FrameCache& f = frame_cache();
         f.limit = 0;
-        const bool walk = g_malloc_blocks.load(std::memory_order_relaxed);
-        for (FrameCache::Block*& head : f.heads) {
-            while (walk && head) {
-                FrameCache::Block* next = head->next;
-                if (!in_arena(head)) ::operator delete(head);
-                head = next;
+        Orphans mine{};
+        bool any = false;
+        for (std::size_t c = 0; c < FrameCache::kClasses; ++c) {
+            FrameCache::Block* b = f.heads[c];
+            while (b) {
+                FrameCache::Block* next = b->next;
+                if (in_arena(b)) {
+                    b->next = mine.heads[c];
+                    mine.heads[c] = b;
+                    if (!mine.tails[c]) mine.tails[c] = b;
+                    ++mine.counts[c];
+                    any = true;
+                } else {
+                    ::operator delete(b);
+                }
+                b = next;
             }
-            head = nullptr;  // arena blocks stay in the arena
+            f.heads[c] = nullptr;
         }
         f.counts = {};
         retire_region();
+        if (!any) return;
+        std::lock_guard lock(g_orphan_mutex);
+        for (std::size_t c = 0; c < FrameCache::kClasses; ++c) {
+            if (!mine.heads[c]) continue;
+            mine.tails[c]->next = g_orphans.heads[c];
+            if (!g_orphans.heads[c]) g_orphans.tails[c] = mine.tails[c];
+            g_orphans.heads[c] = mine.heads[c];
+            g_orphans.counts[c] += mine.counts[c];
+        }
+        g_orphans_pending.store(true, std::memory_order_release);
     }
 };
 thread_local Cleaner t_cleaner;
@@ -249,34 +279,73 @@ std::size_t cached_bytes(const FrameCache& f) noexcept {
     return units * FrameCache::kClassBytes;
 }
 
-/// The loop's idle hook: returns wholly free regions (and surplus malloc'd blocks) of this
-/// thread's lists to the system when they grew by kSweepBytes since the last sweep. True if it
-/// swept.
+/// Moves the blocks that threads left when they ended into this thread's lists.
+void adopt_orphans(FrameCache& f) noexcept {
+    if (!g_orphans_pending.load(std::memory_order_acquire)) return;
+    std::lock_guard lock(g_orphan_mutex);
+    for (std::size_t c = 0; c < FrameCache::kClasses; ++c) {
+        if (!g_orphans.heads[c]) continue;
+        g_orphans.tails[c]->next = f.heads[c];
+        f.heads[c] = g_orphans.heads[c];
+        f.counts[c] += g_orphans.counts[c];
+    }
+    g_orphans = Orphans{};
+    g_orphans_pending.store(false, std::memory_order_relaxed);
+}
+
+constexpr std::size_t kPage = 4096;
+constexpr std::size_t kPagesPerRegion = kRegionBytes / kPage;
+
+/// A sweep's scratch memory, mapped for the sweep only (so that it leaves no resident pages
+/// behind; the parts for regions without free blocks are never touched).
+struct SweepScratch {
+    enum : std::uint8_t { kKeep = 0, kDrop = 1, kPartial = 2 };
+    std::array<std::uint32_t, kRegions> free_blocks;  ///< free blocks per region (in the lists)
+    std::array<std::uint32_t, kRegions> lost;         ///< blocks unlinked from partial regions
+    std::array<std::uint8_t, kRegions> what;          ///< kKeep, kDrop or kPartial
+    /// Bytes of free blocks per page of the partial regions (kPage: a wholly free page).
+    std::array<std::array<std::uint16_t, kPagesPerRegion>, kRegions> page_free;
+};
+
+/// The loop's idle hook: returns the memory of the loop thread's cached arena blocks (and
+/// surplus malloc'd blocks) to the system when its lists grew by kSweepBytes since the last
+/// sweep. A region whose carved blocks all sit in the lists is dropped as a whole and reused by
+/// the carvers; in a region that still has live blocks, the pages wholly covered by free blocks
+/// are returned, and the blocks touching them leave the lists for good (the region's carved
+/// count forgets them, so it is dropped once the rest is free). True if it swept.
 bool idle_sweep() noexcept {
     if (!t_cleaner_armed) return false;
     FrameCache& f = frame_cache();
     if (f.limit == 0) return false;
+    adopt_orphans(f);
     const std::size_t before = cached_bytes(f);
     if (before < t_swept_bytes + kSweepBytes) return false;
 
-    // 1. Free blocks per region; which regions are wholly free.
+    void* raw = ::mmap(nullptr, sizeof(SweepScratch), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED) return false;
+    auto& s = *static_cast<SweepScratch*>(raw);  // zero-filled
     const std::uintptr_t base = g_arena_base.load(std::memory_order_acquire);
-    std::array<std::uint32_t, kRegions> free_blocks{};
+    auto region_of = [base](const void* b) {
+        return (reinterpret_cast<std::uintptr_t>(b) - base) / kRegionBytes;
+    };
+
+    // 1. Free blocks per region; which regions are wholly free, which partly.
     bool malloc_surplus = false;
     for (std::size_t c = 0; c < FrameCache::kClasses; ++c) {
         std::uint32_t kept_malloc = 0;
         for (FrameCache::Block* b = f.heads[c]; b; b = b->next) {
             if (in_arena(b)) {
-                ++free_blocks[(reinterpret_cast<std::uintptr_t>(b) - base) / kRegionBytes];
+                ++s.free_blocks[region_of(b)];
             } else if (++kept_malloc > kKeepMallocPerClass) {
                 malloc_surplus = true;
             }
         }
     }
-    std::array<bool, kRegions> drop{};
-    bool any = false;
+    bool any_drop = false;
+    bool any_partial = false;
     for (std::size_t r = 0; r < kRegions; ++r) {
-        if (free_blocks[r] == 0) continue;
+        if (s.free_blocks[r] == 0) continue;
         std::uint32_t carved;
         if (t_carver.region_end && r == t_carver.region) {
             carved = t_carver.carved;
@@ -285,26 +354,66 @@ bool idle_sweep() noexcept {
         } else {
             continue;  // being carved by another thread
         }
-        if (free_blocks[r] == carved) drop[r] = any = true;
+        if (s.free_blocks[r] == carved) {
+            s.what[r] = SweepScratch::kDrop;
+            any_drop = true;
+        } else {
+            s.what[r] = SweepScratch::kPartial;
+            any_partial = true;
+        }
     }
 
-    // 2. Unlink the blocks of those regions and the malloc'd surplus (keeping the lists' order).
-    if (any || malloc_surplus) {
+    // 2. In partial regions: the bytes of free blocks per page.
+    if (any_partial) {
         for (std::size_t c = 0; c < FrameCache::kClasses; ++c) {
+            const std::size_t bytes = c * FrameCache::kClassBytes;
+            for (FrameCache::Block* b = f.heads[c]; b; b = b->next) {
+                if (!in_arena(b)) continue;
+                const std::size_t r = region_of(b);
+                if (s.what[r] != SweepScratch::kPartial) continue;
+                std::size_t off = reinterpret_cast<std::uintptr_t>(b) - base - r * kRegionBytes;
+                const std::size_t end = off + bytes;
+                while (off < end) {
+                    const std::size_t page_end = (off / kPage + 1) * kPage;
+                    const std::size_t n = std::min(end, page_end) - off;
+                    s.page_free[r][off / kPage] =
+                        static_cast<std::uint16_t>(s.page_free[r][off / kPage] + n);
+                    off += n;
+                }
+            }
+        }
+    }
+    // Whether block b of `bytes` lies on a wholly free page of a partial region.
+    auto on_free_page = [&](const void* b, std::size_t r, std::size_t bytes) {
+        const std::size_t off = reinterpret_cast<std::uintptr_t>(b) - base - r * kRegionBytes;
+        for (std::size_t p = off / kPage; p <= (off + bytes - 1) / kPage; ++p) {
+            if (s.page_free[r][p] == kPage) return true;
+        }
+        return false;
+    };
+
+    // 3. Unlink the blocks of dropped regions and of free pages, and the malloc'd surplus
+    // (keeping the lists' order).
+    if (any_drop || any_partial || malloc_surplus) {
+        for (std::size_t c = 0; c < FrameCache::kClasses; ++c) {
+            const std::size_t bytes = c * FrameCache::kClassBytes;
             std::uint32_t count = 0;
             std::uint32_t kept_malloc = 0;
             FrameCache::Block** link = &f.heads[c];
             while (FrameCache::Block* b = *link) {
-                bool keep;
+                bool keep = true;
                 if (in_arena(b)) {
-                    keep = !drop[(reinterpret_cast<std::uintptr_t>(b) - base) / kRegionBytes];
-                } else {
-                    keep = ++kept_malloc <= kKeepMallocPerClass;
-                    if (!keep) {
-                        *link = b->next;
-                        ::operator delete(b);
-                        continue;
+                    const std::size_t r = region_of(b);
+                    if (s.what[r] == SweepScratch::kDrop) {
+                        keep = false;
+                    } else if (s.what[r] == SweepScratch::kPartial && on_free_page(b, r, bytes)) {
+                        keep = false;
+                        ++s.lost[r];
                     }
+                } else if (++kept_malloc > kKeepMallocPerClass) {
+                    *link = b->next;
+                    ::operator delete(b);
+                    continue;
                 }
                 if (keep) {
                     ++count;
@@ -317,31 +426,55 @@ bool idle_sweep() noexcept {
         }
     }
 
-    // 3. Give the regions' pages back and the regions to the carvers.
-    if (any) {
-        if (t_carver.region_end && drop[t_carver.region]) {
+    // 4. Give the pages back: whole regions (then to the carvers), free pages of the others.
+    auto give_back = [base](std::size_t from, std::size_t to) {
+        static_cast<void>(
+            ::madvise(reinterpret_cast<void*>(base + from), to - from, MADV_DONTNEED));
+    };
+    for (std::size_t r = 0; r < kRegions;) {
+        if (s.what[r] != SweepScratch::kDrop) {
+            ++r;
+            continue;
+        }
+        std::size_t end = r + 1;  // one call per run of adjacent regions
+        while (end < kRegions && s.what[end] == SweepScratch::kDrop) ++end;
+        give_back(r * kRegionBytes, end * kRegionBytes);
+        r = end;
+    }
+    if (any_partial) {
+        for (std::size_t r = 0; r < kRegions; ++r) {
+            if (s.what[r] != SweepScratch::kPartial || s.lost[r] == 0) continue;
+            if (t_carver.region_end && r == t_carver.region) {
+                t_carver.carved -= s.lost[r];
+            } else {
+                g_regions[r].carved.fetch_sub(s.lost[r], std::memory_order_relaxed);
+            }
+            for (std::size_t p = 0; p < kPagesPerRegion;) {
+                if (s.page_free[r][p] != kPage) {
+                    ++p;
+                    continue;
+                }
+                std::size_t end = p + 1;
+                while (end < kPagesPerRegion && s.page_free[r][end] == kPage) ++end;
+                give_back(r * kRegionBytes + p * kPage, r * kRegionBytes + end * kPage);
+                p = end;
+            }
+        }
+    }
+    if (any_drop) {
+        if (t_carver.region_end && s.what[t_carver.region] == SweepScratch::kDrop) {
             t_carver.cur = t_carver.end = t_carver.region_end = nullptr;
             t_carver.carved = 0;
         }
-        for (std::size_t r = 0; r < kRegions;) {
-            if (!drop[r]) {
-                ++r;
-                continue;
-            }
-            std::size_t end = r + 1;  // one call per run of adjacent regions
-            while (end < kRegions && drop[end]) ++end;
-            static_cast<void>(::madvise(reinterpret_cast<void*>(base + r * kRegionBytes),
-                                        (end - r) * kRegionBytes, MADV_DONTNEED));
-            r = end;
-        }
         std::lock_guard lock(g_free_mutex);
         for (std::size_t r = 0; r < kRegions; ++r) {
-            if (!drop[r]) continue;
+            if (s.what[r] != SweepScratch::kDrop) continue;
             g_regions[r].carved.store(0, std::memory_order_relaxed);
             g_regions[r].state.store(kUnused, std::memory_order_relaxed);
             g_free_regions[g_free_count++] = static_cast<std::uint32_t>(r);
         }
     }
+    ::munmap(raw, sizeof(SweepScratch));
 #if defined(__GLIBC__)
     // The spike's states, exception objects and callbacks went through malloc: return its free
     // pages too (the spike that made this sweep worth it freed at least kSweepBytes of frames).
@@ -365,9 +498,7 @@ void* frame_alloc_slow(std::size_t size) {
             if (void* p = carve(bytes)) return p;
         }
     }
-    void* p = ::operator new(bytes);
-    g_malloc_blocks.store(true, std::memory_order_relaxed);
-    return p;
+    return ::operator new(bytes);
 }
 
 void frame_free_slow(void* p, std::size_t size) noexcept {

@@ -5,7 +5,7 @@
 # usage: bash bench/run.sh                      (after `make bench`, which calls it)
 # env:   KAA_BUILD_DIR  build tree holding bench/bench_kaa_bench (default: build/bench)
 #        RUNS=3         runs per scenario
-#        SCENARIOS="B1 B2 B3 B4 B5 B6"   restrict to some scenarios
+#        SCENARIOS="B1 B2 B3 B4 B5 B6 B8 B9"   restrict to some scenarios
 #
 # Pinning as in ../shared/bench-peers: single-threaded scenarios on CPU 1 (taskset -c 1, when
 # taskset works here), B6 (thread pool) unpinned. Runs go round-robin over the scenarios, so a
@@ -17,7 +17,7 @@ ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 BUILD=${KAA_BUILD_DIR:-$ROOT/build/bench}
 BIN=$BUILD/bench/bench_kaa_bench
 RUNS=${RUNS:-3}
-SCENARIOS=${SCENARIOS:-"B1 B2 B3 B4 B5 B6"}
+SCENARIOS=${SCENARIOS:-"B1 B2 B3 B4 B5 B6 B8 B9"}
 
 if [[ ! -x "$BIN" ]]; then
     echo "run.sh: $BIN not found; build it first (make bench)" >&2
@@ -31,7 +31,7 @@ else
     echo "run.sh: taskset -c 1 does not work here; running unpinned" >&2
 fi
 
-# scenario_cmds B1..B6: the command lines of one scenario, one per line.
+# scenario_cmds B1..B9: the command lines of one scenario, one per line.
 scenario_cmds() {
     case "$1" in
         B1) echo "${PIN[*]} $BIN B1_spawn 1000000" ;;
@@ -40,7 +40,9 @@ scenario_cmds() {
         B4) echo "${PIN[*]} $BIN B4_sleepers 100000" ;;
         B5) echo "$BIN B5_echo" ;;
         B6) echo "$BIN B6_pool 200000" ;;  # unpinned: the pool needs more than one CPU
-        *) echo "run.sh: unknown scenario '$1' (use B1..B6)" >&2; return 1 ;;
+        B8) echo "${PIN[*]} $BIN B8_abort 1000000" ;;  # abort, then shutdown: both lines
+        B9) echo "${PIN[*]} $BIN B9_spike 1000000" ;;  # RSS after a spike, % of before
+        *) echo "run.sh: unknown scenario '$1' (use B1..B6, B8, B9)" >&2; return 1 ;;
     esac
 }
 

@@ -6,7 +6,8 @@
 // One iteration (step_once), phase by phase — docs/loop.md numbers them the same way:
 //   1. compute the sleep: 0 if work is ready, posted or a signal is pending, else until the
 //      next timer, else 30 s (kaa's idle step); read the clock if the loop may sleep or a
-//      timer may be due (the coarse clock tells, for a fifth of the cost)
+//      timer may be due (the coarse clock tells, for a fifth of the cost); before a sleep,
+//      the idle housekeeping (run_idle_hooks: spike-sized buffers, the add_idle_hook hooks)
 //   2. epoll_wait — the only blocking call (into a buffer on this call's stack: a callback may
 //      run a nested loop)
 //   3. read the clock again if we may have slept; drain the wakeup eventfd; deliver a pending

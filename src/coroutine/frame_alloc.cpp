@@ -88,6 +88,9 @@ constexpr int kMadvPopulateWrite = 23;  // Linux's value, for headers older than
 std::atomic<std::uintptr_t> g_arena_base{0};
 /// Bytes of fresh regions handed out so far (regions returned by a sweep are reused first).
 std::atomic<std::size_t> g_arena_used{0};
+/// Set once a block of a cached class came from operator new (no arena, or it was full): only
+/// then must the loop thread's cleaner look at each cached block.
+std::atomic<bool> g_malloc_blocks{false};
 
 /// A region's bookkeeping. kCarving: a thread carves from it (its count lives in that thread's
 /// Carver); kRetired: no longer carved, `carved` is final; kUnused: free (never used, or swept).
@@ -121,6 +124,12 @@ bool in_arena(const void* p) noexcept {
     const auto a = reinterpret_cast<std::uintptr_t>(p);
     return base != 0 && a >= base && a - base < kArenaBytes;
 }
+
+// Whether this thread's Cleaner was constructed (a trivially destructible flag, valid to read
+// after the Cleaner ran).
+constinit thread_local bool t_cleaner_armed = false;
+// Whether this thread sweeps (the loop thread: its idle hook ran here).
+constinit thread_local bool t_sweeps = false;
 
 /// This thread's current region: [cur, end) is faulted in and free, [end, region_end) not yet
 /// faulted in.
@@ -172,10 +181,13 @@ bool take_region() noexcept {
 }
 
 /// Makes [cur, cur + bytes) carvable: faults in the next piece of the region, or moves to a
-/// new region when this one has too little left. False if the arena is full or refused.
-bool grow(std::size_t bytes) noexcept {
+/// new region when this one has too little left. False if the arena is full or refused. Not
+/// inlined: carve()'s pointer bump then needs no saved registers.
+[[gnu::noinline]] bool grow(std::size_t bytes) noexcept {
     if (static_cast<std::size_t>(t_carver.region_end - t_carver.cur) < bytes) {
         retire_region();  // the tail (< 4 KiB) is wasted
+        // Not after this thread's Cleaner ran (limit 0): nobody would retire the region.
+        if (t_cleaner_armed && frame_cache().limit == 0) return false;
         if (!take_region()) return false;
     }
     const std::size_t want = t_carver.next_piece ? t_carver.next_piece : kFirstPiece;
@@ -215,13 +227,27 @@ constinit Orphans g_orphans{};               ///< guarded by g_orphan_mutex
 std::atomic<bool> g_orphans_pending{false};  ///< g_orphans may hold blocks
 
 // Frees this thread's cached malloc'd blocks when it ends, leaves its arena blocks to the loop
-// thread (g_orphans) and retires its region, then keeps the cache off (limit 0): glibc runs
-// thread-local destructors before atexit handlers, and the exit hook may still unwind (and so
-// allocate and free) coroutine frames.
+// thread (g_orphans; the loop thread's own simply stay in the arena) and retires its region,
+// then keeps the cache off (limit 0): glibc runs thread-local destructors before atexit
+// handlers, and the exit hook may still unwind (and so allocate and free) coroutine frames.
 struct Cleaner {
     ~Cleaner() {
         FrameCache& f = frame_cache();
         f.limit = 0;
+        if (t_sweeps) {  // nobody adopts the loop thread's blocks: no walk unless malloc'd ones
+            const bool walk = g_malloc_blocks.load(std::memory_order_relaxed);
+            for (FrameCache::Block*& head : f.heads) {
+                while (walk && head) {
+                    FrameCache::Block* next = head->next;
+                    if (!in_arena(head)) ::operator delete(head);
+                    head = next;
+                }
+                head = nullptr;
+            }
+            f.counts = {};
+            retire_region();
+            return;
+        }
         Orphans mine{};
         bool any = false;
         for (std::size_t c = 0; c < FrameCache::kClasses; ++c) {
@@ -256,9 +282,6 @@ struct Cleaner {
     }
 };
 thread_local Cleaner t_cleaner;
-// Whether this thread's Cleaner was constructed (a trivially destructible flag, valid to read
-// after the Cleaner ran).
-constinit thread_local bool t_cleaner_armed = false;
 
 void push_block(FrameCache& f, std::size_t c, void* p) noexcept {
     auto* b = static_cast<FrameCache::Block*>(p);
@@ -314,6 +337,7 @@ struct SweepScratch {
 /// are returned, and the blocks touching them leave the lists for good (the region's carved
 /// count forgets them, so it is dropped once the rest is free). True if it swept.
 bool idle_sweep() noexcept {
+    t_sweeps = true;
     if (!t_cleaner_armed) return false;
     FrameCache& f = frame_cache();
     if (f.limit == 0) return false;
@@ -493,12 +517,11 @@ void* frame_alloc_slow(std::size_t size) {
     if (c >= FrameCache::kClasses) return ::operator new(size);
     const std::size_t bytes = c * FrameCache::kClassBytes;
     if constexpr (kUseArena) {
-        // Not after this thread's Cleaner ran: it would take a region nobody retires.
-        if (!(t_cleaner_armed && frame_cache().limit == 0)) {
-            if (void* p = carve(bytes)) return p;
-        }
+        if (void* p = carve(bytes)) return p;
     }
-    return ::operator new(bytes);
+    void* p = ::operator new(bytes);
+    g_malloc_blocks.store(true, std::memory_order_relaxed);
+    return p;
 }
 
 void frame_free_slow(void* p, std::size_t size) noexcept {

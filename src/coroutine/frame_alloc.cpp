@@ -326,7 +326,7 @@ struct SweepScratch {
     std::array<std::uint32_t, kRegions> free_blocks;  ///< free blocks per region (in the lists)
     std::array<std::uint32_t, kRegions> lost;         ///< blocks unlinked from partial regions
     std::array<std::uint8_t, kRegions> what;          ///< kKeep, kDrop or kPartial
-    /// Bytes of free blocks per page of the partial regions (kPage: a wholly free page).
+    /// Bytes of free blocks per page of every region (kPage: a wholly free page).
     std::array<std::array<std::uint16_t, kPagesPerRegion>, kRegions> page_free;
 };
 
@@ -354,15 +354,26 @@ bool idle_sweep() noexcept {
         return (reinterpret_cast<std::uintptr_t>(b) - base) / kRegionBytes;
     };
 
-    // 1. Free blocks per region; which regions are wholly free, which partly.
+    // 1. Free blocks per region and their bytes per page (one walk of the lists: a walk is a
+    // cache miss per block); which regions are wholly free, which partly.
     bool malloc_surplus = false;
     for (std::size_t c = 0; c < FrameCache::kClasses; ++c) {
+        const std::size_t bytes = c * FrameCache::kClassBytes;
         std::uint32_t kept_malloc = 0;
         for (FrameCache::Block* b = f.heads[c]; b; b = b->next) {
-            if (in_arena(b)) {
-                ++s.free_blocks[region_of(b)];
-            } else if (++kept_malloc > kKeepMallocPerClass) {
-                malloc_surplus = true;
+            if (!in_arena(b)) {
+                if (++kept_malloc > kKeepMallocPerClass) malloc_surplus = true;
+                continue;
+            }
+            const std::size_t r = region_of(b);
+            ++s.free_blocks[r];
+            std::size_t off = reinterpret_cast<std::uintptr_t>(b) - base - r * kRegionBytes;
+            const std::size_t end = off + bytes;
+            while (off < end) {
+                const std::size_t n = std::min(end, (off / kPage + 1) * kPage) - off;
+                s.page_free[r][off / kPage] =
+                    static_cast<std::uint16_t>(s.page_free[r][off / kPage] + n);
+                off += n;
             }
         }
     }
@@ -387,26 +398,6 @@ bool idle_sweep() noexcept {
         }
     }
 
-    // 2. In partial regions: the bytes of free blocks per page.
-    if (any_partial) {
-        for (std::size_t c = 0; c < FrameCache::kClasses; ++c) {
-            const std::size_t bytes = c * FrameCache::kClassBytes;
-            for (FrameCache::Block* b = f.heads[c]; b; b = b->next) {
-                if (!in_arena(b)) continue;
-                const std::size_t r = region_of(b);
-                if (s.what[r] != SweepScratch::kPartial) continue;
-                std::size_t off = reinterpret_cast<std::uintptr_t>(b) - base - r * kRegionBytes;
-                const std::size_t end = off + bytes;
-                while (off < end) {
-                    const std::size_t page_end = (off / kPage + 1) * kPage;
-                    const std::size_t n = std::min(end, page_end) - off;
-                    s.page_free[r][off / kPage] =
-                        static_cast<std::uint16_t>(s.page_free[r][off / kPage] + n);
-                    off += n;
-                }
-            }
-        }
-    }
     // Whether block b of `bytes` lies on a wholly free page of a partial region.
     auto on_free_page = [&](const void* b, std::size_t r, std::size_t bytes) {
         const std::size_t off = reinterpret_cast<std::uintptr_t>(b) - base - r * kRegionBytes;
@@ -416,7 +407,7 @@ bool idle_sweep() noexcept {
         return false;
     };
 
-    // 3. Unlink the blocks of dropped regions and of free pages, and the malloc'd surplus
+    // 2. Unlink the blocks of dropped regions and of free pages, and the malloc'd surplus
     // (keeping the lists' order).
     if (any_drop || any_partial || malloc_surplus) {
         for (std::size_t c = 0; c < FrameCache::kClasses; ++c) {
@@ -450,7 +441,7 @@ bool idle_sweep() noexcept {
         }
     }
 
-    // 4. Give the pages back: whole regions (then to the carvers), free pages of the others.
+    // 3. Give the pages back: whole regions (then to the carvers), free pages of the others.
     auto give_back = [base](std::size_t from, std::size_t to) {
         static_cast<void>(
             ::madvise(reinterpret_cast<void*>(base + from), to - from, MADV_DONTNEED));

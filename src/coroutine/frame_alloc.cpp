@@ -26,8 +26,8 @@
 // A full arena (kArenaBytes of regions in use), a reservation the kernel refuses, or an
 // AddressSanitizer build (whose leak checker must see every frame) fall back to operator new.
 //
-// Threads: the free lists and the current region are per thread; regions are handed out with
-// one atomic offset (fresh ones) or under a mutex (returned ones). A block may be freed on any
+// Threads: the free lists and the current region are per thread; regions are handed out under
+// a mutex (once per 256 KiB). A block may be freed on any
 // thread. Only the loop thread sweeps, and only its own lists: a region with a block cached by
 // another thread, in use, or being carved by another thread is not wholly free there and stays.
 // A region is marked retired (its carved count final) when its carver moves on or ends. A thread
@@ -86,8 +86,6 @@ constexpr int kMadvPopulateWrite = 23;  // Linux's value, for headers older than
 
 /// The reserved range, [base, base + kArenaBytes) once reserved (0 before or if refused).
 std::atomic<std::uintptr_t> g_arena_base{0};
-/// Bytes of fresh regions handed out so far (regions returned by a sweep are reused first).
-std::atomic<std::size_t> g_arena_used{0};
 /// Set once a block of a cached class came from operator new (no arena, or it was full): only
 /// then must the loop thread's cleaner look at each cached block.
 std::atomic<bool> g_malloc_blocks{false};
@@ -100,10 +98,15 @@ struct Region {
     std::atomic<std::uint8_t> state{kUnused};
 };
 constinit std::array<Region, kRegions> g_regions{};
-/// Regions returned by sweeps (indices), reused before fresh ones.
+/// Regions returned by sweeps (indices), reused before fresh ones; and the fresh ones.
 std::mutex g_free_mutex;
 constinit std::array<std::uint32_t, kRegions> g_free_regions{};
 std::size_t g_free_count = 0;  ///< guarded by g_free_mutex
+std::size_t g_arena_used = 0;  ///< bytes of fresh regions handed out; guarded by g_free_mutex
+/// Bytes of the arena made writable (mprotect), kCommitBytes at a time: one call per 2 MiB
+/// instead of one per region. Guarded by g_free_mutex.
+std::size_t g_arena_writable = 0;
+constexpr std::size_t kCommitBytes = std::size_t{2} << 20;
 
 std::uintptr_t arena_base() {
     static const std::uintptr_t base = [] {
@@ -157,20 +160,25 @@ void retire_region() noexcept {
 bool take_region() noexcept {
     const std::uintptr_t base = arena_base();
     if (base == 0) return false;
-    std::size_t index = kRegions;
+    std::size_t index;
     {
         std::lock_guard lock(g_free_mutex);
-        if (g_free_count != 0) index = g_free_regions[--g_free_count];
-    }
-    if (index == kRegions) {
-        const std::size_t off = g_arena_used.fetch_add(kRegionBytes, std::memory_order_relaxed);
-        if (off >= kArenaBytes) {
-            g_arena_used.store(kArenaBytes, std::memory_order_relaxed);  // stays full
-            return false;
+        if (g_free_count != 0) {
+            index = g_free_regions[--g_free_count];
+        } else {
+            if (g_arena_used >= kArenaBytes) return false;
+            if (g_arena_used + kRegionBytes > g_arena_writable) {
+                // Under the mutex: no thread carves from a region before it is writable.
+                const std::size_t size = std::min(kCommitBytes, kArenaBytes - g_arena_writable);
+                if (::mprotect(reinterpret_cast<void*>(base + g_arena_writable), size,
+                               PROT_READ | PROT_WRITE) != 0) {
+                    return false;
+                }
+                g_arena_writable += size;
+            }
+            index = g_arena_used / kRegionBytes;
+            g_arena_used += kRegionBytes;
         }
-        void* region = reinterpret_cast<void*>(base + off);
-        if (::mprotect(region, kRegionBytes, PROT_READ | PROT_WRITE) != 0) return false;
-        index = off / kRegionBytes;
     }
     g_regions[index].state.store(kCarving, std::memory_order_relaxed);
     t_carver.region = static_cast<std::uint32_t>(index);

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -183,39 +184,58 @@ TEST(FrameAlloc, SmallChurnIsNotSweptWhenIdle) {
     for (void* p : second) frame_free(p, kSize);
 }
 
-// A sweep after a spike keeps every live block intact, also in regions whose other blocks were
-// freed on a thread that then ended (the loop thread adopts that thread's cached blocks), and
-// the blocks still allocate and free afterwards.
+/// Whether this thread's free list of `size` holds as many blocks as its count says.
+bool list_matches_count(std::size_t size) {
+    const auto& f = kaa::detail::frame_cache();
+    const std::size_t c = kaa::detail::FrameCache::size_class(size);
+    std::uint32_t n = 0;
+    for (auto* b = f.heads[c]; b; b = b->next) ++n;
+    return n == f.counts[c];
+}
+
+// A sweep after a spike keeps every live block intact — sparse live blocks, so that the pages
+// between them are returned while their regions stay — also in regions whose other blocks were
+// freed on a thread that then ended (the loop thread adopts that thread's cached blocks); the
+// lists stay consistent and the blocks still allocate and free afterwards.
 TEST(FrameAlloc, SweepKeepsBlocksLiveOrCachedElsewhere) {
-    constexpr int kBlocks = 50'000;
+    constexpr int kBlocks = 60'000;
     std::vector<void*> live;
+    std::vector<void*> here;
     std::vector<void*> elsewhere;
     for (int i = 0; i < kBlocks; ++i) {
         void* p = frame_alloc(kFrame);
         std::memset(p, 0x33, kFrame);
-        (i % 2 ? live : elsewhere).push_back(p);
+        if (i % 40 == 0) {
+            live.push_back(p);  // one in 40: about one per 11 KiB
+        } else {
+            ((i / 1000) % 2 ? here : elsewhere).push_back(p);
+        }
     }
     std::vector<void*> spike;  // 30+ MB, then freed here: enough for a sweep
     for (int i = 0; i < 120'000; ++i) spike.push_back(frame_alloc(kFrame));
     for (void* p : spike) frame_free(p, kFrame);
+    for (void* p : here) frame_free(p, kFrame);
     std::thread([&] {
         for (void* p : elsewhere) frame_free(p, kFrame);
     }).join();
     idle_step();
+    EXPECT_TRUE(list_matches_count(kFrame));
     for (void* p : live) {
         ASSERT_EQ(static_cast<unsigned char*>(p)[0], 0x33);
         ASSERT_EQ(static_cast<unsigned char*>(p)[kFrame - 1], 0x33);
     }
     std::vector<void*> again;
-    for (int i = 0; i < 130'000; ++i) {
+    for (int i = 0; i < 200'000; ++i) {
         void* p = frame_alloc(kFrame);
         std::memset(p, 0x44, kFrame);
         again.push_back(p);
     }
+    EXPECT_EQ(std::set<void*>(again.begin(), again.end()).size(), again.size());  // distinct
     for (void* p : live) EXPECT_EQ(static_cast<unsigned char*>(p)[kFrame / 2], 0x33);
     for (void* p : again) frame_free(p, kFrame);
     for (void* p : live) frame_free(p, kFrame);
     idle_step();
+    EXPECT_TRUE(list_matches_count(kFrame));
 }
 
 }  // namespace

@@ -137,23 +137,29 @@ void idle_step() {
     kaa::main::step();
 }
 
+/// The loop goes idle, and again with nothing changed: the frame allocator sweeps at the second
+/// idle step (the first one only notes that its lists grew).
+void quiet_idle() {
+    idle_step();
+    idle_step();
+}
+
 kaa::Coroutine<> parked(long* ended) {
     co_await kaa::delay(std::chrono::seconds(0));
     ++*ended;
 }
 
-// A spike of 200,000 coroutines parked on their own delay, all finished: once the loop went
-// idle, the resident set is back within 10% (+ 1 MiB) of what it was before the spike.
+// A spike of 200,000 coroutines parked on their own delay, all finished: once the loop stayed
+// idle (two idle steps with nothing changed in between), the resident set is back within 10% (+ 1 MiB) of what it was before the spike.
 TEST(FrameAlloc, MemoryComesBackOnceTheLoopIdles) {
     constexpr long kSpike = 200'000;
-    idle_step();  // the loop exists and went idle once
-    idle_step();
+    quiet_idle();  // the loop exists, and what earlier tests left was swept
     const long before = rss_bytes();
     long ended = 0;
     for (long i = 0; i < kSpike; ++i) parked(&ended);
     const long spike = rss_bytes();
     while (ended != kSpike) kaa::main::step();  // the delays are due: never sleeps
-    idle_step();
+    quiet_idle();
     const long after = rss_bytes();
     std::printf("[ rss      ] before %ld KiB, spike %ld KiB, after the idle step %ld KiB\n",
                 before / 1024, spike / 1024, after / 1024);
@@ -168,13 +174,13 @@ TEST(FrameAlloc, MemoryComesBackOnceTheLoopIdles) {
 // A small churn (less than the sweep threshold, 8 MiB) does not make the idle loop sweep: the
 // blocks freed before the idle step are still cached and handed out again.
 TEST(FrameAlloc, SmallChurnIsNotSweptWhenIdle) {
-    idle_step();                    // whatever earlier tests left is swept now, if anything
+    quiet_idle();                   // whatever earlier tests left is swept now, if anything
     constexpr int kBlocks = 2'000;  // 2,000 x 2 KiB = 4 MiB
     constexpr std::size_t kSize = 2048;
     std::vector<void*> first;
     for (int i = 0; i < kBlocks; ++i) first.push_back(frame_alloc(kSize));
     for (void* p : first) frame_free(p, kSize);
-    idle_step();
+    quiet_idle();
     const std::set<void*> freed(first.begin(), first.end());
     std::vector<void*> second;
     for (int i = 0; i < kBlocks; ++i) second.push_back(frame_alloc(kSize));
@@ -182,6 +188,30 @@ TEST(FrameAlloc, SmallChurnIsNotSweptWhenIdle) {
                                       [&](void* p) { return freed.count(p) != 0; });
     EXPECT_EQ(reused, kBlocks);
     for (void* p : second) frame_free(p, kSize);
+}
+
+/// Blocks cached in this thread's free list of `size`.
+std::uint32_t cached(std::size_t size) {
+    return kaa::detail::frame_cache().counts[kaa::detail::FrameCache::size_class(size)];
+}
+
+// The sweep waits until the lists stop changing: an idle step between two batches of frees
+// (a loop waiting for pool results) only notes the growth; the blocks are still cached. The
+// next idle step with nothing freed since sweeps them (their pages go back).
+TEST(FrameAlloc, SweepWaitsUntilTheListsStopChanging) {
+    quiet_idle();
+    constexpr int kBlocks = 3'000;  // 3,000 x 4,000 B: 12 MB
+    std::vector<void*> blocks;
+    for (int i = 0; i < kBlocks; ++i) blocks.push_back(frame_alloc(kRare));
+    for (int i = 0; i < kBlocks / 4; ++i) frame_free(blocks[static_cast<std::size_t>(i)], kRare);
+    idle_step();
+    for (int i = kBlocks / 4; i < kBlocks; ++i) {
+        frame_free(blocks[static_cast<std::size_t>(i)], kRare);
+    }
+    idle_step();  // past the threshold, but the lists changed since the last idle step
+    EXPECT_GE(cached(kRare), static_cast<std::uint32_t>(kBlocks));  // not swept
+    idle_step();  // nothing changed: swept, the blocks left the list (their pages went back)
+    EXPECT_LT(cached(kRare), static_cast<std::uint32_t>(kBlocks / 10));
 }
 
 /// Whether this thread's free list of `size` holds as many blocks as its count says.
@@ -218,7 +248,7 @@ TEST(FrameAlloc, SweepKeepsBlocksLiveOrCachedElsewhere) {
     std::thread([&] {
         for (void* p : elsewhere) frame_free(p, kFrame);
     }).join();
-    idle_step();
+    quiet_idle();
     EXPECT_TRUE(list_matches_count(kFrame));
     for (void* p : live) {
         ASSERT_EQ(static_cast<unsigned char*>(p)[0], 0x33);
@@ -234,7 +264,7 @@ TEST(FrameAlloc, SweepKeepsBlocksLiveOrCachedElsewhere) {
     for (void* p : live) EXPECT_EQ(static_cast<unsigned char*>(p)[kFrame / 2], 0x33);
     for (void* p : again) frame_free(p, kFrame);
     for (void* p : live) frame_free(p, kFrame);
-    idle_step();
+    quiet_idle();
     EXPECT_TRUE(list_matches_count(kFrame));
 }
 

@@ -17,7 +17,9 @@
 // delete) but every arena block, so memory once used for frames is ready for frames (like a
 // pool) — until the loop goes idle. The reactor calls idle_sweep() on the loop thread before it
 // sleeps; when the loop thread's lists grew by kSweepBytes since the last sweep (a spike of
-// coroutines ended), it counts their arena blocks per region: a region all of whose carved
+// coroutines ended) and did not change since the previous idle step (the spike is over: a loop
+// that waits for pool results idles between them; a no-op timer brings the next idle step
+// within kQuietCheck), it counts their arena blocks per region: a region all of whose carved
 // blocks sit in these lists is wholly free. Those blocks leave the lists, the region's pages go
 // back to the system (madvise(MADV_DONTNEED)) and the region back to the carvers. In a region
 // that keeps live blocks, the pages wholly covered by free blocks go back, and the blocks
@@ -49,6 +51,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <new>
@@ -306,6 +309,14 @@ void push_block(FrameCache& f, std::size_t c, void* p) noexcept {
 
 /// Bytes this thread's lists cached right after its last sweep.
 constinit thread_local std::size_t t_swept_bytes = 0;
+/// The cached bytes an idle step found past the threshold, to sweep at the next idle step if
+/// they did not change in between (npos: none).
+constexpr std::size_t kNone = ~std::size_t{0};
+constinit thread_local std::size_t t_pending_bytes = kNone;
+/// How soon the loop comes back to check that it stayed quiet (a no-op timer: the loop sleeps
+/// at most this long before its next idle step).
+constexpr auto kQuietCheck = std::chrono::milliseconds(10);
+TimerNode g_quiet_check{.fire = [](TimerNode*) {}};  // loop thread only
 
 /// Bytes cached in this thread's lists (256 multiply-adds: cheap next to an epoll_wait).
 std::size_t cached_bytes(const FrameCache& f) noexcept {
@@ -355,7 +366,23 @@ bool idle_sweep() noexcept {
     if (f.limit == 0) return false;
     adopt_orphans(f);
     const std::size_t before = cached_bytes(f);
-    if (before < t_swept_bytes + kSweepBytes) return false;
+    if (before < t_swept_bytes + kSweepBytes) {
+        t_pending_bytes = kNone;
+        return false;
+    }
+    if (before != t_pending_bytes) {
+        // Not while the spike still ends: blocks were freed (or taken) since the last idle step
+        // (a loop waiting for pool results idles between them). Sweep at the next idle step if
+        // nothing changed until then, and make sure there is one soon.
+        t_pending_bytes = before;
+        try {
+            timer_arm(&g_quiet_check, loop_now() + kQuietCheck);
+        } catch (...) {  // no memory for the heap slot: the check waits for the next idle step
+        }
+        return true;
+    }
+    t_pending_bytes = kNone;
+    timer_cancel(&g_quiet_check);
 
     void* raw = ::mmap(nullptr, sizeof(SweepScratch), PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

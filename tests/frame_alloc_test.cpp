@@ -211,7 +211,8 @@ TEST(FrameAlloc, SweepWaitsUntilTheListsStopChanging) {
     idle_step();  // past the threshold, but the lists changed since the last idle step
     EXPECT_GE(cached(kRare), static_cast<std::uint32_t>(kBlocks));  // not swept
     idle_step();  // nothing changed: swept, the blocks left the list (their pages went back)
-    EXPECT_LT(cached(kRare), static_cast<std::uint32_t>(kBlocks / 10));
+    // Arena blocks all leave; without the arena (ASan) a class keeps 1,024 malloc'd blocks.
+    EXPECT_LE(cached(kRare), KAA_TEST_SANITIZED ? 1024u : static_cast<std::uint32_t>(kBlocks / 10));
 }
 
 /// Whether this thread's free list of `size` holds as many blocks as its count says.

@@ -2,8 +2,9 @@
 //
 //   bench_kaa_bench SCENARIO [N]
 //
-// SCENARIO is B1_spawn, B2_yield, B3_timers, B4_sleepers, B5_echo, B6_pool, B7_idle or
-// B8_abort (or b1 … b8); B5_server PORT serves echo for compare.sh (see kaa_bench_io.hpp).
+// SCENARIO is B1_spawn, B2_yield, B3_timers, B4_sleepers, B5_echo, B6_pool, B7_idle,
+// B8_abort or B9_spike (or b1 … b9); B5_server PORT serves echo for compare.sh (see
+// kaa_bench_io.hpp).
 // Each run prints `scenario kaa value unit` lines, the format of the peers' programs, so that
 // bench/run.sh and bench/compare.sh can put them side by side. The definitions are the peers'
 // (see bench/README.md); every scenario runs inside kaa::main::run(), started from a
@@ -301,6 +302,45 @@ void b8_shutdown(long n) {
     emit("B8_shutdown", static_cast<double>(t1 - t0) / 1e6, "ms");
 }
 
+// ---------------------------------------------------------------- B9 spike
+//
+// Memory that comes back (no peer figure): N coroutines parked on their own delay(0), all
+// finished; then the loop stays idle for 30 ms (the frame allocator sweeps once its lists did not
+// change between two idle steps, 10 ms apart at most) and the resident set is compared with the
+// one before the spike (after the loop had gone idle once too): RSS after / RSS before, %. Also
+// printed: both resident sets, and the time of the 30 ms wait, the sweep included.
+
+struct B9State {
+    long n = 0;
+    long ended = 0;
+    kaa::InProgress<void> all_ended;
+};
+
+kaa::Coroutine<> b9_parked(B9State* s) {
+    co_await kaa::delay(0s);
+    if (++s->ended == s->n) s->all_ended.finish();
+}
+
+kaa::Coroutine<> b9_spike(long n) {
+    co_await kaa::delay(1ms);  // the loop went idle once: the baseline is an idle loop's
+    B9State st;
+    st.n = n;
+    const long before_kib = rss_now_kib();
+    for (long i = 0; i < n; ++i) b9_parked(&st);  // fire and forget
+    const long spike_kib = rss_now_kib();
+    co_await st.all_ended;
+    const std::int64_t t0 = mono_ns();
+    co_await kaa::delay(30ms);  // the loop stays idle: the spike's memory goes back
+    const std::int64_t t1 = mono_ns();
+    const long after_kib = rss_now_kib();
+    emit("B9_rss_before", static_cast<double>(before_kib) / 1024.0, "MiB");
+    emit("B9_rss_spike", static_cast<double>(spike_kib) / 1024.0, "MiB");
+    emit("B9_rss_after_spike",
+         100.0 * static_cast<double>(after_kib) / static_cast<double>(before_kib), "%");
+    // The idle wait that gave the memory back, its 30 ms sleep included.
+    emit("B9_idle_step", static_cast<double>(t1 - t0) / 1e6, "ms");
+}
+
 // ---------------------------------------------------------------- B6 pool
 //
 // 200,000 trivial jobs (i * 2 + 1) through a kaa::ThreadPool of 4 workers, all submitted at
@@ -346,9 +386,9 @@ kaa::Coroutine<> b6_pool(long n) {
 void usage(const char* argv0) {
     std::fprintf(stderr,
                  "usage: %s B1_spawn|B2_yield|B3_timers|B4_sleepers|B5_echo|B5_server "
-                 "PORT|B6_pool|B7_idle|B8_abort [N]\n"
+                 "PORT|B6_pool|B7_idle|B8_abort|B9_spike [N]\n"
                  "  defaults: B1 N=1000000, B2 N=10000000, B3 N=1000000, B4 N=100000, "
-                 "B6 N=200000, B8 N=1000000\n",
+                 "B6 N=200000, B8 N=1000000, B9 N=1000000\n",
                  argv0);
 }
 
@@ -395,6 +435,9 @@ int main(int argc, char** argv) {
 #else
         emit_na("B6_pool", "not_yet");
 #endif
+    } else if (is("B9_spike", "b9")) {
+        long n = count(1'000'000);
+        run_in_loop([n] { return b9_spike(n); });
     } else if (is("B8_abort", "b8")) {
         long n = count(1'000'000);
         run_in_loop([n] { return b8_abort(n); });

@@ -5,7 +5,7 @@
 # usage: bash bench/run.sh                      (after `make bench`, which calls it)
 # env:   KAA_BUILD_DIR  build tree holding bench/bench_kaa_bench (default: build/bench)
 #        RUNS=3         runs per scenario
-#        SCENARIOS="B1 B2 B3 B4 B5 B6 B7"   restrict to some scenarios
+#        SCENARIOS="B1 B2 B3 B4 B5 B6 B7 B8 B9"   restrict to some scenarios
 #        KAA_BENCH_PEERS_BIN  where the peers' echo_client and idle_client are (B5, B7); built
 #                       from ../shared/bench-peers into $KAA_BUILD_DIR/peers/build if missing
 #
@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 BUILD=${KAA_BUILD_DIR:-$ROOT/build/bench}
 BIN=$BUILD/bench/bench_kaa_bench
 RUNS=${RUNS:-3}
-SCENARIOS=${SCENARIOS:-"B1 B2 B3 B4 B5 B6 B7"}
+SCENARIOS=${SCENARIOS:-"B1 B2 B3 B4 B5 B6 B7 B8 B9"}
 
 if [[ ! -x "$BIN" ]]; then
     echo "run.sh: $BIN not found; build it first (make bench)" >&2
@@ -45,7 +45,7 @@ else
     echo "run.sh: taskset -c 1 does not work here; running unpinned" >&2
 fi
 
-# scenario_cmds B1..B6: the command lines of one scenario, one per line.
+# scenario_cmds B1..B9: the command lines of one scenario, one per line.
 scenario_cmds() {
     case "$1" in
         B1) echo "${PIN[*]} $BIN B1_spawn 1000000" ;;
@@ -55,7 +55,9 @@ scenario_cmds() {
         B5) echo "$BIN B5_echo 2000000" ;;  # pins itself to CPU 0, the client to CPU 1
         B7) echo "$BIN B7_idle 10000" ;;    # likewise
         B6) echo "$BIN B6_pool 200000" ;;  # unpinned: the pool needs more than one CPU
-        *) echo "run.sh: unknown scenario '$1' (use B1..B7)" >&2; return 1 ;;
+        B8) echo "${PIN[*]} $BIN B8_abort 1000000" ;;  # abort, then shutdown: both lines
+        B9) echo "${PIN[*]} $BIN B9_spike 1000000" ;;  # RSS after a spike, % of before
+        *) echo "run.sh: unknown scenario '$1' (use B1..B9)" >&2; return 1 ;;
     esac
 }
 

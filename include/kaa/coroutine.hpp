@@ -35,9 +35,10 @@
 //
 // Memory: one allocation per call (the frame, which also holds the InProgress state), served
 // from a per-thread size-class free list (so none at all in steady state), refilled from a
-// frame arena of 64 KiB–2 MiB chunks: memory once used for frames stays reserved for frames
-// (src/coroutine/frame_alloc.cpp). Releasing a chain of frames that hold
-// each other (parameters holding the next coroutine) is iterative.
+// frame arena of 256 KiB regions: memory once used for frames stays ready for frames while the
+// loop is busy, and goes back to the system when it idles after a spike
+// (src/coroutine/frame_alloc.cpp). Releasing a chain of frames that hold each other (parameters
+// holding the next coroutine) is iterative.
 //
 // Threads: coroutines run on the main-loop thread; create them there. abort(), throw_exception()
 // and set_interval() from another thread are posted to it. An awaited InProgress finished from

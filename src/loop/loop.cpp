@@ -7,7 +7,8 @@
 // One iteration (step_once), phase by phase — docs/loop.md numbers them the same way:
 //   1. compute the sleep: 0 if work is ready, posted or a signal is pending, else until the
 //      next timer, else 30 s (kaa's idle step); read the clock if the loop may sleep or a
-//      timer may be due (the coarse clock tells, for a fifth of the cost)
+//      timer may be due (the coarse clock tells, for a fifth of the cost); before a sleep,
+//      the idle housekeeping (run_idle_hooks: spike-sized buffers, the add_idle_hook hooks)
 //   2. epoll_wait — the only blocking call (into a buffer on this call's stack: a callback may
 //      run a nested loop)
 //   3. read the clock again if we may have slept; drain the wakeup eventfd; reap watched
@@ -39,10 +40,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <deque>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace kaa::detail {
 
@@ -61,6 +65,13 @@ std::atomic<Loop*> g_loop{nullptr};
 Duration to_duration(const timespec& ts) noexcept {
     return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
+
+// ---------------------------------------------------------------- idle hooks
+
+// Constant-initialised: add_idle_hook() may run during static initialisation, before the loop.
+constexpr int kMaxIdleHooks = 4;
+constinit std::atomic<IdleHook> g_idle_hooks[kMaxIdleHooks]{};
+constinit std::atomic<int> g_idle_hook_count{0};
 
 // ---------------------------------------------------------------- deferred inline resumptions
 
@@ -246,7 +257,12 @@ void Loop::step_once(bool may_block) {
     // NotFinished yields does not pay for a precise clock reading nobody looks at.
     const bool busy = !may_block || has_immediate_work();
     if (!busy || timer_may_be_due()) now_ = Clock::now();
-    const int timeout_ms = busy ? 0 : sleep_ms();
+    int timeout_ms = busy ? 0 : sleep_ms();
+    // Idle: the loop's and its users' housekeeping; if it did work, it took time.
+    if (timeout_ms != 0 && run_idle_hooks()) {
+        now_ = Clock::now();
+        timeout_ms = has_immediate_work() ? 0 : sleep_ms();
+    }
     // 2. wait for I/O. With nothing to wait for (no sleep, no fd watched) the syscall is
     // skipped: a busy loop of NotFinished yields must not pay for epoll_wait. The wakeup
     // eventfd then stays readable and is drained by the next real epoll_wait.
@@ -279,6 +295,45 @@ void Loop::step_once(bool may_block) {
     fds_.dispatch(events, n);
     // 7. work posted from other threads
     run_posted();
+}
+
+// ---------------------------------------------------------------- idle housekeeping
+
+namespace {
+/// Shrinks a vector's buffer to twice its size if the buffer is large (1 MiB or more) and at
+/// most a quarter used: a spike's leftover. Allocation failure leaves it as it was.
+template <class T>
+bool release_if_spike(std::vector<T>& v) noexcept {
+    if (v.capacity() * sizeof(T) < (std::size_t{1} << 20) || v.size() > v.capacity() / 4) {
+        return false;
+    }
+    try {
+        std::vector<T> smaller;
+        smaller.reserve(v.size() * 2);
+        for (T& x : v) smaller.push_back(std::move(x));
+        v.swap(smaller);
+    } catch (...) {
+        return false;
+    }
+    return true;
+}
+}  // namespace
+
+bool Loop::run_idle_hooks() noexcept {
+    bool worked = release_if_spike(timers_.buffer());
+    worked = release_if_spike(ready_) | worked;
+    worked = release_if_spike(ready_spare_) | worked;
+    {
+        std::lock_guard lock(post_mutex_);
+        worked = release_if_spike(posted_spare_) | worked;
+    }
+    const int n = std::min(g_idle_hook_count.load(std::memory_order_acquire), kMaxIdleHooks);
+    for (int i = 0; i < n; ++i) {
+        if (IdleHook hook = g_idle_hooks[i].load(std::memory_order_acquire)) {
+            worked = hook() | worked;
+        }
+    }
+    return worked;
 }
 
 // ---------------------------------------------------------------- active coroutines
@@ -330,6 +385,13 @@ bool on_loop_thread() noexcept {
 
 void post_to_loop(Task task) { Loop::instance().post(std::move(task)); }
 void loop_wakeup() noexcept { Loop::instance().wakeup(); }
+
+bool add_idle_hook(IdleHook hook) noexcept {
+    const int i = g_idle_hook_count.fetch_add(1, std::memory_order_acq_rel);
+    if (i >= kMaxIdleHooks) return false;
+    g_idle_hooks[i].store(hook, std::memory_order_release);
+    return true;
+}
 
 void timer_arm(TimerNode* node, Clock::time_point due) { Loop::instance().arm(node, due); }
 void timer_cancel(TimerNode* node) noexcept { Loop::instance().cancel(node); }

@@ -90,6 +90,9 @@ private:
     bool has_posted();
     void run_posted();
     void run_ready();
+    /// The idle step before epoll_wait sleeps: frees the buffers a spike left (timer heap,
+    /// ready queue) and runs the add_idle_hook() hooks. True if anything did work.
+    bool run_idle_hooks() noexcept;
 
     int epfd_ = -1;            ///< the epoll instance
     int wakefd_ = -1;          ///< eventfd: posts and POSIX signals wake the loop

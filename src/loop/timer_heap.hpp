@@ -53,6 +53,8 @@ public:
     bool empty() const noexcept { return heap_.empty(); }
     /// Number of armed timers.
     std::size_t size() const noexcept { return heap_.size(); }
+    /// The heap's storage, to shrink its buffer (moving the entries keeps the heap intact).
+    std::vector<Entry>& buffer() noexcept { return heap_; }
     /// The earliest deadline. Precondition: !empty().
     Clock::time_point earliest() const noexcept { return heap_.front().due; }
 

@@ -6,8 +6,11 @@
 // slow paths, the frame arena that refills the lists and the per-thread cleanup are in
 // src/coroutine/frame_alloc.cpp (see its file comment).
 //
-// Lifetime: when a thread ends, the malloc'd blocks its lists cache are freed; arena memory is
-// never returned to the system and stays reserved for frames.
+// Lifetime: arena blocks stay cached for frames while the loop is busy; once the loop stays idle
+// after a spike (its lists grew by 8 MiB since the last sweep, then did not change between two
+// idle steps), the pages of the loop thread's free arena blocks go back to the system and
+// malloc_trim(0) runs (the reactor's idle hook). When a thread ends, the malloc'd blocks its
+// lists cache are freed and its arena blocks go to the loop thread's lists.
 //
 // Threads: each thread allocates from and frees to its own lists; a block may be freed on any
 // thread, not only the one that allocated it.

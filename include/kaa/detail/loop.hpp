@@ -109,6 +109,15 @@ void run_bounded(Now&& now, Later&& later) {
 /// Wakes a sleeping loop. Thread-safe, coalesced.
 void loop_wakeup() noexcept;
 
+/// Housekeeping the loop runs on its thread each time it is about to sleep in epoll_wait
+/// (nothing ready, posted or due): work that must not cost busy iterations (the frame allocator
+/// returns memory there). Returns whether it did work (the loop then reads the clock again
+/// before it sleeps). It must be cheap when there is nothing to do, and must not throw.
+using IdleHook = bool (*)() noexcept;
+/// Registers `hook` for good (at most 4 per process: false, and not registered, past that).
+/// Thread-safe, callable during static initialisation.
+bool add_idle_hook(IdleHook hook) noexcept;
+
 /// An fd readiness watcher (IOMonitor's engine). One read and one write watcher per fd.
 /// Level-triggered: it is called in every iteration while the fd stays ready.
 struct IoWatcher {

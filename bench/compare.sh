@@ -19,7 +19,7 @@
 #
 # usage: bash bench/compare.sh
 # env:   RUNS=3                      runs per program (median reported)
-#        SCENARIOS="B1 B2 B3 B4 B5 B6 B8 B9"  restrict, e.g. SCENARIOS="B1 B2"
+#        SCENARIOS="B1 B2 B3 B4 B5 B6 B7 B8 B9"  restrict, e.g. SCENARIOS="B1 B2"
 #        PY_PEERS=1                  also run Python asyncio/uvloop (0: skip them, faster)
 #        B5_PEERS=0                  1: run the peers' echo servers for B5 (kaa has no I/O layer
 #                                    yet, so by default B5 is skipped for everyone)
@@ -40,7 +40,7 @@ ROOT=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 BUILD=${KAA_BUILD_DIR:-$ROOT/build/bench}
 OUT=${OUT:-$BUILD/peers}
 RUNS=${RUNS:-3}
-SCENARIOS=${SCENARIOS:-"B1 B2 B3 B4 B5 B6 B8 B9"}
+SCENARIOS=${SCENARIOS:-"B1 B2 B3 B4 B5 B6 B7 B8 B9"}
 PY_PEERS=${PY_PEERS:-1}
 B5_PEERS=${B5_PEERS:-0}
 KAA_PY=${KAA_PY:-auto}

@@ -22,16 +22,7 @@
 #include <thread>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define KAA_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define KAA_TEST_SANITIZED 1
-#endif
-#endif
-#ifndef KAA_TEST_SANITIZED
-#define KAA_TEST_SANITIZED 0
-#endif
+#include "sanitized.hpp"
 
 namespace {
 

@@ -31,14 +31,8 @@
 using namespace std::chrono_literals;
 
 // The sanitizers need free fds of their own (UBSan probes memory through a pipe, reports open
-// files): under them the fd-exhaustion test cannot run.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define KAA_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define KAA_TEST_SANITIZED 1
-#endif
-#endif
+// files): under them (KAA_TEST_SANITIZED) the fd-exhaustion test cannot run.
+#include "sanitized.hpp"
 
 namespace {
 
@@ -443,7 +437,7 @@ TEST(Socket, ManyConcurrentConnectionsAllEcho) {
 // EMFILE on accept: the server keeps serving its clients, does not spin, and accepts again
 // once fds are free.
 TEST(Socket, AcceptSurvivesFdExhaustion) {
-#ifdef KAA_TEST_SANITIZED
+#if KAA_TEST_SANITIZED
     GTEST_SKIP() << "the sanitizers need free fds themselves";
 #endif
     EchoServer server("127.0.0.1:0");

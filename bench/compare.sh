@@ -21,8 +21,7 @@
 # env:   RUNS=3                      runs per program (median reported)
 #        SCENARIOS="B1 B2 B3 B4 B5 B6 B7 B8 B9"  restrict, e.g. SCENARIOS="B1 B2"
 #        PY_PEERS=1                  also run Python asyncio/uvloop (0: skip them, faster)
-#        B5_PEERS=0                  1: run the peers' echo servers for B5 (kaa has no I/O layer
-#                                    yet, so by default B5 is skipped for everyone)
+#        B5_PEERS=1                  0: skip the peers' echo servers for B5 (kaa's alone)
 #        KAA_PY=auto                 a python2 that can `import kaa` (kaa.base) to rerun the
 #                                    Python kaa; "auto" looks for one, "no" uses the recorded file
 #        PEERS_DIR                   the peers' sources (default: ../shared/bench-peers relative
@@ -42,7 +41,7 @@ OUT=${OUT:-$BUILD/peers}
 RUNS=${RUNS:-3}
 SCENARIOS=${SCENARIOS:-"B1 B2 B3 B4 B5 B6 B7 B8 B9"}
 PY_PEERS=${PY_PEERS:-1}
-B5_PEERS=${B5_PEERS:-0}
+B5_PEERS=${B5_PEERS:-1}
 KAA_PY=${KAA_PY:-auto}
 ECHO_RT=${ECHO_RT:-2000000}
 ECHO_MAX_S=${ECHO_MAX_S:-60}
@@ -94,6 +93,8 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
       "${CXX[@]}" -o "$PB/uv_bench" uv_bench.cpp -luv
       "${CXX[@]}" -o "$PB/echo_client" echo_client.cpp  # kaa's B5 and B7 use them too
       "${CXX[@]}" -o "$PB/idle_client" idle_client.cpp
+      "${CXX[@]}" -o "$PB/asio_idle_server" asio_idle_server.cpp
+      "${CXX[@]}" -o "$PB/uv_idle_server" uv_idle_server.cpp -luv
       if [[ "$B5_PEERS" == 1 ]]; then
           "${CXX[@]}" -o "$PB/asio_echo_server" asio_echo_server.cpp
           "${CXX[@]}" -o "$PB/uv_echo_server" uv_echo_server.cpp -luv
@@ -169,6 +170,23 @@ echo_run() {  # echo_run PEER SERVER-CMD... (the word PORT is replaced by a free
     echo "B5_echo $peer $(sed -n 's/.* rate \([0-9.]*\).*/\1/p' <<< "$out") rt/s"
 }
 
+idle_run() {  # idle_run SERVER: a peer's B7 server on CPU 0 against idle_client on CPU 1
+    local client_pid rc=0
+    if (($(ulimit -Sn) < 10064)); then ulimit -Sn 10064 2>/dev/null || true; fi
+    while :; do
+        next_port=$((next_port + 1))
+        [[ -z "$(ss -Hltn "sport = :$next_port" 2>/dev/null)" ]] && break
+    done
+    timeout 90 taskset -c 0 "$1" "$next_port" 10000 > "$OUT/idle_server.out" & SERVER_PID=$!
+    taskset -c 1 "$PB/idle_client" "$next_port" 10000 60 > /dev/null & client_pid=$!
+    wait "$SERVER_PID" || rc=$?
+    SERVER_PID=""
+    kill "$client_pid" 2>/dev/null || true
+    wait "$client_pid" 2>/dev/null || true
+    ((rc == 0)) || return 1
+    cat "$OUT/idle_server.out"
+}
+
 py() { [[ "$PY_PEERS" == 1 ]] && printf '%s\n' "$@" || true; }
 kpy() { [[ -n "$kaa_py_bin" ]] && printf '%s\n' "$@" || true; }
 
@@ -196,7 +214,7 @@ for s in $SCENARIOS; do
                                                   "$PY $PEERS_DIR/py_bench.py uvloop b6 50000"
                                                kpy "$kaa_py_bin $PEERS_DIR/kaa_py/kaa_bench.py b6")
             ;;
-        B7) cmds=("$KAA B7_idle 10000") ;;  # the peers' idle servers: ../shared/bench-peers/run_all.sh
+        B7) cmds=("$KAA B7_idle 10000" "idle_run $PB/asio_idle_server" "idle_run $PB/uv_idle_server") ;;
         # B8: the abort part and the shutdown part are one kaa run (both lines); the peers
         # have no Python programs for it.
         B8) cmds=("$K B8_abort 1000000" "$A b8 1000000" "$U b8 1000000") ;;
@@ -317,6 +335,8 @@ ROWS = [
     ("B4_sleepers_spawn", "ns/sleeper", [], None, False, True, True),
     ("B5_echo", "rt/s", ["asio", "libuv"], (["asio"], 1.0), True, True, True),
     ("B6_pool", "us/task", ["asio", "libuv"], (["libuv"], 0.9), False, True, True),
+    ("B7_idle_rss", "B/conn", ["asio", "libuv"], (["libuv"], 2.0), False, False, False),
+    ("B7_idle_accept", "ms", ["asio", "libuv"], None, False, False, False),
     ("B8_abort", "ns", ["asio", "libuv"], (["asio"], 1.0), False, False, False),
     ("B8_abort_rss", "B", ["asio"], None, False, False, False),
     ("B8_shutdown", "ms", ["asio"], (["asio"], 1.0), False, False, False),

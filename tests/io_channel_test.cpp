@@ -475,6 +475,29 @@ TEST(IOChannel, NoDataIsConsumedWhileNobodyIsInterested_H114) {
     ASSERT_EQ(::read(r, buf, sizeof buf), 3);
 }
 
+// An aborted read() holds no abort listener: it stops counting as interest at once, takes no
+// data, and aborted reads do not pile up ([io.channel.flow]).
+TEST(IOChannel, AbortedReadsTakeNoDataAndDoNotPileUp) {
+    Pipe p;
+    kaa::IOChannel ch(p.take_r());
+    Ticker t;
+    for (int i = 0; i < 1000; ++i) {
+        auto r = ch.read();
+        EXPECT_TRUE(ch.watching_read());
+        r.abort();
+        EXPECT_FALSE(ch.watching_read());
+        ASSERT_TRUE(r.finished());
+        EXPECT_TRUE(r.failed());
+    }
+    p.put("xyz");
+    steps(3);  // readiness nobody wants: the watcher is dropped, nothing is read
+    EXPECT_EQ(ch.read_queue_used(), 0u);
+    auto r1 = ch.read();
+    auto r2 = ch.read();
+    r1.abort();
+    EXPECT_EQ(r2.wait(2s), "xyz");  // the live one gets the data, the aborted one nothing
+}
+
 // ---------------------------------------------------------------- re-entrancy, faults
 
 namespace {

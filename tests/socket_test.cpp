@@ -236,6 +236,41 @@ TEST(Socket, EchoOverAUnixSocketWhosePathIsUnlinkedOnClose) {
     }
 }
 
+// An accepted client keeps its peer without a SocketCore of its own (the raw sockaddr, 28
+// bytes at most): IPv6 with its port, and an unnamed Unix client; it holds no connect or listen
+// state ([io.socket.address]).
+TEST(Socket, AcceptedClientKnowsItsPeerOverIPv6AndUnix) {
+    std::unique_ptr<EchoServer> v6;
+    try {
+        v6 = std::make_unique<EchoServer>("[::1]:0");
+    } catch (const std::system_error& e) {
+        GTEST_SKIP() << "::1 unavailable: " << e.what();
+    }
+    kaa::Socket c6;
+    c6.connect("[::1]:" + std::to_string(v6->socket.local().port)).wait(2s);
+    kaa::main::loop([&] { return v6->clients.empty(); }, 2s);
+    ASSERT_EQ(v6->clients.size(), 1u);
+    const kaa::SocketAddress p6 = v6->clients[0]->peer();
+    EXPECT_EQ(p6.host, "::1");
+    EXPECT_EQ(p6.port, c6.local().port);
+    EXPECT_EQ(v6->clients[0]->requested_host(), "");
+    EXPECT_FALSE(v6->clients[0]->connecting());
+    EXPECT_FALSE(v6->clients[0]->listening());
+    EXPECT_FALSE(v6->clients[0]->accept_paused());
+
+    const std::string path = unix_path("peer");
+    ::unlink(path.c_str());
+    EchoServer ux(path);
+    kaa::Socket cu;
+    cu.connect(path).wait(2s);
+    kaa::main::loop([&] { return ux.clients.empty(); }, 2s);
+    ASSERT_EQ(ux.clients.size(), 1u);
+    EXPECT_TRUE(ux.clients[0]->peer().is_unix());
+    EXPECT_EQ(ux.clients[0]->peer().path, "");  // the client's socket has no name
+    ux.clients[0]->close();
+    EXPECT_TRUE(ux.clients[0]->peer().is_unix());  // kept after close
+}
+
 // Q15: a dead Unix socket path is replaced, a live one gives EADDRINUSE.
 TEST(Socket, UnixListenReplacesADeadPathButNotALiveOne) {
     const std::string path = unix_path("dead");

@@ -33,6 +33,7 @@
 #include <kaa/socket_address.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -133,9 +134,17 @@ public:
 private:
     friend struct detail::SocketCore;
     // Takes a connected fd (connect() or accept()).
-    void adopt_connected(int fd, const SocketAddress& peer);
+    void adopt_connected(int fd);
+    // The connect/listen state, made on first use: an accepted client never needs it, and an
+    // idle connection must be cheap (docs/semantics.md [io.socket.address]).
+    detail::SocketCore& core();
 
-    std::shared_ptr<detail::SocketCore> s_;
+    std::shared_ptr<detail::SocketCore> s_;  // null until connect(), listen() or a signal
+    std::optional<int> buffer_size_;
+    // An accepted client's peer, as accept(2) gave it (an IPv4 or IPv6 sockaddr, or an unnamed
+    // Unix one); a longer one, or a connected socket's, is kept in the SocketCore.
+    alignas(8) unsigned char peer_raw_[28] = {};
+    std::uint8_t peer_len_ = 0;
 };
 
 }  // namespace kaa

@@ -228,7 +228,8 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
     bool alive() const { return fd >= 0 && !closing; }
     std::size_t queued() const { return rq.size() - rpos; }
     bool readable() const { return (mode & IO_READ) && ((alive() && !eof) || queued() > 0); }
-    bool read_interest() const {
+    bool read_interest() noexcept {
+        prune_reads();
         return !reads.empty() || !readlines.empty() || read_listeners() > 0 ||
                readline_listeners() > 0;
     }
@@ -324,15 +325,12 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
         return std::nullopt;
     }
 
+    // A pending read() or readline() holds no abort listener (an idle connection must be
+    // cheap, [io.channel.flow]): an aborted one is finished, so it stops counting as interest at
+    // once and is dropped from its list the next time the list is looked at.
     PendingRead add_pending(std::vector<PendingRead> ChannelCore::*list) {
-        PendingRead p{next_id++, InProgress<std::string>()};
-        p.ip.connect_abort([weak = weak_from_this(), list, id = p.id](const InProgressAborted&) {
-            auto c = weak.lock();
-            if (!c) return;
-            auto& v = (*c).*list;
-            std::erase_if(v, [id](const PendingRead& r) { return r.id == id; });
-            c->drop_read_watch_if_idle();
-        });
+        prune_reads();
+        PendingRead p{next_id++, InProgress<std::string>(InProgressOptions{.abortable = true})};
         (this->*list).push_back(p);
         try {
             arm_read();
@@ -341,6 +339,13 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
             throw;
         }
         return p;
+    }
+
+    // Drops the pending reads that ended without data (aborted).
+    void prune_reads() noexcept {
+        const auto ended = [](const PendingRead& r) { return r.ip.finished(); };
+        std::erase_if(reads, ended);
+        std::erase_if(readlines, ended);
     }
 
     static void finish_all(std::vector<PendingRead>& list, const std::string& value,
@@ -407,7 +412,7 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
 
     // Hands complete lines to pending readline() calls and readline_signal() while wanted.
     void process_lines(std::exception_ptr& err) {
-        while (!readlines.empty() || readline_listeners() > 0) {
+        while ((prune_reads(), !readlines.empty()) || readline_listeners() > 0) {
             std::optional<std::string> line = take_line();
             if (!line) break;
             std::vector<PendingRead> waiting = std::move(readlines);
@@ -422,6 +427,7 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
     void handle_eof() {
         auto keep = shared_from_this();
         eof = true;
+        prune_reads();
         disarm(rw);
         std::exception_ptr err;
         // The readline signal gets the last, partial line (readline() calls get it below).
@@ -562,6 +568,7 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
         ::close(fd);  // not retried on EINTR: Linux closed it anyway
         fd = -1;
         mode = 0;
+        prune_reads();
         std::vector<PendingRead> rs = std::move(reads);
         std::vector<PendingRead> ls = std::move(readlines);
         reads.clear();
@@ -733,7 +740,7 @@ void IOChannel::set_delimiter(Delimiter d) {
 }
 bool IOChannel::close_on_eof() const { return core_->close_on_eof; }
 void IOChannel::set_close_on_eof(bool on) { core_->close_on_eof = on; }
-bool IOChannel::watching_read() const { return core_->rw.armed; }
+bool IOChannel::watching_read() const { return core_->rw.armed && core_->read_interest(); }
 void IOChannel::set_socket_mode(bool on) { core_->socket_mode = on; }
 InProgress<std::string> IOChannel::pending_read(bool line) {
     return core_->add_pending(line ? &detail::ChannelCore::readlines : &detail::ChannelCore::reads)

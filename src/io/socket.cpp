@@ -78,9 +78,8 @@ struct SocketWatch : IoWatcher {
 };
 
 struct SocketCore : std::enable_shared_from_this<SocketCore> {
-    Socket* owner = nullptr;  // null once the Socket is destroyed
-    std::optional<int> buffer_size;
-    std::size_t chunk_size = 1024 * 1024;
+    Socket* owner = nullptr;         // null once the Socket is destroyed
+    std::optional<int> buffer_size;  // the owner's, for the fds made here
     std::string reqhost;
     std::optional<SocketAddress> peer;
 
@@ -243,7 +242,8 @@ struct SocketCore : std::enable_shared_from_this<SocketCore> {
             ::close(fd);
             return;
         }
-        owner->adopt_connected(fd, where);
+        peer = where;
+        owner->adopt_connected(fd);
         a->ip.finish();
     }
 
@@ -330,13 +330,19 @@ struct SocketCore : std::enable_shared_from_this<SocketCore> {
                 ::close(fd);
                 return;
             }
-            SocketAddress peer_addr;
-            try {
-                peer_addr = address_from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
-            } catch (...) {
+            auto client = std::make_shared<Socket>(buffer_size, owner->chunk_size());
+            if (len <= sizeof client->peer_raw_) {
+                std::memcpy(client->peer_raw_, &ss, len);
+                client->peer_len_ = static_cast<std::uint8_t>(len);
+            } else {
+                try {
+                    client->core().peer = address_from_sockaddr(reinterpret_cast<sockaddr*>(&ss),
+                                                                len);
+                } catch (...) {
+                    client->core().peer = SocketAddress();
+                }
             }
-            auto client = std::make_shared<Socket>(buffer_size, chunk_size);
-            client->adopt_connected(fd, peer_addr);
+            client->adopt_connected(fd);
             if (new_client_sig) new_client_sig->emit(client);
             if (accept_ip) {
                 InProgress<std::shared_ptr<Socket>> ip = std::move(*accept_ip);
@@ -351,17 +357,23 @@ struct SocketCore : std::enable_shared_from_this<SocketCore> {
 
 // ---------------------------------------------------------------- Socket
 
-Socket::Socket(std::optional<int> buffer_size, std::size_t chunk_size)
-    : s_(std::make_shared<detail::SocketCore>()) {
-    s_->owner = this;
-    s_->buffer_size = buffer_size;
-    s_->chunk_size = chunk_size;
+Socket::Socket(std::optional<int> buffer_size, std::size_t chunk_size) : buffer_size_(buffer_size) {
     set_socket_mode(true);
     set_chunk_size(chunk_size);
 }
 
+detail::SocketCore& Socket::core() {
+    if (!s_) {
+        s_ = std::make_shared<detail::SocketCore>();
+        s_->owner = this;
+        s_->buffer_size = buffer_size_;
+    }
+    return *s_;
+}
+
 Socket::~Socket() {
     auto s = s_;
+    if (!s) return;
     s->owner = nullptr;
     try {
         if (s->connecting_sig) s->connecting_sig->disconnect_all();
@@ -378,17 +390,18 @@ Socket::~Socket() {
 
 InProgress<void> Socket::connect(std::string_view address, bool ipv6) {
     detail::assert_loop_thread("Socket::connect()");
-    if (s_->attempt) throw SocketError("connection already in progress");
+    if (connecting()) throw SocketError("connection already in progress");
     if (connected()) throw SocketError("socket already connected");
-    if (s_->listening) throw SocketError("socket is listening");
+    if (listening()) throw SocketError("socket is listening");
     return connect(normalize_address(address), ipv6);
 }
 
 InProgress<void> Socket::connect(const SocketAddress& address, bool ipv6) {
     detail::assert_loop_thread("Socket::connect()");
-    if (s_->attempt) throw SocketError("connection already in progress");
+    if (connecting()) throw SocketError("connection already in progress");
     if (connected()) throw SocketError("socket already connected");
-    if (s_->listening) throw SocketError("socket is listening");
+    if (listening()) throw SocketError("socket is listening");
+    core();
     auto keep = s_;
     return keep->start_connect(address, ipv6);
 }
@@ -403,7 +416,7 @@ void Socket::listen(int port, int backlog, bool ipv6) {
 
 void Socket::listen(const SocketAddress& address, int backlog, bool ipv6) {
     detail::assert_loop_thread("Socket::listen()");
-    if (s_->attempt || IOChannel::alive() || s_->listening) {
+    if (connecting() || IOChannel::alive() || listening()) {
         throw SocketError("kaa: listen: the socket is already connected or listening");
     }
     std::vector<ResolvedAddress> cands;
@@ -430,55 +443,59 @@ void Socket::listen(const SocketAddress& address, int backlog, bool ipv6) {
         int one = 1;
         ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
-    detail::apply_buffer_size(fd, s_->buffer_size);
+    detail::apply_buffer_size(fd, buffer_size_);
     if (::bind(fd, c.get(), c.length) != 0 || ::listen(fd, backlog) != 0) {
         int e = errno;
         ::close(fd);
         detail::throw_listen(e, address.to_string());
     }
-    s_->listen_fd = fd;
-    s_->listening = true;
-    s_->unix_path = address.is_unix() ? address.path : std::string();
+    detail::SocketCore& sc = core();
+    sc.listen_fd = fd;
+    sc.listening = true;
+    sc.unix_path = address.is_unix() ? address.path : std::string();
     try {
-        detail::io_register(&s_->accept_watch, fd, false);
+        detail::io_register(&sc.accept_watch, fd, false);
     } catch (...) {
-        s_->stop_listening();
+        sc.stop_listening();
         throw;
     }
 }
 
 InProgress<std::shared_ptr<Socket>> Socket::accept() {
     detail::assert_loop_thread("Socket::accept()");
-    if (!s_->listening) throw SocketError("kaa: accept: the socket is not listening");
+    if (!listening()) throw SocketError("kaa: accept: the socket is not listening");
     if (!s_->accept_ip) s_->accept_ip = InProgress<std::shared_ptr<Socket>>();
     return *s_->accept_ip;
 }
 
 Signal<>& Socket::new_client_connecting_signal() {
-    if (!s_->connecting_sig) s_->connecting_sig = std::make_unique<Signal<>>();
-    return *s_->connecting_sig;
+    detail::SocketCore& c = core();
+    if (!c.connecting_sig) c.connecting_sig = std::make_unique<Signal<>>();
+    return *c.connecting_sig;
 }
 
 Signal<const std::shared_ptr<Socket>&>& Socket::new_client_signal() {
-    if (!s_->new_client_sig) {
-        s_->new_client_sig = std::make_unique<Signal<const std::shared_ptr<Socket>&>>();
+    detail::SocketCore& c = core();
+    if (!c.new_client_sig) {
+        c.new_client_sig = std::make_unique<Signal<const std::shared_ptr<Socket>&>>();
     }
-    return *s_->new_client_sig;
+    return *c.new_client_sig;
 }
 
 InProgress<std::string> Socket::read() {
-    if (s_->attempt) return pending_read(false);
+    if (connecting()) return pending_read(false);
     return IOChannel::read();
 }
 
 InProgress<std::string> Socket::readline() {
-    if (s_->attempt && readline_signal().count() == 0) return pending_read(true);
+    if (connecting() && readline_signal().count() == 0) return pending_read(true);
     return IOChannel::readline();
 }
 
 InProgress<void> Socket::close(bool immediate) {
     detail::assert_loop_thread("Socket::close()");
     auto keep = s_;
+    if (!keep) return IOChannel::close(immediate);
     if (keep->listening) {
         keep->stop_listening();
         if (keep->accept_ip) {
@@ -496,12 +513,12 @@ InProgress<void> Socket::close(bool immediate) {
     return IOChannel::close(immediate);
 }
 
-bool Socket::connected() const { return IOChannel::alive() && !s_->listening; }
-bool Socket::connecting() const { return s_->attempt != nullptr; }
-bool Socket::listening() const { return s_->listening; }
-bool Socket::alive() const { return IOChannel::alive() || connecting() || s_->listening; }
+bool Socket::connected() const { return IOChannel::alive() && !listening(); }
+bool Socket::connecting() const { return s_ && s_->attempt != nullptr; }
+bool Socket::listening() const { return s_ && s_->listening; }
+bool Socket::alive() const { return IOChannel::alive() || connecting() || listening(); }
 bool Socket::readable() const { return IOChannel::readable() || connecting(); }
-int Socket::fileno() const { return s_->listening ? s_->listen_fd : IOChannel::fileno(); }
+int Socket::fileno() const { return listening() ? s_->listen_fd : IOChannel::fileno(); }
 
 SocketAddress Socket::local() const {
     int fd = fileno();
@@ -515,16 +532,25 @@ SocketAddress Socket::local() const {
 }
 
 SocketAddress Socket::peer() const {
-    if (!s_->peer) throw SocketError("kaa: peer(): the socket is not connected");
-    return *s_->peer;
+    if (s_ && s_->peer) return *s_->peer;
+    if (peer_len_ == 0) throw SocketError("kaa: peer(): the socket is not connected");
+    try {
+        return address_from_sockaddr(reinterpret_cast<const sockaddr*>(peer_raw_), peer_len_);
+    } catch (const std::exception&) {
+        return SocketAddress();  // a family this library does not name
+    }
 }
 
-const std::string& Socket::requested_host() const { return s_->reqhost; }
+const std::string& Socket::requested_host() const {
+    static const std::string none;
+    return s_ ? s_->reqhost : none;
+}
 
-std::optional<int> Socket::buffer_size() const { return s_->buffer_size; }
+std::optional<int> Socket::buffer_size() const { return buffer_size_; }
 
 void Socket::set_buffer_size(int bytes) {
-    s_->buffer_size = bytes;
+    buffer_size_ = bytes;
+    if (s_) s_->buffer_size = bytes;
     detail::apply_buffer_size(fileno(), bytes);
 }
 
@@ -533,17 +559,16 @@ void Socket::set_close_on_eof(bool on) {
     IOChannel::set_close_on_eof(true);
 }
 
-bool Socket::accept_paused() const { return s_->paused; }
+bool Socket::accept_paused() const { return s_ && s_->paused; }
 
-void Socket::adopt_connected(int fd, const SocketAddress& peer) {
-    detail::apply_buffer_size(fd, s_->buffer_size);
+void Socket::adopt_connected(int fd) {
+    detail::apply_buffer_size(fd, buffer_size_);
     IOChannelOptions o;
     o.chunk_size = chunk_size();
     o.queue_size = queue_size();
     o.delimiter = delimiter();
     wrap(fd, std::move(o));
     IOChannel::set_close_on_eof(true);
-    s_->peer = peer;
 }
 
 }  // namespace kaa

@@ -274,7 +274,13 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
         });
     }
     void arm_read() {
-        if (fd >= 0 && (mode & IO_READ) && !eof && read_interest()) arm(rw);
+        // Unpruned: an aborted read still listed arms at worst once, and its readiness finds
+        // nobody interested (on_read_ready() prunes first).
+        if (fd >= 0 && (mode & IO_READ) && !eof &&
+            (!reads.empty() || !readlines.empty() || read_listeners() > 0 ||
+             readline_listeners() > 0)) {
+            arm(rw);
+        }
     }
     void drop_read_watch_if_idle() noexcept {
         if (!read_interest()) disarm(rw);
@@ -341,11 +347,22 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
         return p;
     }
 
-    // Drops the pending reads that ended without data (aborted).
+    // Drops the pending reads that ended without data (aborted). Called on every readiness and
+    // read(): the lists hold one entry or none, so the common case is a check of each.
     void prune_reads() noexcept {
-        const auto ended = [](const PendingRead& r) { return r.ip.finished(); };
-        std::erase_if(reads, ended);
-        std::erase_if(readlines, ended);
+        prune(reads);
+        prune(readlines);
+    }
+    [[gnu::always_inline]] static void prune(std::vector<PendingRead>& list) noexcept {
+        for (const PendingRead& r : list) {
+            if (r.ip.finished()) [[unlikely]] {
+                prune_slow(list);
+                return;
+            }
+        }
+    }
+    [[gnu::noinline]] static void prune_slow(std::vector<PendingRead>& list) noexcept {
+        std::erase_if(list, [](const PendingRead& r) { return r.ip.finished(); });
     }
 
     static void finish_all(std::vector<PendingRead>& list, const std::string& value,
@@ -385,6 +402,16 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
         std::exception_ptr err;
         const bool line_interest = !readlines.empty() || readline_listeners() > 0;
         bool handed = false;
+        if (!line_interest && reads.size() == 1 && read_listeners() == 0 &&
+            !reads.front().ip.finished()) {
+            // The common case (one reader, no signal): the chunk moves into its InProgress, and
+            // the list keeps its capacity for the read() the resumed reader makes at once.
+            PendingRead one = std::move(reads.front());
+            reads.clear();
+            guarded(err, [&] { one.ip.finish(std::move(chunk)); });
+            if (err) std::rethrow_exception(err);
+            return;
+        }
         if (!reads.empty() || read_listeners() > 0) {
             handed = true;
             std::vector<PendingRead> waiting;

@@ -11,7 +11,7 @@
 #   timers/io timer.hpp, io.hpp (IOMonitor): only the reactor
 #   signals   callable.hpp, signal.hpp
 #   facade    main.hpp, src/main.cpp — run/stop/step and the main signals
-#   inprogress  detail/state.hpp, inprogress*.hpp, status.hpp, delay.hpp
+#   inprogress  detail/state.hpp, detail/frame_alloc.hpp, inprogress*.hpp, status.hpp, delay.hpp
 #   above     coroutines, threads, generators, events (may use everything below)
 #   io        socket_address.hpp, io_channel.hpp, socket.hpp, process.hpp, src/io/ — addresses, channels, sockets,
 #             processes: may use the reactor, InProgress, signals, coroutines and threads;
@@ -48,7 +48,7 @@ inc="$root/include/kaa"
 upper_of_reactor='^(inprogress|coroutine|thread|synchronized|generator|event|main|signal|callable|status|delay|kaa|socket|process|io_channel)[_a-z]*\.hpp$|^src/io/|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|signal_impl|frame_alloc)\.hpp$|^src/main'
 upper_of_signals='^(inprogress|coroutine|thread|synchronized|generator|event|main|status|delay|kaa|socket|process|io_channel)[_a-z]*\.hpp$|^src/io/|^signal_inprogress\.hpp$|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
 upper_of_facade='^(inprogress|coroutine|thread|synchronized|generator|event|status|delay|kaa|socket|process|io_channel)[_a-z]*\.hpp$|^src/io/|^signal_inprogress\.hpp$|^detail/(state|inprogress_impl|coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
-upper_of_inprogress='^(coroutine|thread|synchronized|generator|event|kaa|socket|process|io_channel)[_a-z]*\.hpp$|^src/io/|^detail/(coroutine_impl|generator_impl|thread_impl|frame_alloc)\.hpp$'
+upper_of_inprogress='^(coroutine|thread|synchronized|generator|event|kaa|socket|process|io_channel)[_a-z]*\.hpp$|^src/io/|^detail/(coroutine_impl|generator_impl|thread_impl)\.hpp$'
 
 check reactor "$upper_of_reactor" "$inc/detail/loop.hpp" "$inc/detail/callback.hpp" "$inc/errors.hpp" \
     "$inc/detail/invariant.hpp" "$inc/detail/exception_peek.hpp" \

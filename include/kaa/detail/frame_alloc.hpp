@@ -1,8 +1,8 @@
 #pragma once
 #pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // The frame allocator (internal): the per-thread size-class free lists that serve coroutine
-// frames (detail/coroutine_impl.hpp) and threaded-call job records (detail/thread_impl.hpp)
-// through frame_alloc()/frame_free(). The inline fast paths here pop and push a free list; the
+// frames (detail/coroutine_impl.hpp), threaded-call job records (detail/thread_impl.hpp) and
+// the states of plain InProgress objects (detail/state.hpp) through frame_alloc()/frame_free(). The inline fast paths here pop and push a free list; the
 // slow paths, the frame arena that refills the lists and the per-thread cleanup are in
 // src/coroutine/frame_alloc.cpp (see its file comment).
 //

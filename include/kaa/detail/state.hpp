@@ -36,6 +36,7 @@
 // (published by the release store of status_) and may mark the failure handled.
 
 #include <kaa/detail/callback.hpp>
+#include <kaa/detail/frame_alloc.hpp>
 #include <kaa/detail/invariant.hpp>
 #include <kaa/detail/loop.hpp>
 #include <kaa/errors.hpp>
@@ -339,6 +340,13 @@ public:
 /// The state of an InProgress created directly (not a coroutine).
 template <class T>
 class PlainState final : public State<T> {
+public:
+    // From the thread's size-class free lists, as coroutine frames: an I/O loop that finishes a
+    // batch of InProgress objects per wakeup (one read() per ready connection) would otherwise
+    // overflow malloc's small per-thread cache and pay its slow paths on every one.
+    static void* operator new(std::size_t size) { return frame_alloc(size); }
+    static void operator delete(void* p, std::size_t size) noexcept { frame_free(p, size); }
+
 protected:
     void destroy() noexcept override { delete this; }
 };

@@ -268,11 +268,14 @@ struct InProgressAwaiter : Listener {
         co->awaiting_node_ = this;
         Access::state(ip).add_listener(this);
     }
-    decltype(auto) await_resume() {
+    // Inlined into the coroutine body, so that a throw from here has its cleanups in the body's
+    // own landing pad: a separate frame with a cleanup costs the unwinder an _Unwind_Resume,
+    // a second search of the stack (B8: about 9,000 instructions per aborted coroutine).
+    [[gnu::always_inline]] decltype(auto) await_resume() {
         co->suspended_ = false;
         StateBase& s = Access::state(ip);
         if (co->rare_ || s.status() == StateBase::failed) [[unlikely]] {
-            throw_abort_or_failure();
+            if (std::exception_ptr e = abort_or_failure()) std::rethrow_exception(std::move(e));
         }
         if constexpr (std::is_void_v<U>) {
             return;
@@ -282,16 +285,19 @@ struct InProgressAwaiter : Listener {
     }
 
 private:
-    /// await_resume() off the common path: throws a pending abort or close, or the failure of
-    /// the awaited InProgress (marked handled; an abort retargeted to it, [coro.await.4]).
-    [[gnu::noinline]] void throw_abort_or_failure() {
-        if (co->rare_) co->rare_->resumed_from = InProgressBase();
-        co->throw_if_aborted();
+    /// await_resume() off the common path: what to throw — a pending abort or close, or the
+    /// failure of the awaited InProgress (marked handled; an abort retargeted to it,
+    /// [coro.await.4]) — or null.
+    [[gnu::noinline]] std::exception_ptr abort_or_failure() {
+        if (co->rare_) {
+            co->rare_->resumed_from = InProgressBase();
+            if (co->rare_->pending_abort) return std::exchange(co->rare_->pending_abort, nullptr);
+        }
         StateBase& s = Access::state(ip);
-        if (s.status() != StateBase::failed) return;
+        if (s.status() != StateBase::failed) return nullptr;
         s.handled_ = true;
         // The coroutine sees an abort as an abort of what it awaited ([coro.await.4]).
-        std::rethrow_exception(abort_delivered_to(s.error_, &s, nullptr));
+        return abort_delivered_to(s.error_, &s, nullptr);
     }
 };
 

@@ -94,7 +94,9 @@ enum class BoundArgs {
 template <BoundArgs Where, class F, class... Bound>
 class Callable {
 public:
+    /// The wrapped function's type.
     using function_type = F;
+    /// The bound arguments, appended after the call's own arguments.
     using bound_type = std::tuple<Bound...>;
 
     /// Binds `bound` to `f`.
@@ -170,8 +172,11 @@ Callable<BoundArgs::first, std::decay_t<F>, std::decay_t<Bound>...> callable_ini
 template <class O, class F, class... Bound>
 class WeakCallable {
 public:
+    /// The type of the object the callable weakly refers to.
     using owner_type = O;
+    /// The wrapped function's type.
     using function_type = F;
+    /// The bound arguments, appended after the call's own arguments.
     using bound_type = std::tuple<Bound...>;
 
     /// Binds `bound` to `f`, held for `owner`.

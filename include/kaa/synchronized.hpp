@@ -177,6 +177,7 @@ template <class M>
     requires std::is_member_function_pointer_v<M>
 class synchronized<M, void> {
 public:
+    /// Wraps the member function `m`.
     explicit synchronized(M m) : m_(m) {}
 
     /// Calls (obj.*m)(args...) holding obj's lock.

@@ -175,12 +175,14 @@ public:
     }
 
 protected:
+    /// @cond INTERNAL
     explicit Timer(detail::TimerRef core) noexcept : core_(std::move(core)) {}
     template <class C>
     static detail::TimerRef make_core(C callable) {
         return detail::TimerRef(new detail::TimerCoreFor<C>(std::move(callable)));
     }
     detail::TimerRef core_;
+    /// @endcond
 };
 
 /// A timer that fires once per start(). It is stopped before its callback runs, so the
@@ -269,6 +271,7 @@ public:
         const std::vector<int>& minutes, const std::vector<int>& seconds);
 
 protected:
+    /// @cond INTERNAL
     struct State {
         std::function<bool()> callback;
         std::vector<int> hours, minutes, seconds;
@@ -284,6 +287,7 @@ protected:
     static void schedule(const std::shared_ptr<State>& state);
     static void fire(const std::shared_ptr<State>& state);
     std::shared_ptr<State> state_;
+    /// @endcond
 };
 
 /// Like OneShotAtTimer, but reschedules after each call unless the callback returned false.

@@ -2,7 +2,8 @@
 #pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // InProgressAny and InProgressAll: one InProgress over several.
 //
-//   auto r = co_await kaa::InProgressAny({kaa::delay(5s), kaa::threaded(fetch)(url)});
+//   kaa::InProgressAny any({kaa::delay(5s), kaa::threaded(fetch)(url)});
+//   auto r = co_await any;  // g++ 12 rejects a braced list inside co_await: name it first
 //   if (r.index() == 0) { /* timed out */ }
 //
 // InProgressAny finishes when the first of its sub-InProgresses finishes (a failed one counts:

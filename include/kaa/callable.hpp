@@ -260,8 +260,10 @@ private:
     bound_type bound_;
 };
 
+/// Deduces the owner type from a std::weak_ptr.
 template <class O, class F, class... Bound>
 WeakCallable(std::weak_ptr<O>, F, Bound...) -> WeakCallable<O, F, Bound...>;
+/// Deduces the owner type from a std::shared_ptr (held weakly).
 template <class O, class F, class... Bound>
 WeakCallable(std::shared_ptr<O>, F, Bound...) -> WeakCallable<O, F, Bound...>;
 

@@ -61,6 +61,7 @@ namespace kaa {
 struct NotFinished_t {
     explicit constexpr NotFinished_t() = default;
 };
+/// The value to co_await for a time slice (kaa's `yield kaa.NotFinished`).
 inline constexpr NotFinished_t NotFinished{};
 
 /// kaa's name for the InProgress a coroutine returns.

@@ -47,6 +47,8 @@
 #include <type_traits>
 #include <utility>
 
+/// kaa for C++: InProgress, signals, the main loop, timers, coroutines, generators, events,
+/// threads and I/O (docs/guide.md introduces each; kaa/kaa.hpp includes every header).
 namespace kaa {
 
 class InProgressStatus;

@@ -53,9 +53,13 @@ enum class FinishMode {
     idx,         ///< index only
     self,        ///< the Any/All itself (All's default)
 };
+/// kaa's FINISH_IDX_RESULT: index and sub-result (Any's default).
 inline constexpr FinishMode FINISH_IDX_RESULT = FinishMode::idx_result;
+/// kaa's FINISH_RESULT: the sub-result only.
 inline constexpr FinishMode FINISH_RESULT = FinishMode::result;
+/// kaa's FINISH_IDX: the index only.
 inline constexpr FinishMode FINISH_IDX = FinishMode::idx;
+/// kaa's FINISH_SELF: the Any/All itself (All's default).
 inline constexpr FinishMode FINISH_SELF = FinishMode::self;
 
 /// The outcome of one sub-InProgress: its position, the handle, and its exception if it failed.

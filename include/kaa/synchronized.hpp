@@ -214,6 +214,7 @@ private:
 };
 
 // clang-format off: clang-format 14 breaks a deduction guide after a requires-clause.
+/// @cond INTERNAL (deduction guides: which form a kaa::synchronized(...) is)
 template <class X>
     requires(!std::is_member_function_pointer_v<std::remove_cv_t<X>> && !std::is_function_v<X>)
 synchronized(X&)
@@ -229,6 +230,7 @@ template <class R, class... A>
 synchronized(R (&)(A...)) -> synchronized<R (*)(A...), detail::own_lock_t>;
 template <class X, class F>
 synchronized(X&, F) -> synchronized<X, F>;
+/// @endcond
 // clang-format on
 
 }  // namespace kaa

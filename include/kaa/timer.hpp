@@ -363,7 +363,7 @@ private:
     std::shared_ptr<std::map<const void*, Timer>> timers_;
 };
 
-/// kaa's @timed(interval, policy) decorator: returns a callable that runs `f` on a timer
+/// kaa's `@timed(interval, policy)` decorator: returns a callable that runs `f` on a timer
 /// (see Timed). Example: `auto poll = kaa::timed(100ms, check_device, TimedPolicy::once);`
 template <class F>
 Timed<F> timed(std::chrono::nanoseconds interval, F f, TimedPolicy policy = TimedPolicy::many,

@@ -1,7 +1,10 @@
 # kaa for C++ — convenience front end over CMake.
 #
 #   make deps     install missing Debian packages (as root), or warn about them
-#   make demo     Release build of the examples, then run the tour
+#   make demo     Release build of the examples (output in build/demo-build.log, shown only if
+#                 the build fails), then run the tour
+#   make docs     API reference from the `///` comments (Doxygen) into build/docs/html; as root
+#                 it first installs doxygen if missing (not part of DEPS)
 #   make test     format-check, then four builds, ctest in each: debug (clang++, -O0, plus
 #                 the package tests), o2 (g++ -O2 -g, asserts on), asan (g++, ASan+UBSan),
 #                 tsan (g++, TSan)
@@ -19,6 +22,8 @@ PREFIX ?= /usr/local
 SHARED ?= OFF
 
 DEPS := g++ clang clang-format cmake make pkg-config libgtest-dev libbenchmark-dev
+# Only for `make docs`.
+DOCS_DEPS := doxygen
 
 # Compilers: g++ for everything but the debug build, which uses clang++ (14: Debian's `clang`)
 # so that both compilers' warnings are errors in `make test`. Without clang++ (and without root
@@ -59,34 +64,59 @@ fresh_if_compiler_changed = @if [ -f $(1)/CMakeCache.txt ] && \
 
 include format-targets.mk
 
-.PHONY: all deps demo test test-debug test-o2 test-asan test-tsan install bench clean
+.PHONY: all deps docs-deps demo docs test test-debug test-o2 test-asan test-tsan install bench clean
 
 all: test
 
-deps:
+# $(call install_missing,PACKAGES): as root, apt-get install those of PACKAGES not installed;
+# otherwise warn about them.
+define install_missing
 	@missing=""; \
 	if ! command -v dpkg-query >/dev/null 2>&1; then \
-	    echo "deps: dpkg-query not found (not Debian?); make sure these are installed: $(DEPS)"; \
+	    echo "$@: dpkg-query not found (not Debian?); make sure these are installed: $(1)"; \
 	    exit 0; \
 	fi; \
-	for p in $(DEPS); do \
+	for p in $(1); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" \
 	        || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
-	    echo "deps: installing$$missing"; \
+	    echo "$@: installing$$missing"; \
 	    export DEBIAN_FRONTEND=noninteractive; \
 	    apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
 	else \
-	    echo "deps: WARNING: missing packages:$$missing (run 'sudo make deps' or apt-get install them)" >&2; \
+	    echo "$@: WARNING: missing packages:$$missing (run 'sudo make $@' or apt-get install them)" >&2; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEPS))
+
+docs-deps:
+	$(call install_missing,$(DOCS_DEPS))
+
+# Quiet: the configure and build output goes to build/demo-build.log, printed only on failure,
+# so that the tour is all the terminal shows.
+DEMO_LOG := build/demo-build.log
 
 demo: deps
-	$(CMAKE) -S . -B build/release $(REL_FLAGS) \
-	    -DKAA_BUILD_TESTS=OFF -DKAA_BUILD_EXAMPLES=ON -DKAA_BUILD_BENCH=OFF -DKAA_SANITIZE=
-	$(CMAKE) --build build/release -j$(JOBS)
-	./build/release/examples/tour
+	@mkdir -p build; echo "demo: building the examples (Release; log: $(DEMO_LOG)) ..."; \
+	if ! { $(CMAKE) -S . -B build/release $(REL_FLAGS) \
+	           -DKAA_BUILD_TESTS=OFF -DKAA_BUILD_EXAMPLES=ON -DKAA_BUILD_BENCH=OFF -DKAA_SANITIZE= \
+	       && $(CMAKE) --build build/release -j$(JOBS); } >$(DEMO_LOG) 2>&1; then \
+	    cat $(DEMO_LOG); echo "demo: the build failed (log: $(DEMO_LOG))" >&2; exit 1; \
+	fi
+	@./build/release/examples/tour
+
+# The API reference: Doxygen over the `///` comments of include/kaa/ (docs/Doxyfile).
+docs: docs-deps
+	@command -v doxygen >/dev/null 2>&1 || \
+	    { echo "docs: doxygen not found (Debian: apt-get install doxygen, or 'sudo make docs')" >&2; \
+	      exit 1; }
+	@mkdir -p build/docs
+	doxygen docs/Doxyfile
+	@echo "docs: build/docs/html/index.html"
 
 test: deps
 	$(MAKE) --no-print-directory format-check

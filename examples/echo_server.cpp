@@ -4,9 +4,12 @@
 //   echo_server PORT            127.0.0.1:PORT
 //   echo_server --unix PATH     a Unix socket at PATH (replaced if dead, unlinked on exit)
 //
-// Used by B5 (bench/) and the tour. A client that resets, sends garbage, half-closes or
-// vanishes only ends its own coroutine; when fds run out the server stops accepting for a
-// moment and serves the clients it has (docs/semantics.md [io.socket.emfile]).
+// Used by B5 (bench/); the tour serves a few local clients with the same code (the coroutine
+// is in echo_server.hpp). A client that resets, sends garbage, half-closes or vanishes only ends
+// its own coroutine; when fds run out the server stops accepting for a moment and serves the
+// clients it has (docs/semantics.md [io.socket.emfile]).
+
+#include "echo_server.hpp"
 
 #include <kaa/kaa.hpp>
 
@@ -14,23 +17,9 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
-#include <memory>
 #include <string>
 
 namespace {
-
-kaa::Coroutine<> serve(std::shared_ptr<kaa::Socket> client) {
-    try {
-        for (;;) {
-            std::string data = co_await client->read();
-            if (data.empty()) break;  // EOF: the client is gone
-            co_await client->write(std::move(data));
-        }
-    } catch (const std::exception&) {
-        // A reset or a write after the peer vanished: this client only.
-    }
-    client->close(true);
-}
 
 int usage(const char* argv0) {
     std::cerr << "usage: " << argv0 << " PORT | --unix PATH\n";
@@ -59,8 +48,7 @@ int main(int argc, char** argv) {
         std::cerr << "echo_server: " << e.what() << '\n';
         return 1;
     }
-    server.new_client_signal().connect(
-        [](const std::shared_ptr<kaa::Socket>& client) { serve(client); });
+    example::serve_echo_clients(server);  // one coroutine per client: echo_server.hpp
     std::cerr << "echo_server: serving " << server.local().to_string() << '\n';
     kaa::main::run();  // until SIGINT or SIGTERM
     server.close();

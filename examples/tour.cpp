@@ -1,12 +1,24 @@
-// A tour of kaa for C++: InProgress, signals, timers, delay, coroutines and threads together.
-// `make demo` builds and runs it. Each part prints what it shows; the program exits 0.
+// A tour of kaa for C++, in ten parts of a few lines of output each: InProgress, signals,
+// timers, time-sliced coroutines, a coroutine awaiting others, a threaded job with a progress
+// bar, a local echo server, the seed's fetch_page, a timeout and an abort cascade, and a clean
+// shutdown on Ctrl-C. `make demo` builds and runs it; ctest runs it as example_tour. It takes
+// about two seconds and exits 0. Each part prints a heading, then what it shows.
+
+#include "echo_server.hpp"
+#include "fetch_page.hpp"
 
 #include <kaa/kaa.hpp>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <csignal>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -15,7 +27,8 @@ namespace {
 // ---------------------------------------------------------------- 1. InProgress
 // A result that is a future, a one-shot signal and an abort handle at once.
 void part_inprogress() {
-    std::cout << "\n== 1. InProgress\n";
+    std::cout
+        << "\n== 1. InProgress: a result that is a future, a one-shot signal and an abort handle\n";
     kaa::InProgress<int> answer;
     answer.connect([](int v) { std::cout << "listener got " << v << '\n'; });
     answer.finish(42);
@@ -32,7 +45,8 @@ void part_inprogress() {
 
 // ---------------------------------------------------------------- 2. Signals
 void part_signals() {
-    std::cout << "\n== 2. Signals\n";
+    std::cout << "\n== 2. Signals: bound arguments, once-connections, the next emission as an "
+                 "InProgress\n";
     kaa::Signal<std::string> message;
     message.connect(
         [](const std::string& s, int bound) {
@@ -50,7 +64,7 @@ void part_signals() {
 
 // ---------------------------------------------------------------- 3. Timers and delay
 void part_timers() {
-    std::cout << "\n== 3. Timers and delay\n";
+    std::cout << "\n== 3. Timers and delay: a repeating timer that stops itself\n";
     int ticks = 0;
     kaa::Timer ticker([&ticks] {
         std::cout << "tick " << ++ticks << '\n';
@@ -61,80 +75,248 @@ void part_timers() {
     std::cout << "ticker active after 3 ticks: " << std::boolalpha << ticker.active() << '\n';
 }
 
-// ---------------------------------------------------------------- 4. Coroutines
+// ---------------------------------------------------------------- 4. Time-sliced coroutines
+// Loop iterations, counted through the loop's `step` signal (emitted after each iteration).
+int iteration = 0;
+bool looping = false;  // false during the calls: the eager first steps
+
 kaa::Coroutine<int> count_slowly(std::string name, int n) {
     int sum = 0;
     for (int i = 1; i <= n; ++i) {
         sum += i;
-        std::cout << name << " step " << i << '\n';
-        co_await kaa::NotFinished;  // a time slice for everyone else
+        std::cout << "  " << name << ": step " << i;
+        if (looping) {
+            std::cout << " in loop iteration " << iteration + 1 << '\n';
+        } else {
+            std::cout << " inside the call (coroutines start eagerly)\n";
+        }
+        co_await kaa::NotFinished;  // a time slice for everyone else: resume next iteration
     }
     co_return sum;
 }
 
-kaa::Coroutine<int> add_both() {
-    // Two coroutines interleave on the one loop thread; this one awaits both.
+void part_time_slices() {
+    std::cout << "\n== 4. Time-sliced coroutines: `co_await kaa::NotFinished` yields to the loop\n";
+    kaa::ScopedConnection counter(kaa::main::signals().step.connect([] { ++iteration; }));
+    iteration = 0;
+    std::cout << "a (3 steps) and b (2 steps) take turns, one step per loop iteration:\n";
     auto a = count_slowly("a", 3);
     auto b = count_slowly("b", 2);
-    int x = co_await a;
-    int y = co_await b;
-    co_return x + y;
+    looping = true;
+    int sum_a = a.wait();  // wait() runs the loop until `a` finished
+    int sum_b = b.wait();
+    looping = false;
+    std::cout << "results: a=" << sum_a << " b=" << sum_b << ", after " << iteration
+              << " loop iterations (a's co_return ran in the third)\n";
 }
 
-kaa::Coroutine<> delay_print(std::string s) {
-    try {
-        co_await kaa::delay(5s);
-        std::cout << s << '\n';
-    } catch (const kaa::InProgressAborted& e) {
-        std::cout << "delay_print aborted; the delay it awaited is finished: " << std::boolalpha
-                  << e.inprogress().finished() << '\n';
-    }
+// ---------------------------------------------------------------- 5. Awaiting others
+kaa::Coroutine<std::string> lookup(std::string name, std::chrono::milliseconds latency) {
+    co_await kaa::delay(latency);  // stands for a query that takes `latency`
+    co_return name + "@example.org";
 }
 
-void part_coroutines() {
-    std::cout << "\n== 4. Coroutines\n";
-    int total = add_both().wait();
-    std::cout << "add_both() = " << total << '\n';
-    auto printer = delay_print("never printed");
-    printer.abort();
-    std::cout << "printer finished=" << printer.finished() << " failed=" << printer.failed()
-              << '\n';
+kaa::Coroutine<std::string> both_addresses() {
+    auto alice = lookup("alice", 60ms);  // both lookups start now and run side by side
+    auto bob = lookup("bob", 40ms);
+    std::string a = co_await alice;  // suspends until alice's lookup finished
+    std::string b = co_await bob;    // already finished: no suspension
+    co_return a + ", " + b;
 }
 
-// ---------------------------------------------------------------- 5. Threads
-// Blocking work runs on a pool thread; the result comes back to the loop as an InProgress.
-kaa::Coroutine<> show_thumbnail() {
-    auto scale = kaa::threaded({.pool = "images"}, [](int width, int factor) {
-        // Blocking work: 60 ms that no optimiser can delete (a busy loop computing nothing
-        // would be, and the loop would then have ticked 0 times).
-        std::this_thread::sleep_for(60ms);
-        return width / factor;
-    });
+void part_awaiting() {
+    std::cout << "\n== 5. A coroutine awaiting others: both_addresses() awaits two lookups\n";
+    auto start = std::chrono::steady_clock::now();
+    std::string addresses = both_addresses().wait();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    std::cout << "both_addresses() = \"" << addresses << "\" after " << ms
+              << " ms: the lookups (60 and 40 ms) overlapped\n";
+}
+
+// ---------------------------------------------------------------- 6. Threads
+// Blocking work runs on a pool thread and reports progress; the loop keeps running meanwhile.
+kaa::Coroutine<> convert_file() {
+    auto convert = kaa::threaded({.pool = "converter", .progress = true},
+                                 [](kaa::InProgressStatus& status, int chunks) {
+                                     status.set(0, chunks);
+                                     for (int i = 0; i < chunks; ++i) {
+                                         // A blocking call (sleeping stands for it: a busy loop
+                                         // would compete with the loop for a CPU).
+                                         std::this_thread::sleep_for(25ms);
+                                         status.update();  // emitted on the loop thread
+                                     }
+                                     return chunks * 64;  // KiB converted
+                                 });
+    // The loop's own work while the thread runs: a 1 ms timer counting its calls.
     int ticks = 0;
     kaa::Timer ticker([&ticks] { ++ticks; });
     ticker.start(1ms);
-    int width = co_await scale(4000, 4);  // the loop (and the ticker) keep running meanwhile
+    auto job = convert(20);
+    // On a terminal the bar is redrawn in place; elsewhere (ctest's log) every quarter is a line.
+    const bool terminal = ::isatty(STDOUT_FILENO);
+    job.progress()->connect([&ticks, terminal](const kaa::InProgressStatus& s) {
+        const int percent = static_cast<int>(s.percentage());
+        if (!terminal && percent % 25 != 0) return;
+        std::cout << (terminal ? "\r  " : "  ") << s.get_progressbar(32) << ' ' << percent
+                  << "%   loop timer ran " << ticks << " times" << (terminal ? "" : "\n")
+                  << std::flush;
+    });
+    int kib = co_await job;  // the loop (and the ticker) keep running meanwhile
     ticker.stop();
-    std::cout << "thumbnail width " << width << ", scaled on a pool thread while the loop ran "
-              << "a 1 ms timer " << ticks << " times\n";
-    std::cout << "back on the main thread: " << std::boolalpha << kaa::is_mainthread() << '\n';
+    if (terminal) std::cout << '\n';
+    std::cout << "converted " << kib
+              << " KiB on a pool thread; meanwhile the loop ran a 1 ms timer " << ticks
+              << " times.\nBack on the main thread after co_await: " << std::boolalpha
+              << kaa::is_mainthread() << '\n';
 }
 
 void part_threads() {
-    std::cout << "\n== 5. Threads\n";
-    show_thumbnail().wait();
+    std::cout << "\n== 6. A threaded job with a live progress bar while the loop keeps ticking\n";
+    convert_file().wait();
 }
 
-// ---------------------------------------------------------------- 6. The main loop
-void part_main_loop() {
-    std::cout << "\n== 6. The main loop\n";
-    kaa::OneShotTimer([] {
-        std::cout << "stopping the loop from a timer\n";
-        kaa::main::stop();
-    }).start(20ms);
-    kaa::main::signals().shutdown.connect([] { std::cout << "shutdown signal\n"; });
+// ---------------------------------------------------------------- 7. Echo server
+kaa::Coroutine<std::string> echo_client(std::string address, std::string message) {
+    kaa::Socket socket;
+    co_await socket.connect(address);
+    co_await socket.write(message + "\n");
+    std::string reply = co_await socket.readline();  // the line, with its '\n'
+    co_await socket.close();
+    reply.pop_back();
+    co_return reply;
+}
+
+void part_echo() {
+    std::cout << "\n== 7. A TCP echo server on 127.0.0.1 and three clients, all coroutines on one "
+                 "thread\n";
+    kaa::Socket server;
+    server.listen("127.0.0.1:0");  // port 0: any free port
+    example::serve_echo_clients(server);
+    const std::string address = server.local().to_string();
+    std::cout << "server listening on " << address
+              << "; one serve_echo() coroutine (examples/echo_server.hpp) per client\n";
+    std::vector<kaa::Coroutine<std::string>> clients;
+    for (std::string message : {"hello", "kaa", "for C++"}) {
+        clients.push_back(echo_client(address, message));
+    }
+    for (auto& client : clients) std::cout << "client got back: '" << client.wait() << "'\n";
+    server.close();
+}
+
+// ---------------------------------------------------------------- 8. fetch_page
+void part_fetch_page() {
+    std::cout << "\n== 8. The seed's fetch_page (examples/fetch_page.hpp): a coroutine, then "
+                 "callbacks\n";
+    example::run_fetch_page(std::cout);
+}
+
+// ---------------------------------------------------------------- 9. Timeout and abort
+kaa::Coroutine<int> slow_answer() {
+    try {
+        co_await kaa::delay(10s);
+    } catch (const kaa::InProgressAborted& e) {
+        std::cout << "  slow_answer(): aborted at its co_await (" << e.what() << ")\n";
+        throw;
+    }
+    co_return 42;
+}
+
+kaa::Coroutine<> worker() {
+    auto d = kaa::delay(10s);
+    d.connect_abort([](const kaa::InProgressAborted&) {
+        std::cout << "  1. delay(10s): aborted, because the coroutine awaiting it is aborted\n";
+    });
+    try {
+        co_await d;
+    } catch (const kaa::InProgressAborted&) {
+        std::cout << "  2. worker(): InProgressAborted thrown at its co_await (delay finished="
+                  << std::boolalpha << d.finished() << ")\n";
+        throw;  // not caught: worker() fails with it
+    }
+}
+
+kaa::Coroutine<> manager() {
+    kaa::Coroutine<> w = worker();
+    try {
+        co_await w;
+    } catch (const kaa::InProgressAborted&) {
+        std::cout << "  3. manager(): InProgressAborted thrown at its co_await (worker failed="
+                  << std::boolalpha << w.failed() << "); caught here\n";
+    }
+}
+
+void part_timeout_abort() {
+    std::cout << "\n== 9. A timeout, and an abort that cascades\n";
+    std::cout << "slow_answer() (10 s) with timeout(50ms, abort=true):\n";
+    auto answer = slow_answer();
+    try {
+        answer.timeout(50ms, {}, true).wait();
+    } catch (const kaa::TimeoutException&) {
+        std::cout << "  timeout(): TimeoutException after 50 ms; slow_answer() failed="
+                  << std::boolalpha << answer.failed() << ", so its 10 s delay is gone too\n";
+    }
+
+    std::cout << "manager() awaits worker(), which awaits delay(10s); manager().abort():\n";
+    auto m = manager();
+    m.abort();  // manager catches the abort, so abort() does not rethrow it
+    std::cout << "  4. manager failed=" << std::boolalpha << m.failed()
+              << ": an aborted coroutine ends failed even if it caught the abort\n"
+              << "The cascade: abort() first aborts what the coroutine awaits, if that is "
+                 "abortable and\nnothing else waits for it (co_await ip.noabort() prevents "
+                 "that), then throws InProgressAborted at the co_await\n";
+}
+
+// ---------------------------------------------------------------- 10. Shutdown
+kaa::Coroutine<> waits_forever() {
+    struct Cleanup {
+        ~Cleanup() { std::cout << "  waits_forever(): its locals' destructors ran\n"; }
+    } cleanup;
+    try {
+        co_await kaa::delay(1h);
+    } catch (const kaa::InProgressAborted&) {
+        std::cout << "  waits_forever(): unwound with InProgressAborted at its co_await\n";
+        throw;
+    }
+}
+
+void part_shutdown() {
+    std::cout << "\n== 10. A clean shutdown on Ctrl-C (SIGINT)\n";
+    // A SIGINT that was ignored (e.g. the tour started in the background by a shell) would
+    // not reach kaa, which handles SIGINT only over the default disposition: restore it.
+    struct sigaction current {};
+    if (::sigaction(SIGINT, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) {
+        std::signal(SIGINT, SIG_DFL);
+    }
+    const bool interactive = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+    const auto grace = interactive ? 2s : 100ms;
+    bool sent_ourselves = false;
+    kaa::OneShotTimer send_sigint([&sent_ourselves] {
+        sent_ourselves = true;
+        ::kill(::getpid(), SIGINT);
+    });
+    send_sigint.start(grace);
+    // A safety net: should SIGINT never arrive, stop the loop anyway.
+    kaa::OneShotTimer safety([] { kaa::main::stop(); });
+    safety.start(grace + 2s);
+
+    auto waiter = waits_forever();
+    kaa::main::signals().shutdown.connect(
+        [] { std::cout << "  main::signals().shutdown: the loop is shutting down\n"; });
+    if (interactive) {
+        std::cout << "kaa::main::run(): press Ctrl-C within 2 s, or the tour sends itself "
+                     "SIGINT\n";
+    } else {
+        std::cout << "kaa::main::run(); in 100 ms the tour sends itself SIGINT, as Ctrl-C would\n";
+    }
     kaa::main::run();
-    std::cout << "run() returned; is_stopped=" << std::boolalpha << kaa::main::is_stopped() << '\n';
+    std::cout << "run() returned normally: "
+              << (sent_ourselves ? "the SIGINT the tour sent" : "your Ctrl-C")
+              << " became kaa::SystemExit, which stopped the loop.\nThe shutdown sequence "
+                 "emitted `shutdown`, stopped the thread pools and unwound the suspended "
+                 "coroutine (failed="
+              << std::boolalpha << waiter.failed() << ").\n";
 }
 
 }  // namespace
@@ -144,8 +326,12 @@ int main() {
     part_inprogress();
     part_signals();
     part_timers();
-    part_coroutines();
+    part_time_slices();
+    part_awaiting();
     part_threads();
-    part_main_loop();
+    part_echo();
+    part_fetch_page();
+    part_timeout_abort();
+    part_shutdown();
     return 0;
 }

@@ -94,7 +94,9 @@ enum class BoundArgs {
 template <BoundArgs Where, class F, class... Bound>
 class Callable {
 public:
+    /// The wrapped function's type.
     using function_type = F;
+    /// The bound arguments, appended after the call's own arguments.
     using bound_type = std::tuple<Bound...>;
 
     /// Binds `bound` to `f`.
@@ -170,8 +172,11 @@ Callable<BoundArgs::first, std::decay_t<F>, std::decay_t<Bound>...> callable_ini
 template <class O, class F, class... Bound>
 class WeakCallable {
 public:
+    /// The type of the object the callable weakly refers to.
     using owner_type = O;
+    /// The wrapped function's type.
     using function_type = F;
+    /// The bound arguments, appended after the call's own arguments.
     using bound_type = std::tuple<Bound...>;
 
     /// Binds `bound` to `f`, held for `owner`.
@@ -255,8 +260,10 @@ private:
     bound_type bound_;
 };
 
+/// Deduces the owner type from a std::weak_ptr.
 template <class O, class F, class... Bound>
 WeakCallable(std::weak_ptr<O>, F, Bound...) -> WeakCallable<O, F, Bound...>;
+/// Deduces the owner type from a std::shared_ptr (held weakly).
 template <class O, class F, class... Bound>
 WeakCallable(std::shared_ptr<O>, F, Bound...) -> WeakCallable<O, F, Bound...>;
 

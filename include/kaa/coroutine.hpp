@@ -61,6 +61,7 @@ namespace kaa {
 struct NotFinished_t {
     explicit constexpr NotFinished_t() = default;
 };
+/// The value to co_await for a time slice (kaa's `yield kaa.NotFinished`).
 inline constexpr NotFinished_t NotFinished{};
 
 /// kaa's name for the InProgress a coroutine returns.
@@ -71,6 +72,7 @@ using CoroutineInProgress = Coroutine<T>;
 template <class T>
 class Coroutine : public InProgress<T> {
 public:
+    /// The C++ coroutine machinery's promise (internal).
     using promise_type = detail::CoroutinePromise<T>;
 
     /// Whether the coroutine can still be resumed (false once finished, failed or aborted).
@@ -121,6 +123,7 @@ public:
         base().close_with(std::move(error));
         return *this;
     }
+    /// As throw_exception(std::exception_ptr), with an exception object.
     template <class E>
         requires(!std::same_as<std::decay_t<E>, std::exception_ptr>)
     Coroutine& throw_exception(E&& error) {
@@ -143,6 +146,7 @@ private:
     explicit Coroutine(detail::StateBase* s) : InProgress<T>(nullptr) { this->s_ = s; }
 };
 
+/// @cond INTERNAL
 template <class T>
 detail::CoroutinePromiseCommon<T>::ReturnProxy::operator Coroutine<T>() const {
     // A coroutine that finished in its eager first step kept its own reference for this
@@ -155,6 +159,7 @@ template <class T>
 detail::NotFinishedAwaiter detail::CoroutinePromiseCommon<T>::await_transform(NotFinished_t) {
     return NotFinishedAwaiter{this};
 }
+/// @endcond
 
 }  // namespace kaa
 

@@ -65,8 +65,11 @@ namespace kaa {
 
 /// A coroutine policy; see the file comment.
 enum class Policy { none, singleton, synchronized, pass_last };
+/// While a call is unfinished, every call returns that same coroutine.
 inline constexpr Policy POLICY_SINGLETON = Policy::singleton;
+/// Calls run one after another, in call order.
 inline constexpr Policy POLICY_SYNCHRONIZED = Policy::synchronized;
+/// Each call gets the most recent unfinished call (`last`) as an argument.
 inline constexpr Policy POLICY_PASS_LAST = Policy::pass_last;
 
 /// Options of kaa::coroutine().
@@ -85,6 +88,7 @@ struct CoroutineOptions {
 /// True for kaa::Coroutine<T>.
 template <class R>
 inline constexpr bool is_coroutine_v = false;
+/// True for kaa::Coroutine<T>.
 template <class T>
 inline constexpr bool is_coroutine_v<Coroutine<T>> = true;
 
@@ -495,7 +499,7 @@ private:
     std::shared_ptr<F> fn_;
 };
 
-/// kaa's @coroutine decorator: wraps `f`, a callable returning a kaa::Coroutine<T>, with
+/// kaa's `@coroutine` decorator: wraps `f`, a callable returning a kaa::Coroutine<T>, with
 /// `opts` (interval, policy, progress, group). See the file comment.
 template <class F>
 CoroutineFunction<F> coroutine(CoroutineOptions opts, F f) {

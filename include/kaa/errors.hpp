@@ -70,6 +70,7 @@ private:
 /// Root of kaa's control-flow exceptions; deliberately not a std::exception.
 class BaseException {
 public:
+    /// An exception with `message` (what()).
     explicit BaseException(std::string message = {})
         : message_(message.empty() ? nullptr
                                    : std::make_shared<const std::string>(std::move(message))) {}
@@ -86,7 +87,9 @@ private:
 /// Thrown where an InProgress was aborted: at a coroutine's suspension point, by result(), wait().
 class InProgressAborted : public BaseException {
 public:
+    /// An abort exception with `message`, not yet tied to an InProgress.
     explicit InProgressAborted(std::string message = "InProgress task aborted");
+    /// An abort exception naming the aborted InProgress and the one abort() was called on.
     InProgressAborted(std::string message, const InProgressBase& inprogress,
                       const InProgressBase& origin);
     /// The InProgress that was aborted (the awaited one inside a coroutine), or an empty handle
@@ -102,8 +105,10 @@ public:
     virtual std::exception_ptr clone_ptr() const;
 
 protected:
+    /// @cond INTERNAL
     detail::WeakState inprogress_;
     detail::WeakState origin_;
+    /// @endcond
     friend class InProgressBase;
     friend std::exception_ptr detail::abort_delivered_to(const std::exception_ptr&,
                                                          detail::StateBase*, detail::StateBase*);
@@ -118,6 +123,7 @@ protected:
 /// The failure of wait(timeout) and of InProgress::timeout(); an InProgressAborted.
 class TimeoutException : public InProgressAborted {
 public:
+    /// InProgressAborted's constructors.
     using InProgressAborted::InProgressAborted;
     KAA_ABORT_TYPE(TimeoutException)
 };
@@ -125,6 +131,7 @@ public:
 /// Asks the main loop to end, like Python's SystemExit (delivered by SIGINT/SIGTERM).
 class SystemExit : public BaseException {
 public:
+    /// BaseException's constructor.
     using BaseException::BaseException;
 };
 

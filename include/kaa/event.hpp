@@ -246,8 +246,10 @@ public:
     }
 
 protected:
+    /// @cond INTERNAL
     EventHandler() : node_(std::make_shared<detail::EventHandlerNode>()) {}
     std::shared_ptr<detail::EventHandlerNode> node_;
+    /// @endcond
 };
 
 /// An EventHandler that holds its owner weakly: `f(event)` — or, for a member function pointer,

@@ -82,6 +82,7 @@ class Generator : public InProgress<void> {
                   "kaa::Generator<T>: T must be a movable, non-const object type");
 
 public:
+    /// The C++ coroutine machinery's promise (internal).
     using promise_type = detail::GeneratorPromise<T>;
     /// The type of the items.
     using item_type = T;
@@ -285,11 +286,13 @@ Coroutine<std::vector<T>> collect(Generator<T> gen) {
     co_return items;
 }
 
+/// @cond INTERNAL
 template <class T>
 detail::GeneratorPromise<T>::ReturnProxy::operator Generator<T>() const {
     if (!(promise->done_ && promise->first_step_)) promise->add_ref();
     return Generator<T>(promise);
 }
+/// @endcond
 
 }  // namespace kaa
 

@@ -47,6 +47,8 @@
 #include <type_traits>
 #include <utility>
 
+/// kaa for C++: InProgress, signals, the main loop, timers, coroutines, generators, events,
+/// threads and I/O (docs/guide.md introduces each; kaa/kaa.hpp includes every header).
 namespace kaa {
 
 class InProgressStatus;
@@ -55,7 +57,9 @@ class InProgress;
 
 /// Identifies a listener connected to an InProgress, for disconnect().
 struct ListenerId {
+    /// The listener's number (0: none).
     std::uint64_t value = 0;
+    /// Same listener.
     friend bool operator==(ListenerId, ListenerId) = default;
 };
 
@@ -71,14 +75,18 @@ class InProgressBase {
 public:
     /// An empty handle.
     InProgressBase() = default;
+    /// Copies share the operation (handles are reference-counted).
     InProgressBase(const InProgressBase& o) noexcept : s_(o.s_) {
         if (s_) s_->add_ref();
     }
+    /// Takes over `o`'s operation; `o` becomes an empty handle.
     InProgressBase(InProgressBase&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
+    /// Refers to `o`'s operation (shared).
     InProgressBase& operator=(const InProgressBase& o) noexcept {
         InProgressBase(o).swap(*this);
         return *this;
     }
+    /// Takes over `o`'s operation; `o` becomes an empty handle.
     InProgressBase& operator=(InProgressBase&& o) noexcept {
         InProgressBase(std::move(o)).swap(*this);
         return *this;
@@ -86,10 +94,12 @@ public:
     ~InProgressBase() {
         if (s_) s_->release();
     }
+    /// Exchanges the operations the two handles refer to.
     void swap(InProgressBase& o) noexcept { std::swap(s_, o.s_); }
 
     /// True unless this is an empty handle.
     bool valid() const noexcept { return s_ != nullptr; }
+    /// valid().
     explicit operator bool() const noexcept { return valid(); }
 
     /// Whether a result or an exception was stored. Thread-safe ([core.thread.3]).
@@ -201,6 +211,7 @@ protected:
         return adopt(s);
     }
 
+    /// @cond INTERNAL
     ListenerId add(auto fn, detail::ListenKind kind) {
         detail::StateBase& s = state();  // throws on an empty handle: check before allocating
         auto* l = new detail::FnListener<decltype(fn)>(std::move(fn), kind);
@@ -224,6 +235,7 @@ protected:
     void post_abort_from_thread(detail::Task abort) const;
 
     detail::StateBase* s_ = nullptr;
+    /// @endcond
 };
 
 namespace detail {
@@ -245,6 +257,7 @@ T& state_value(StateBase& s) {
 template <class T>
 class InProgress : public InProgressBase {
 public:
+    /// The result type.
     using value_type = T;
 
     /// A new, pending InProgress.
@@ -297,6 +310,7 @@ public:
         InProgressBase::throw_exception(std::move(error));
         return *this;
     }
+    /// As throw_exception(std::exception_ptr), with an exception object.
     template <class E>
         requires(!std::same_as<std::decay_t<E>, std::exception_ptr>)
     InProgress& throw_exception(E&& error) {
@@ -435,6 +449,7 @@ protected:
         return ip;
     }
 
+    /// @cond INTERNAL
     explicit InProgress(std::nullptr_t) {}
     detail::State<T>& typed() const { return static_cast<detail::State<T>&>(state()); }
     void ensure_pending() const {
@@ -442,6 +457,7 @@ protected:
             throw std::runtime_error("kaa: finish(): InProgress already finished");
         }
     }
+    /// @endcond
 
     /// Connects `to` to `from` so that `to` takes `from`'s outcome.
     static ListenerId forward_to(const InProgress<T>& from, InProgress<T> to) {

@@ -2,7 +2,8 @@
 #pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // InProgressAny and InProgressAll: one InProgress over several.
 //
-//   auto r = co_await kaa::InProgressAny({kaa::delay(5s), kaa::threaded(fetch)(url)});
+//   kaa::InProgressAny any({kaa::delay(5s), kaa::threaded(fetch)(url)});
+//   auto r = co_await any;  // g++ 12 rejects a braced list inside co_await: name it first
 //   if (r.index() == 0) { /* timed out */ }
 //
 // InProgressAny finishes when the first of its sub-InProgresses finishes (a failed one counts:
@@ -52,9 +53,13 @@ enum class FinishMode {
     idx,         ///< index only
     self,        ///< the Any/All itself (All's default)
 };
+/// kaa's FINISH_IDX_RESULT: index and sub-result (Any's default).
 inline constexpr FinishMode FINISH_IDX_RESULT = FinishMode::idx_result;
+/// kaa's FINISH_RESULT: the sub-result only.
 inline constexpr FinishMode FINISH_RESULT = FinishMode::result;
+/// kaa's FINISH_IDX: the index only.
 inline constexpr FinishMode FINISH_IDX = FinishMode::idx;
+/// kaa's FINISH_SELF: the Any/All itself (All's default).
 inline constexpr FinishMode FINISH_SELF = FinishMode::self;
 
 /// The outcome of one sub-InProgress: its position, the handle, and its exception if it failed.

@@ -33,6 +33,8 @@
 
 namespace kaa {
 
+/// An InProgress that is also a callable: calling it finishes it with the call's arguments
+/// (see the file comment of kaa/inprogress_callable.hpp).
 template <class T = void>
 class InProgressCallable : public InProgress<T> {
 public:

@@ -69,6 +69,7 @@ public:
     explicit IOMonitor(F f, Bound... bound) : IOMonitor() {
         core_->callback = detail::bind_loop_callback(std::move(f), std::move(bound)...);
     }
+    /// Takes over `other`'s registration and callback; `other` becomes inactive.
     IOMonitor(IOMonitor&& other) noexcept = default;
     /// Unregisters this monitor, then takes over `other`'s registration and callback.
     IOMonitor& operator=(IOMonitor&& other) noexcept;

@@ -26,6 +26,8 @@
 #include <functional>
 #include <optional>
 
+/// The main loop: run, stop and step it, its signals, and posting work to its thread (see the
+/// file comment of kaa/main.hpp).
 namespace kaa::main {
 
 /// The main loop's signals (kaa's kaa.main.signals).

@@ -161,7 +161,7 @@ public:
     pid_t pid() const;
     /// The exit code once the child was reaped; std::nullopt before.
     std::optional<int> exit_code() const;
-    /// The argv the child runs (for a ShellCommand: /bin/sh -c <command>).
+    /// The argv the child runs (for a ShellCommand: `/bin/sh -c COMMAND`).
     const std::vector<std::string>& argv() const;
 
 private:

@@ -167,7 +167,9 @@ public:
     ScopedConnection() = default;
     /// Takes ownership of `c`.
     explicit ScopedConnection(Connection c) noexcept : c_(std::move(c)) {}
+    /// Takes over `o`'s connection; `o` owns nothing.
     ScopedConnection(ScopedConnection&& o) noexcept : c_(std::exchange(o.c_, Connection())) {}
+    /// Disconnects the connection owned so far, then takes over `o`'s.
     ScopedConnection& operator=(ScopedConnection&& o) noexcept {
         if (this != &o) {
             reset();
@@ -399,6 +401,7 @@ private:
 template <class... Args>
 class Signals {
 public:
+    /// The type of each member signal.
     using signal_type = Signal<Args...>;
 
     /// An empty collection.

@@ -98,6 +98,7 @@ InProgress<detail::signal_result_t<Args...>> inprogress(Signal<Args...>& signal)
     return ip;
 }
 
+/// @cond INTERNAL (documented in kaa/signal.hpp)
 template <class... Args>
 template <class Any>
     requires detail::signals_inprogress<Any>::value Any
@@ -108,6 +109,7 @@ template <class... Args>
 template <class All>
     requires detail::signals_inprogress<All>::value All Signals<Args...>::all(FinishMode mode)
 const { return InProgressAll(next_emissions(), mode); }
+/// @endcond
 
 template <class... Args>
 std::vector<InProgressBase> Signals<Args...>::next_emissions() const {

@@ -177,6 +177,7 @@ template <class M>
     requires std::is_member_function_pointer_v<M>
 class synchronized<M, void> {
 public:
+    /// Wraps the member function `m`.
     explicit synchronized(M m) : m_(m) {}
 
     /// Calls (obj.*m)(args...) holding obj's lock.
@@ -213,6 +214,7 @@ private:
 };
 
 // clang-format off: clang-format 14 breaks a deduction guide after a requires-clause.
+/// @cond INTERNAL (deduction guides: which form a kaa::synchronized(...) is)
 template <class X>
     requires(!std::is_member_function_pointer_v<std::remove_cv_t<X>> && !std::is_function_v<X>)
 synchronized(X&)
@@ -228,6 +230,7 @@ template <class R, class... A>
 synchronized(R (&)(A...)) -> synchronized<R (*)(A...), detail::own_lock_t>;
 template <class X, class F>
 synchronized(X&, F) -> synchronized<X, F>;
+/// @endcond
 // clang-format on
 
 }  // namespace kaa

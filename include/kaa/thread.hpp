@@ -105,6 +105,7 @@ inline bool is_mainthread() { return detail::on_loop_thread(); }
 /// call), kaa::MAINTHREAD, a pool name, or a std::shared_ptr<ThreadPool>.
 class ThreadTarget {
 public:
+    /// Where the calls run.
     enum class Kind : std::uint8_t {
         new_thread,   ///< one new thread per call
         main_thread,  ///< the main-loop thread
@@ -124,6 +125,7 @@ public:
     ThreadTarget(std::shared_ptr<ThreadPool> pool)  // NOLINT(google-explicit-constructor)
         : kind_(pool ? Kind::pool : Kind::new_thread), pool_(std::move(pool)) {}
 
+    /// Where the calls run.
     Kind kind() const noexcept { return kind_; }
     /// The pool name (pool given by name), else empty.
     const std::string& name() const noexcept { return name_; }
@@ -136,7 +138,7 @@ private:
     std::shared_ptr<ThreadPool> pool_;
 };
 
-/// Options of kaa::threaded() and kaa::threaded_blocking() (kaa's @threaded arguments).
+/// Options of kaa::threaded() and kaa::threaded_blocking() (kaa's `@threaded` arguments).
 struct ThreadOptions {
     /// Where calls run (see ThreadTarget); default: a new thread per call.
     ThreadTarget pool{};
@@ -316,6 +318,7 @@ class ThreadFunction {
     using Shared = detail::ThreadShared<F>;
 
 public:
+    /// Runs `f` as `opts` say; kaa::threaded() and threaded_blocking() build it.
     ThreadFunction(ThreadOptions opts, F f)
         : shared_(std::make_shared<Shared>(std::move(f), opts)) {}
 
@@ -376,7 +379,7 @@ private:
     std::shared_ptr<Shared> shared_;
 };
 
-/// kaa's @threaded: wraps `f` so that each call runs it off the loop thread (or, with
+/// kaa's `@threaded`: wraps `f` so that each call runs it off the loop thread (or, with
 /// MAINTHREAD, on it) and returns a ThreadInProgress; see the file comment.
 template <class F>
 ThreadFunction<F> threaded(ThreadOptions opts, F f) {
@@ -388,7 +391,7 @@ ThreadFunction<F> threaded(F f) {
     return ThreadFunction<F>(ThreadOptions{}, std::move(f));
 }
 
-/// kaa's @threaded(async=False): each call waits for its result and returns it (or throws).
+/// kaa's `@threaded(async=False)`: each call waits for its result and returns it (or throws).
 /// On the loop thread the loop keeps running while it waits.
 template <class F>
 ThreadFunction<F, true> threaded_blocking(ThreadOptions opts, F f) {
@@ -405,6 +408,7 @@ ThreadFunction<F, true> threaded_blocking(F f) {
 template <class F>
 class ThreadCallable : public ThreadFunction<F> {
 public:
+    /// Runs `f` on a new thread per call.
     explicit ThreadCallable(F f, bool wait = false)
         : ThreadFunction<F>(ThreadOptions{.wait = wait}, std::move(f)) {}
 };
@@ -413,9 +417,11 @@ public:
 template <class F>
 class ThreadPoolCallable : public ThreadFunction<F> {
 public:
+    /// Runs `f` in `pool` with `priority`.
     ThreadPoolCallable(ThreadTarget pool, int priority, F f)
         : ThreadFunction<F>(ThreadOptions{.pool = std::move(pool), .priority = priority},
                             std::move(f)) {}
+    /// Runs `f` in `pool` with priority 0.
     ThreadPoolCallable(ThreadTarget pool, F f)
         : ThreadPoolCallable(std::move(pool), 0, std::move(f)) {}
 };
@@ -425,6 +431,7 @@ public:
 template <class F>
 class MainThreadCallable : public ThreadFunction<F> {
 public:
+    /// Runs `f` on the main-loop thread.
     explicit MainThreadCallable(F f)
         : ThreadFunction<F>(ThreadOptions{.pool = MAINTHREAD}, std::move(f)) {}
 };

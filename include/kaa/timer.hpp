@@ -175,12 +175,14 @@ public:
     }
 
 protected:
+    /// @cond INTERNAL
     explicit Timer(detail::TimerRef core) noexcept : core_(std::move(core)) {}
     template <class C>
     static detail::TimerRef make_core(C callable) {
         return detail::TimerRef(new detail::TimerCoreFor<C>(std::move(callable)));
     }
     detail::TimerRef core_;
+    /// @endcond
 };
 
 /// A timer that fires once per start(). It is stopped before its callback runs, so the
@@ -269,6 +271,7 @@ public:
         const std::vector<int>& minutes, const std::vector<int>& seconds);
 
 protected:
+    /// @cond INTERNAL
     struct State {
         std::function<bool()> callback;
         std::vector<int> hours, minutes, seconds;
@@ -284,6 +287,7 @@ protected:
     static void schedule(const std::shared_ptr<State>& state);
     static void fire(const std::shared_ptr<State>& state);
     std::shared_ptr<State> state_;
+    /// @endcond
 };
 
 /// Like OneShotAtTimer, but reschedules after each call unless the callback returned false.
@@ -359,7 +363,7 @@ private:
     std::shared_ptr<std::map<const void*, Timer>> timers_;
 };
 
-/// kaa's @timed(interval, policy) decorator: returns a callable that runs `f` on a timer
+/// kaa's `@timed(interval, policy)` decorator: returns a callable that runs `f` on a timer
 /// (see Timed). Example: `auto poll = kaa::timed(100ms, check_device, TimedPolicy::once);`
 template <class F>
 Timed<F> timed(std::chrono::nanoseconds interval, F f, TimedPolicy policy = TimedPolicy::many,

@@ -177,10 +177,15 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
     std::size_t read_listeners() const { return read_sig_ ? read_sig_->count() : 0; }
     std::size_t readline_listeners() const { return readline_sig_ ? readline_sig_->count() : 0; }
 
-    Signal<const std::string&>& read_sig() {
-        if (read_sig_) return *read_sig_;
-        read_sig_ = std::make_unique<Signal<const std::string&>>(
-            [weak = weak_from_this()](Signal<const std::string&>& s, SignalAction action) {
+    // A data signal made on first use: connecting a callback arms reading and then runs
+    // `on_connect` (which may hand it queued data); disconnecting the last one stops watching.
+    template <class OnConnect>
+    Signal<const std::string&>& data_signal(std::unique_ptr<Signal<const std::string&>>& slot,
+                                            OnConnect on_connect) {
+        if (slot) return *slot;
+        slot = std::make_unique<Signal<const std::string&>>(
+            [weak = weak_from_this(), on_connect](Signal<const std::string&>& s,
+                                                  SignalAction action) {
                 auto core = weak.lock();
                 if (!core) return;
                 if (action == SignalAction::disconnected) {
@@ -188,30 +193,25 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
                     return;
                 }
                 core->arm_read();
-                // The first callback gets the queued data at once (kaa).
-                if (s.count() == 1 && core->queued() > 0) {
-                    std::string data = core->take_all();
-                    s.emit(data);
-                }
+                on_connect(*core, s);
             });
-        return *read_sig_;
+        return *slot;
+    }
+    Signal<const std::string&>& read_sig() {
+        return data_signal(read_sig_, [](ChannelCore& core, Signal<const std::string&>& s) {
+            // The first callback gets the queued data at once (kaa).
+            if (s.count() == 1 && core.queued() > 0) {
+                std::string data = core.take_all();
+                s.emit(data);
+            }
+        });
     }
     Signal<const std::string&>& readline_sig() {
-        if (readline_sig_) return *readline_sig_;
-        readline_sig_ = std::make_unique<Signal<const std::string&>>(
-            [weak = weak_from_this()](Signal<const std::string&>&, SignalAction action) {
-                auto core = weak.lock();
-                if (!core) return;
-                if (action == SignalAction::disconnected) {
-                    core->drop_read_watch_if_idle();
-                    return;
-                }
-                core->arm_read();
-                std::exception_ptr err;
-                core->process_lines(err);
-                if (err) std::rethrow_exception(err);
-            });
-        return *readline_sig_;
+        return data_signal(readline_sig_, [](ChannelCore& core, Signal<const std::string&>&) {
+            std::exception_ptr err;
+            core.process_lines(err);
+            if (err) std::rethrow_exception(err);
+        });
     }
     Signal<bool>& closed_sig() {
         if (!closed_sig_) closed_sig_ = std::make_unique<Signal<bool>>();

@@ -1,5 +1,6 @@
 // The InProgress shared state: listener lists, completion, abort rules, weak references.
 
+#include <kaa/detail/debug_aids.hpp>
 #include <kaa/detail/loop.hpp>
 #include <kaa/detail/state.hpp>
 #include <kaa/errors.hpp>
@@ -10,6 +11,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace kaa::detail {
@@ -100,10 +102,53 @@ bool is_abort(const std::exception_ptr& e) noexcept { return holds<InProgressAbo
 }  // namespace
 
 // Inlined into last_release(): it runs once per state.
+#if KAA_DEBUG_AIDS_ON
+namespace {
+// Labels of InProgress states (debug_label()), per thread: states are made and finalised on
+// the loop thread (a label on a state finalised elsewhere is simply never shown).
+thread_local std::unordered_map<const StateBase*, std::string>* t_labels = nullptr;
+}  // namespace
+
+void debug_label(const StateBase* state, std::string label) {
+    if (!t_labels) t_labels = new std::unordered_map<const StateBase*, std::string>();
+    (*t_labels)[state] = std::move(label);
+}
+std::string debug_label_of(const StateBase* state) {
+    if (!t_labels) return {};
+    auto it = t_labels->find(state);
+    return it == t_labels->end() ? std::string() : it->second;
+}
+#else
+void debug_label(const StateBase*, std::string) {}
+std::string debug_label_of(const StateBase*) { return {}; }
+#endif
+
+std::string StateBase::describe() const {
+    std::string label = debug_label_of(this);
+    return label.empty() ? std::string("InProgress") : label;
+}
+
+namespace {
+/// The context of an unhandled failure: a coroutine is named ([core.report]).
+[[gnu::noinline]] void report_unhandled(const StateBase& s) noexcept {
+    try {
+        if (s.closes_on_finish_) {  // a coroutine
+            report_exception(s.error_, "Unhandled InProgress exception in " + s.describe());
+            return;
+        }
+    } catch (...) {
+    }
+    report_exception(s.error_, "Unhandled InProgress exception");
+}
+}  // namespace
+
 [[gnu::always_inline]] inline void StateBase::finalize() noexcept {
     if (status() == failed && !handled_.load() && !is_abort(error_)) {
-        report_exception(error_, "Unhandled InProgress exception");
+        report_unhandled(*this);
     }
+#if KAA_DEBUG_AIDS_ON
+    if (t_labels && !t_labels->empty()) t_labels->erase(this);
+#endif
     if (weak_) {
         WeakControl* w = weak_;
         {

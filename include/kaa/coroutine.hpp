@@ -152,7 +152,9 @@ detail::CoroutinePromiseCommon<T>::ReturnProxy::operator Coroutine<T>() const {
 }
 
 template <class T>
-detail::NotFinishedAwaiter detail::CoroutinePromiseCommon<T>::await_transform(NotFinished_t) {
+detail::NotFinishedAwaiter detail::CoroutinePromiseCommon<T>::await_transform(NotFinished_t,
+                                                                              SourceSite site) {
+    note_await(site);
     return NotFinishedAwaiter{this};
 }
 

@@ -30,6 +30,7 @@
 // exception goes to the caller (main::loop delivers it to the `exception` signal).
 
 #include "loop/loop.hpp"
+#include "loop/stall.hpp"
 
 #include <kaa/detail/loop.hpp>
 #include <kaa/errors.hpp>
@@ -166,7 +167,7 @@ void run_batch(std::vector<Task>& batch, Requeue requeue) {
     try {
         for (; i < batch.size(); ++i) {
             Task t = std::move(batch[i]);
-            t();
+            stall_call(t, &task_name, &t);
         }
     } catch (...) {
         std::vector<Task> rest;
@@ -250,7 +251,14 @@ bool Loop::timer_may_be_due() const noexcept {
     return timers_.earliest() <= Clock::time_point{to_duration(ts)} + coarse_slack_;
 }
 
-void Loop::step_once(bool may_block) {
+Duration Loop::backend_timeout() {
+    if (has_immediate_work()) return Duration::zero();
+    if (timers_.empty()) return Duration(-1);
+    const Duration wait = timers_.earliest() - Clock::now();
+    return wait > Duration::zero() ? wait : Duration::zero();
+}
+
+void Loop::step_once(bool may_block, bool always_poll) {
     // 1. clock and sleep time. An iteration that will not sleep (work is ready or posted, a
     // signal is pending, or the caller does not block) reads the clock only if a timer may be
     // due by the coarse clock, which costs a fifth of a precise reading: a busy loop of
@@ -268,7 +276,7 @@ void Loop::step_once(bool may_block) {
     // eventfd then stays readable and is drained by the next real epoll_wait.
     epoll_event events[kMaxEvents];
     int n = 0;
-    if (timeout_ms != 0 || fds_.watched() != 0) {
+    if (timeout_ms != 0 || fds_.watched() != 0 || always_poll) {
         n = ::epoll_wait(epfd_, events, kMaxEvents, timeout_ms);
         if (n < 0) {
             if (errno != EINTR) {
@@ -382,6 +390,10 @@ bool on_loop_thread() noexcept {
     }
     return id == std::this_thread::get_id();
 }
+
+int loop_backend_fd() { return Loop::instance().backend_fd(); }
+Duration loop_backend_timeout() { return Loop::instance().backend_timeout(); }
+ActiveNode* active_registry() noexcept { return &Loop::instance().active_head(); }
 
 void post_to_loop(Task task) { Loop::instance().post(std::move(task)); }
 void loop_wakeup() noexcept { Loop::instance().wakeup(); }

@@ -37,7 +37,14 @@ public:
 
     /// One iteration: the seven phases in loop.cpp. may_block=false never sleeps. An exception
     /// from a callback ends the iteration early; what the phase did not reach runs next time.
-    void step_once(bool may_block);
+    /// `always_poll`: call epoll_wait even with nothing watched, so that the wakeup eventfd is
+    /// drained and the epoll fd stops being readable (a foreign loop polls it: backend_fd()).
+    void step_once(bool may_block, bool always_poll = false);
+    /// The epoll fd (kaa::main::backend_fd()).
+    int backend_fd() const noexcept { return epfd_; }
+    /// What the epoll timeout of the next iteration would be: 0 if work is ready or posted,
+    /// until the next timer, or -1 with neither (kaa::main::backend_timeout()).
+    Duration backend_timeout();
 
     /// Arms or moves `n` (O(log n)); see timer_arm().
     void arm(TimerNode* n, Clock::time_point due) { timers_.arm(n, due); }

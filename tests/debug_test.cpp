@@ -6,6 +6,7 @@
 #include <kaa/coroutine.hpp>
 #include <kaa/debug.hpp>
 #include <kaa/delay.hpp>
+#include <kaa/errors.hpp>
 #include <kaa/inprogress.hpp>
 #include <kaa/main.hpp>
 #include <kaa/timer.hpp>
@@ -128,8 +129,9 @@ TEST(DebugPending, NamesWhatEachCoroutineWaitsOn) {
     const auto* y = find_root(forest, "pending_yielder");
     ASSERT_NE(y, nullptr) << kaa::debug::to_string(forest);
     EXPECT_EQ(y->waits_on, "NotFinished (next iteration)");
-    sleeper.abort();
-    yielder.abort();
+    // Neither catches the abort: abort() rethrows it ([coro.abort]).
+    EXPECT_THROW(sleeper.abort(), kaa::InProgressAborted);
+    EXPECT_THROW(yielder.abort(), kaa::InProgressAborted);
     EXPECT_EQ(find_root(kaa::debug::pending(), "pending_sleeper"), nullptr);
     EXPECT_EQ(find_root(kaa::debug::pending(), "pending_yielder"), nullptr);
 }

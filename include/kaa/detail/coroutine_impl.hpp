@@ -381,31 +381,35 @@ public:
         body_error_ = std::current_exception();
     }
 
-    // Each await_transform() takes the place of the co_await (a default argument is evaluated
-    // at the call site): recorded for kaa::debug::pending() with the debug aids, else unused
-    // and, the function being inline, gone from the optimised code.
+    // With the debug aids each await_transform() takes the place of the co_await as a default
+    // argument (evaluated at the call site) and records it for kaa::debug::pending(). Without
+    // them the parameter does not exist: GCC keeps the temporaries of a co_await expression in
+    // the coroutine frame, so even an unused argument would cost stores on every await.
+#if KAA_DEBUG_AIDS_ON
+#define KAA_DETAIL_AWAIT_SITE , SourceSite site = SourceSite::current()
+#define KAA_DETAIL_AWAIT_SITE_DEF , SourceSite site
+#define KAA_DETAIL_NOTE_AWAIT() debug_note_await(this, site)
+#else
+#define KAA_DETAIL_AWAIT_SITE
+#define KAA_DETAIL_AWAIT_SITE_DEF
+#define KAA_DETAIL_NOTE_AWAIT() static_cast<void>(0)
+#endif
     template <class U>
-    auto await_transform(const InProgress<U>& ip, SourceSite site = SourceSite::current()) {
-        note_await(site);
+    auto await_transform(const InProgress<U>& ip KAA_DETAIL_AWAIT_SITE) {
+        KAA_DETAIL_NOTE_AWAIT();
         return InProgressAwaiter<U>(this, ip);
     }
     template <class U>
-    auto await_transform(InProgress<U>&& ip, SourceSite site = SourceSite::current()) {
-        note_await(site);
+    auto await_transform(InProgress<U>&& ip KAA_DETAIL_AWAIT_SITE) {
+        KAA_DETAIL_NOTE_AWAIT();
         return InProgressAwaiter<U>(this, std::move(ip));
     }
     /// Defined in kaa/coroutine.hpp.
-    NotFinishedAwaiter await_transform(NotFinished_t, SourceSite site = SourceSite::current());
+    NotFinishedAwaiter await_transform(NotFinished_t KAA_DETAIL_AWAIT_SITE);
     /// A type-erased InProgress (e.g. `last` of POLICY_PASS_LAST): waits, rethrows a failure.
-    auto await_transform(const InProgressBase& ip, SourceSite site = SourceSite::current()) {
-        note_await(site);
+    auto await_transform(const InProgressBase& ip KAA_DETAIL_AWAIT_SITE) {
+        KAA_DETAIL_NOTE_AWAIT();
         return InProgressAwaiter<void>(this, detail::Access::from_base<InProgress<void>>(ip), true);
-    }
-    /// Records the place of a co_await (debug aids only).
-    void note_await([[maybe_unused]] SourceSite site) const {
-#if KAA_DEBUG_AIDS_ON
-        debug_note_await(this, site);
-#endif
     }
     /// "coroutine <function> (<file>:<line>)" with the debug aids, else "coroutine".
     std::string describe() const override { return debug_coroutine_name(this); }

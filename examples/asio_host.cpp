@@ -6,9 +6,9 @@
 
 #include <kaa/kaa.hpp>
 
-#include <asio.hpp>
 #include <poll.h>
 
+#include <asio.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -22,8 +22,7 @@ namespace {
 /// from an asio handler (it may have armed a kaa timer or queued work).
 class KaaHost {
 public:
-    explicit KaaHost(asio::io_context& io)
-        : io_(io), fd_(io, kaa::main::backend_fd()), timer_(io) {
+    explicit KaaHost(asio::io_context& io) : io_(io), fd_(io, kaa::main::backend_fd()), timer_(io) {
         watch();
         rearm();
     }

@@ -4,13 +4,13 @@
 //
 // Threads: loop thread only; the table is per thread.
 
+#include "loop/stall.hpp"
+
 #include <kaa/coroutine.hpp>
 #include <kaa/debug.hpp>
 #include <kaa/detail/coroutine_impl.hpp>
 #include <kaa/detail/debug_aids.hpp>
 #include <kaa/detail/loop.hpp>
-
-#include "loop/stall.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -159,7 +159,9 @@ std::string debug_coroutine_name(const CoroutineBase* co) {
 
 void CoroutineBase::resume_measured() {
     stall_run([](void* c) { static_cast<CoroutineBase*>(c)->handle_.resume(); }, this,
-              [](const void* c) { return debug_coroutine_name(static_cast<const CoroutineBase*>(c)); },
+              [](const void* c) {
+                  return debug_coroutine_name(static_cast<const CoroutineBase*>(c));
+              },
               this);
 }
 
@@ -177,8 +179,8 @@ std::string waits_on(const CoroutineBase& co) {
     if (co.deferred_) return "its turn (POLICY_SYNCHRONIZED)";
     if (co.ready_queued_) return "NotFinished (next iteration)";
     if (const detail::IntervalTimer* t = co.timer(); t && t->armed()) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            t->due - detail::Clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(t->due - detail::Clock::now());
         return "its interval (resumes in " + std::to_string(left.count()) + " ms)";
     }
     return "its resumption";
@@ -272,10 +274,10 @@ void set_stall_threshold(std::optional<std::chrono::milliseconds> threshold, Sta
     }
     if (!handler) {
         handler = [](const Stall& s) {
-            std::fprintf(stderr, "kaa: stall: %s held the loop for %lld ms\n", s.what.c_str(),
-                         static_cast<long long>(
-                             std::chrono::duration_cast<std::chrono::milliseconds>(s.duration)
-                                 .count()));
+            std::fprintf(
+                stderr, "kaa: stall: %s held the loop for %lld ms\n", s.what.c_str(),
+                static_cast<long long>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(s.duration).count()));
         };
     }
     detail::stall_configure(*threshold, [handler = std::move(handler)](std::string_view what,

@@ -33,8 +33,8 @@ public:
         }
     }
     std::string describe() const override {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            due - detail::Clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(due - detail::Clock::now());
         return armed() ? "delay() (due in " + std::to_string(left.count()) + " ms)"
                        : std::string("delay()");
     }

@@ -59,7 +59,8 @@ const kaa::debug::PendingCoroutine* find_root(const std::vector<kaa::debug::Pend
 
 bool ends_with(const char* s, const std::string& tail) {
     const std::string str = s ? s : "";
-    return str.size() >= tail.size() && str.compare(str.size() - tail.size(), tail.size(), tail) == 0;
+    return str.size() >= tail.size() &&
+           str.compare(str.size() - tail.size(), tail.size(), tail) == 0;
 }
 
 }  // namespace
@@ -99,9 +100,9 @@ TEST(DebugPending, ListsAChainOfAwaitingCoroutinesAsOneTree) {
         << text;
     EXPECT_NE(text.find("\n    coroutine pending_leaf (debug_test.cpp:"), std::string::npos)
         << text;
-    EXPECT_NE(text.find("waits at debug_test.cpp:" + std::to_string(kLeafAwaitLine) +
-                        " on InProgress\n"),
-              std::string::npos)
+    EXPECT_NE(
+        text.find("waits at debug_test.cpp:" + std::to_string(kLeafAwaitLine) + " on InProgress\n"),
+        std::string::npos)
         << text;
 
     ip.finish(1);
@@ -303,7 +304,8 @@ TEST(ForeignLoop, APollLoopOnTheBackendFdDrivesKaa) {
     while (!c.finished() && std::chrono::steady_clock::now() < deadline) {
         const auto timeout = kaa::main::backend_timeout();
         int ms = 1000;
-        if (timeout) ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(*timeout).count());
+        if (timeout)
+            ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(*timeout).count());
         pollfd p{fd, POLLIN, 0};
         ::poll(&p, 1, ms);
         kaa::main::step_nowait();

@@ -684,7 +684,8 @@ InProgress<std::string> IOChannel::read() {
     if (!c.readable()) return InProgress<std::string>().finish(std::string());
     InProgress<std::string> ip = c.add_pending(&detail::ChannelCore::reads).ip;
 #if KAA_DEBUG_AIDS_ON
-    detail::debug_label(&detail::Access::state(ip), "IOChannel::read() on fd " + std::to_string(c.fd));
+    detail::debug_label(&detail::Access::state(ip),
+                        "IOChannel::read() on fd " + std::to_string(c.fd));
 #endif
     return ip;
 }

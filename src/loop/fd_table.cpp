@@ -1,6 +1,7 @@
 // The epoll fd table (fd_table.hpp): registration, epoll interest, dispatch of ready fds.
 
 #include "loop/fd_table.hpp"
+
 #include "loop/stall.hpp"
 
 #include <cerrno>

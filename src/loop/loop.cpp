@@ -30,6 +30,7 @@
 // exception goes to the caller (main::loop delivers it to the `exception` signal).
 
 #include "loop/loop.hpp"
+
 #include "loop/stall.hpp"
 
 #include <kaa/detail/loop.hpp>

@@ -163,7 +163,8 @@ void step_iteration(bool may_block) {
     };
     {
         Stepping guard(R);
-        L.step_once(may_block, !may_block);
+        if (!may_block) L.drain_wakeup_fd();  // the backend fd goes quiet ([loop.host.2])
+        L.step_once(may_block);
         signals().step.emit();
     }
     if (R.stepping == 0 && R.shutdown_deferred && !R.running) {

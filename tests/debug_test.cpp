@@ -8,15 +8,19 @@
 #include <kaa/delay.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/inprogress.hpp>
+#include <kaa/io_channel.hpp>
 #include <kaa/main.hpp>
+#include <kaa/thread.hpp>
 #include <kaa/timer.hpp>
 
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -135,6 +139,41 @@ TEST(DebugPending, NamesWhatEachCoroutineWaitsOn) {
     EXPECT_THROW(yielder.abort(), kaa::InProgressAborted);
     EXPECT_EQ(find_root(kaa::debug::pending(), "pending_sleeper"), nullptr);
     EXPECT_EQ(find_root(kaa::debug::pending(), "pending_yielder"), nullptr);
+}
+
+namespace {
+kaa::Coroutine<std::string> pending_reader(kaa::IOChannel& ch) { co_return co_await ch.read(); }
+kaa::Coroutine<int> pending_thread_waiter(std::shared_future<void> gate) {
+    auto job = kaa::threaded({}, [gate] {
+        gate.wait();
+        return 7;
+    });
+    co_return co_await job();
+}
+}  // namespace
+
+// [debug.pending.2] An IOChannel read and a thread job are named as such.
+TEST(DebugPending, NamesAnIOChannelReadAndAThreadJob) {
+    if (!kaa::debug::aids_enabled()) GTEST_SKIP() << "built without the debug aids";
+    int p[2];
+    ASSERT_EQ(::pipe(p), 0);
+    kaa::IOChannel ch(p[0]);
+    auto reader = pending_reader(ch);
+    std::promise<void> release;
+    auto waiter = pending_thread_waiter(release.get_future().share());
+    const auto forest = kaa::debug::pending();
+    const auto* r = find_root(forest, "pending_reader");
+    ASSERT_NE(r, nullptr) << kaa::debug::to_string(forest);
+    EXPECT_EQ(r->waits_on, "IOChannel::read() on fd " + std::to_string(p[0]));
+    const auto* w = find_root(forest, "pending_thread_waiter");
+    ASSERT_NE(w, nullptr) << kaa::debug::to_string(forest);
+    EXPECT_EQ(w->waits_on, "a thread job");
+    release.set_value();
+    ASSERT_EQ(::write(p[1], "x", 1), 1);
+    loop_until([&] { return reader.finished() && waiter.finished(); });
+    EXPECT_EQ(reader.result(), "x");
+    EXPECT_EQ(waiter.result(), 7);
+    ::close(p[1]);
 }
 
 // [debug.pending.1] Without the aids the frames are still listed, with what they wait on.

@@ -166,9 +166,16 @@ template <class Requeue>
 void run_batch(std::vector<Task>& batch, Requeue requeue) {
     std::size_t i = 0;
     try {
-        for (; i < batch.size(); ++i) {
-            Task t = std::move(batch[i]);
-            stall_call(t, &task_name, &t);
+        if (!g_stall_armed) [[likely]] {  // tested once a batch
+            for (; i < batch.size(); ++i) {
+                Task t = std::move(batch[i]);
+                t();
+            }
+        } else {
+            for (; i < batch.size(); ++i) {
+                Task t = std::move(batch[i]);
+                stall_call(t, &task_name, &t);
+            }
         }
     } catch (...) {
         std::vector<Task> rest;
@@ -259,7 +266,13 @@ Duration Loop::backend_timeout() {
     return wait > Duration::zero() ? wait : Duration::zero();
 }
 
-void Loop::step_once(bool may_block, bool always_poll) {
+void Loop::drain_wakeup_fd() noexcept {
+    std::uint64_t value;
+    while (::read(wakefd_, &value, sizeof value) > 0) {
+    }
+}
+
+void Loop::step_once(bool may_block) {
     // 1. clock and sleep time. An iteration that will not sleep (work is ready or posted, a
     // signal is pending, or the caller does not block) reads the clock only if a timer may be
     // due by the coarse clock, which costs a fifth of a precise reading: a busy loop of
@@ -277,7 +290,7 @@ void Loop::step_once(bool may_block, bool always_poll) {
     // eventfd then stays readable and is drained by the next real epoll_wait.
     epoll_event events[kMaxEvents];
     int n = 0;
-    if (timeout_ms != 0 || fds_.watched() != 0 || always_poll) {
+    if (timeout_ms != 0 || fds_.watched() != 0) {
         n = ::epoll_wait(epfd_, events, kMaxEvents, timeout_ms);
         if (n < 0) {
             if (errno != EINTR) {

@@ -37,9 +37,12 @@ public:
 
     /// One iteration: the seven phases in loop.cpp. may_block=false never sleeps. An exception
     /// from a callback ends the iteration early; what the phase did not reach runs next time.
-    /// `always_poll`: call epoll_wait even with nothing watched, so that the wakeup eventfd is
-    /// drained and the epoll fd stops being readable (a foreign loop polls it: backend_fd()).
-    void step_once(bool may_block, bool always_poll = false);
+    void step_once(bool may_block);
+    /// Empties the wakeup eventfd, so that the epoll fd stops being readable (a foreign loop
+    /// polls it: backend_fd()); step_nowait() calls it before step_once(false), which skips
+    /// epoll_wait when no fd is watched. Whatever was posted runs in that iteration, and a
+    /// post after it writes the eventfd again.
+    void drain_wakeup_fd() noexcept;
     /// The epoll fd (kaa::main::backend_fd()).
     int backend_fd() const noexcept { return epfd_; }
     /// What the epoll timeout of the next iteration would be: 0 if work is ready or posted,

@@ -17,10 +17,14 @@ void stall_configure(Duration threshold, std::function<void(std::string_view, Du
 /// Disarms the detector.
 void stall_disarm() noexcept;
 
-/// Stall names of the reactor's units: a timer, an fd watcher, a queued Task.
+/// Stall names of the reactor's units: a timer, an fd watcher, a queued Task. Exported from a
+/// shared libkaa: the timer heap, which names its timers, is unit-tested through its private
+/// header (tests/timer_heap_test.cpp).
+#pragma GCC visibility push(default)
 std::string timer_name(const void* node);
 std::string watcher_name(const void* watcher);
 std::string task_name(const void* task);
+#pragma GCC visibility pop
 
 /// stall_run() for a callable, named by `name(name_ctx)`; the plain call when unarmed.
 template <class F>

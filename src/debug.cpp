@@ -2,7 +2,8 @@
 // pending()'s tree over the registry of suspended frames, and the stall detector's public face
 // (the measuring is in src/loop/stall.cpp).
 //
-// Threads: loop thread only; the table is per thread.
+// Threads: loop thread only, but for the table of places (any thread: a frame may be destroyed
+// where its last handle was dropped).
 
 #include "loop/stall.hpp"
 
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -33,7 +35,7 @@ struct FrameSites {
 };
 
 #if KAA_DEBUG_AIDS_ON
-/// The places of this thread's frames: open addressing with linear probing and backward-shift
+/// The places of the frames: open addressing with linear probing and backward-shift
 /// deletion, at most half full. Not a node-based map: once grown to the most frames alive at a
 /// time, recording allocates nothing, so the aids keep "no allocation per coroutine call past
 /// the frame" (tests/coroutine_stress_test.cpp) true in debug builds too.
@@ -95,12 +97,18 @@ private:
     std::size_t used_ = 0;
 };
 
-// Made on first use and never freed (frames may be destroyed during static destruction).
-thread_local FrameTable* t_frames = nullptr;
+// One table for the process, under a mutex: frames are made and resumed on the loop thread,
+// but the last handle of one may be dropped (and the frame destroyed) on any thread. Made on
+// first use and never freed (frames may be destroyed during static destruction).
+std::mutex& frames_mutex() {
+    static std::mutex* m = new std::mutex();
+    return *m;
+}
+FrameTable* g_frames = nullptr;  // guarded by frames_mutex()
 
 FrameTable& frames() {
-    if (!t_frames) t_frames = new FrameTable();
-    return *t_frames;
+    if (!g_frames) g_frames = new FrameTable();
+    return *g_frames;
 }
 #endif
 
@@ -116,9 +124,11 @@ std::string short_place(const SourceSite& s) {
 
 #if KAA_DEBUG_AIDS_ON
 void debug_note_created(const CoroutineBase* co, SourceSite site) {
+    std::lock_guard lock(frames_mutex());
     frames().put(co, FrameSites{site, SourceSite{}});
 }
 void debug_note_await(const CoroutineBase* co, SourceSite site) {
+    std::lock_guard lock(frames_mutex());
     FrameTable& table = frames();
     if (FrameSites* f = table.find(co)) {
         f->awaits = site;
@@ -127,12 +137,14 @@ void debug_note_await(const CoroutineBase* co, SourceSite site) {
     }
 }
 void debug_forget(const CoroutineBase* co) noexcept {
-    if (t_frames) t_frames->erase(co);
+    std::lock_guard lock(frames_mutex());
+    if (g_frames) g_frames->erase(co);
 }
 void debug_sites(const CoroutineBase* co, SourceSite& created, SourceSite& awaits) noexcept {
     created = awaits = SourceSite{};
-    if (!t_frames) return;
-    if (const FrameSites* f = t_frames->find(co)) {
+    std::lock_guard lock(frames_mutex());
+    if (!g_frames) return;
+    if (const FrameSites* f = g_frames->find(co)) {
         created = f->created;
         awaits = f->awaits;
     }

@@ -6,6 +6,7 @@
 #include <kaa/errors.hpp>
 #include <kaa/inprogress.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -104,19 +105,33 @@ bool is_abort(const std::exception_ptr& e) noexcept { return holds<InProgressAbo
 // Inlined into last_release(): it runs once per state.
 #if KAA_DEBUG_AIDS_ON
 namespace {
-// Labels of InProgress states (debug_label()), per thread: states are made and finalised on
-// the loop thread (a label on a state finalised elsewhere is simply never shown).
-thread_local std::unordered_map<const StateBase*, std::string>* t_labels = nullptr;
+// Labels of InProgress states (debug_label()), under a mutex: a state may be finalised on any
+// thread. Made on first use, never freed; g_labelled skips the lock while none was ever made.
+std::mutex& labels_mutex() {
+    static std::mutex* m = new std::mutex();
+    return *m;
+}
+std::unordered_map<const StateBase*, std::string>* g_labels = nullptr;  // labels_mutex()
+std::atomic<bool> g_labelled{false};
+
+void forget_label(const StateBase* state) noexcept {
+    if (!g_labelled.load(std::memory_order_relaxed)) return;
+    std::lock_guard lock(labels_mutex());
+    if (g_labels) g_labels->erase(state);
+}
 }  // namespace
 
 void debug_label(const StateBase* state, std::string label) {
-    if (!t_labels) t_labels = new std::unordered_map<const StateBase*, std::string>();
-    (*t_labels)[state] = std::move(label);
+    std::lock_guard lock(labels_mutex());
+    if (!g_labels) g_labels = new std::unordered_map<const StateBase*, std::string>();
+    (*g_labels)[state] = std::move(label);
+    g_labelled.store(true, std::memory_order_relaxed);
 }
 std::string debug_label_of(const StateBase* state) {
-    if (!t_labels) return {};
-    auto it = t_labels->find(state);
-    return it == t_labels->end() ? std::string() : it->second;
+    if (!g_labelled.load(std::memory_order_relaxed)) return {};
+    std::lock_guard lock(labels_mutex());
+    auto it = g_labels->find(state);
+    return it == g_labels->end() ? std::string() : it->second;
 }
 #else
 void debug_label(const StateBase*, std::string) {}
@@ -147,7 +162,7 @@ namespace {
         report_unhandled(*this);
     }
 #if KAA_DEBUG_AIDS_ON
-    if (t_labels && !t_labels->empty()) t_labels->erase(this);
+    forget_label(this);
 #endif
     if (weak_) {
         WeakControl* w = weak_;

@@ -7,12 +7,12 @@
 // off without it. Off, nothing is recorded and nothing is paid: the recording calls are
 // compiled out of the promise and its await_transform().
 //
-// The records live beside the frames, in a per-thread table of the library (src/debug.cpp),
+// The records live beside the frames, in a table of the library (src/debug.cpp, locked),
 // never inside them: a frame's layout is the same with and without the aids, so translation
 // units that disagree on NDEBUG still link and run together (a frame created where the aids
 // are off is just listed without its sites).
 //
-// Threads: the table is per thread; frames are created and resumed on the loop thread.
+// Threads: the table is locked (a frame may be destroyed wherever its last handle goes).
 
 #include <string>
 
@@ -56,7 +56,7 @@ void debug_note_created(const CoroutineBase* co, SourceSite site);
 void debug_note_await(const CoroutineBase* co, SourceSite site);
 /// Forgets `co` (its frame is being destroyed).
 void debug_forget(const CoroutineBase* co) noexcept;
-/// Where `co` was created and last awaited, as recorded on this thread (unknown sites if not).
+/// Where `co` was created and last awaited, as recorded (unknown sites if not).
 void debug_sites(const CoroutineBase* co, SourceSite& created, SourceSite& awaits) noexcept;
 /// "name (file:line)" for a coroutine, from its record; "a coroutine" without one.
 std::string debug_coroutine_name(const CoroutineBase* co);

@@ -2,8 +2,10 @@
 
 #include <kaa/delay.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <stdexcept>
+#include <string>
 
 namespace kaa {
 
@@ -13,12 +15,28 @@ class DelayState final : public detail::State<void>, public detail::TimerNode {
 public:
     DelayState() {
         set_abortable(true);
-        fire = [](detail::TimerNode* n) {
+        static const bool named = [] {
+            detail::name_timers(&fire_delay, [](const detail::TimerNode*) {
+                return std::string("the timer of a delay()");
+            });
+            return true;
+        }();
+        (void)named;
+        fire = &fire_delay;
+    }
+    static void fire_delay(detail::TimerNode* n) {
+        {
             // A reference cast: no null check for GCC 12 to misread (-Wstringop-overflow).
             auto& self = static_cast<DelayState&>(*n);
             detail::StateRef armed_ref(&self, /*adopt=*/true);  // the reference taken by arm()
             if (!self.finished()) self.succeed();
-        };
+        }
+    }
+    std::string describe() const override {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(due - detail::Clock::now());
+        return armed() ? "delay() (due in " + std::to_string(left.count()) + " ms)"
+                       : std::string("delay()");
     }
     void arm(detail::Clock::time_point due) {
         add_ref();  // held while armed

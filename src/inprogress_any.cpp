@@ -129,6 +129,9 @@ protected:
 
 class AnyState final : public MultiState<SubResult> {
 public:
+    std::string describe() const override {
+        return "InProgressAny of " + std::to_string(items_.size());
+    }
     AnyState(std::vector<InProgressBase> items, FinishMode mode,
              std::function<bool(const SubResult&)> filter)
         : MultiState(std::move(items), mode), offered_(items_.size(), false),
@@ -173,6 +176,9 @@ private:
 
 class AllState final : public MultiState<AllResult> {
 public:
+    std::string describe() const override {
+        return "InProgressAll of " + std::to_string(items_.size());
+    }
     AllState(std::vector<InProgressBase> items, FinishMode mode)
         : MultiState(std::move(items), mode) {}
 

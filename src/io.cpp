@@ -9,12 +9,26 @@
 #include <kaa/io.hpp>
 
 #include <stdexcept>
+#include <string>
 
 namespace kaa {
 
 namespace detail {
 
-IoMonitorCore::IoMonitorCore() { ready = &IoMonitorCore::on_ready; }
+namespace {
+/// An IOMonitor in a stall report: its fd and its callback's type.
+std::string monitor_name(const IoWatcher* w) {
+    const auto* core = static_cast<const IoMonitorCore*>(w);
+    return "the callback of an IOMonitor on fd " + std::to_string(w->fd) + ": " +
+           demangle(core->callback.target_type().name());
+}
+}  // namespace
+
+IoMonitorCore::IoMonitorCore() {
+    static const bool named = (name_watchers(&IoMonitorCore::on_ready, &monitor_name), true);
+    (void)named;
+    ready = &IoMonitorCore::on_ready;
+}
 
 void IoMonitorCore::do_register(int new_fd, IOCondition cond) {
     if (cond != IO_READ && cond != IO_WRITE) {

@@ -147,7 +147,9 @@ void stop() {
     }
 }
 
-void step() {
+namespace {
+/// step() and step_nowait(): one iteration, then `step`; a stop() inside it shuts down after.
+void step_iteration(bool may_block) {
     if (!detail::on_loop_thread()) {
         wakeup();
         return;
@@ -161,13 +163,28 @@ void step() {
     };
     {
         Stepping guard(R);
-        L.step_once(true);
+        if (!may_block) L.drain_wakeup_fd();  // the backend fd goes quiet ([loop.host.2])
+        L.step_once(may_block);
         signals().step.emit();
     }
     if (R.stepping == 0 && R.shutdown_deferred && !R.running) {
         R.shutdown_deferred = false;
         if (!R.shutting_down) shutdown_sequence();
     }
+}
+}  // namespace
+
+void step() { step_iteration(true); }
+
+void step_nowait() { step_iteration(false); }
+
+int backend_fd() { return detail::loop_backend_fd(); }
+
+std::optional<std::chrono::nanoseconds> backend_timeout() {
+    detail::assert_loop_thread("main::backend_timeout()");
+    const detail::Duration d = detail::loop_backend_timeout();
+    if (d < detail::Duration::zero()) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(d);
 }
 
 void loop(const std::function<bool()>& condition, std::optional<std::chrono::nanoseconds> timeout) {

@@ -1,15 +1,18 @@
 // The InProgress shared state: listener lists, completion, abort rules, weak references.
 
+#include <kaa/detail/debug_aids.hpp>
 #include <kaa/detail/loop.hpp>
 #include <kaa/detail/state.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/inprogress.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace kaa::detail {
@@ -100,10 +103,67 @@ bool is_abort(const std::exception_ptr& e) noexcept { return holds<InProgressAbo
 }  // namespace
 
 // Inlined into last_release(): it runs once per state.
+#if KAA_DEBUG_AIDS_ON
+namespace {
+// Labels of InProgress states (debug_label()), under a mutex: a state may be finalised on any
+// thread. Made on first use, never freed; g_labelled skips the lock while none was ever made.
+std::mutex& labels_mutex() {
+    static std::mutex* m = new std::mutex();
+    return *m;
+}
+std::unordered_map<const StateBase*, std::string>* g_labels = nullptr;  // labels_mutex()
+std::atomic<bool> g_labelled{false};
+
+void forget_label(const StateBase* state) noexcept {
+    if (!g_labelled.load(std::memory_order_relaxed)) return;
+    std::lock_guard lock(labels_mutex());
+    if (g_labels) g_labels->erase(state);
+}
+}  // namespace
+
+void debug_label(const StateBase* state, std::string label) {
+    std::lock_guard lock(labels_mutex());
+    if (!g_labels) g_labels = new std::unordered_map<const StateBase*, std::string>();
+    (*g_labels)[state] = std::move(label);
+    g_labelled.store(true, std::memory_order_relaxed);
+}
+std::string debug_label_of(const StateBase* state) {
+    if (!g_labelled.load(std::memory_order_relaxed)) return {};
+    std::lock_guard lock(labels_mutex());
+    auto it = g_labels->find(state);
+    return it == g_labels->end() ? std::string() : it->second;
+}
+#else
+void debug_label(const StateBase*, std::string) {}
+std::string debug_label_of(const StateBase*) { return {}; }
+#endif
+
+std::string StateBase::describe() const {
+    std::string label = debug_label_of(this);
+    return label.empty() ? std::string("InProgress") : label;
+}
+
+namespace {
+/// The context of an unhandled failure: a coroutine is named ([core.report]).
+[[gnu::noinline]] void report_unhandled(const StateBase& s) noexcept {
+    try {
+        if (s.closes_on_finish_) {  // a coroutine
+            report_exception(s.error_, "Unhandled InProgress exception in " + s.describe());
+            return;
+        }
+    } catch (...) {
+    }
+    report_exception(s.error_, "Unhandled InProgress exception");
+}
+}  // namespace
+
 [[gnu::always_inline]] inline void StateBase::finalize() noexcept {
     if (status() == failed && !handled_.load() && !is_abort(error_)) {
-        report_exception(error_, "Unhandled InProgress exception");
+        report_unhandled(*this);
     }
+#if KAA_DEBUG_AIDS_ON
+    forget_label(this);
+#endif
     if (weak_) {
         WeakControl* w = weak_;
         {

@@ -7,19 +7,36 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
+#include <typeinfo>
 
 namespace kaa {
 
 namespace detail {
 
+namespace {
+void fire_timer_core(TimerNode* n) {
+    auto* core = static_cast<TimerCore*>(n);
+    core->fire_now();
+}
+/// A Timer in a stall report: its core's type names the callback's type.
+std::string timer_core_name(const TimerNode* n) {
+    const auto* core = static_cast<const TimerCore*>(n);
+    return "the callback of a timer: " + demangle(typeid(*core).name());
+}
+}  // namespace
+
 TimerCore::TimerCore() {
-    fire = [](TimerNode* n) {
-        auto* core = static_cast<TimerCore*>(n);
-        // The armed reference now belongs to this call: the callback may drop every handle.
-        core->self_held_ = false;
-        TimerRef keep(core);
-        core->on_fire();
-    };
+    static const bool named = (name_timers(&fire_timer_core, &timer_core_name), true);
+    (void)named;
+    fire = &fire_timer_core;
+}
+
+void TimerCore::fire_now() {
+    // The armed reference now belongs to this call: the callback may drop every handle.
+    self_held_ = false;
+    TimerRef keep(this);
+    on_fire();
 }
 
 void TimerCore::arm_at(Clock::time_point due) {

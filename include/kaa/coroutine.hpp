@@ -156,7 +156,9 @@ detail::CoroutinePromiseCommon<T>::ReturnProxy::operator Coroutine<T>() const {
 }
 
 template <class T>
-detail::NotFinishedAwaiter detail::CoroutinePromiseCommon<T>::await_transform(NotFinished_t) {
+detail::NotFinishedAwaiter detail::CoroutinePromiseCommon<T>::await_transform(
+    NotFinished_t KAA_DETAIL_AWAIT_SITE_DEF) {
+    KAA_DETAIL_NOTE_AWAIT();
     return NotFinishedAwaiter{this};
 }
 /// @endcond

@@ -5,6 +5,7 @@
 #include <kaa/callable.hpp>
 #include <kaa/coroutine.hpp>
 #include <kaa/coroutine_policy.hpp>
+#include <kaa/debug.hpp>
 #include <kaa/delay.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/event.hpp>

@@ -71,6 +71,23 @@ void stop();
 /// only wakes the loop.
 void step();
 
+/// Runs one iteration without sleeping: what is due, ready, posted or readable now runs, then
+/// `step` is emitted; returns at once otherwise. For a foreign event loop that hosts kaa
+/// (docs/semantics.md [loop.host]): call it when backend_fd() is readable or backend_timeout()
+/// passed. Exceptions from callbacks propagate (as step()). From another thread it only wakes
+/// the loop.
+void step_nowait();
+/// The loop's epoll fd, for a foreign event loop to watch (like libuv's uv_backend_fd()): it is
+/// readable whenever an fd kaa watches is ready or work was posted from another thread
+/// ([loop.host]). Timers and work queued for the next iteration do not make it readable: wait
+/// at most backend_timeout(). Never closed; do not read from it or close it. Thread-safe.
+int backend_fd();
+/// How long a foreign event loop may wait on backend_fd() before calling step_nowait(): zero if
+/// work is ready (a NotFinished resumption, posted work), the time until the next timer, or
+/// std::nullopt if there is neither (wait for backend_fd() alone). Changes with every call that
+/// arms a timer or queues work: ask again after each step_nowait() and after running other code
+/// that may use kaa. Loop thread only.
+std::optional<std::chrono::nanoseconds> backend_timeout();
 /// Runs iterations while `condition()` is true (checked before each one), at most `timeout`
 /// (ending at most one iteration after it passed). Exceptions go to the `exception` signal as
 /// in run() and propagate unless vetoed. Re-entrant. Throws std::runtime_error if the loop runs

@@ -62,6 +62,8 @@ public:
     }
     /// Makes it fire once per start().
     void set_oneshot() noexcept { oneshot_ = true; }
+    /// The loop's call of an armed timer whose deadline passed (its TimerNode::fire).
+    void fire_now();
 
     /// Takes a reference (any thread).
     void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }

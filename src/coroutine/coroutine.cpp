@@ -43,6 +43,15 @@ void CoroutineBase::arm_interval() {
             co->rare_->on_grid = true;
             co->resume_now();
         };
+        static const bool named =
+            (name_timers(t->fire,
+                         [](const TimerNode* n) {
+                             return "the interval timer of " +
+                                    debug_coroutine_name(
+                                        static_cast<const IntervalTimer*>(n)->owner);
+                         }),
+             true);
+        (void)named;
     }
     const Clock::time_point now = refresh_now();
     const Duration iv = rare_->interval;

@@ -8,6 +8,7 @@
 //
 // Threads: loop thread only.
 
+#include <kaa/detail/debug_aids.hpp>
 #include <kaa/detail/loop.hpp>
 #include <kaa/io_channel.hpp>
 
@@ -24,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -160,9 +162,21 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
         rw.core = this;
         ww.core = this;
         ww.write = true;
-        rw.ready = [](IoWatcher* w) { static_cast<ChannelWatch*>(w)->core->on_read_ready(); };
-        ww.ready = [](IoWatcher* w) { static_cast<ChannelWatch*>(w)->core->on_write_ready(); };
+        rw.ready = &read_ready;
+        ww.ready = &write_ready;
+        static const bool named = [] {
+            auto name = [](const IoWatcher* w) {
+                return "IOChannel on fd " + std::to_string(w->fd) +
+                       (w->write ? " (writing)" : " (reading)");
+            };
+            name_watchers(&read_ready, name);
+            name_watchers(&write_ready, name);
+            return true;
+        }();
+        (void)named;
     }
+    static void read_ready(IoWatcher* w) { static_cast<ChannelWatch*>(w)->core->on_read_ready(); }
+    static void write_ready(IoWatcher* w) { static_cast<ChannelWatch*>(w)->core->on_write_ready(); }
     ~ChannelCore() {
         io_unregister(&rw);
         io_unregister(&ww);
@@ -702,7 +716,12 @@ InProgress<std::string> IOChannel::read() {
     if (c.fd < 0) detail::throw_ebadf("I/O operation on closed file");
     if (!(c.mode & IO_READ)) detail::throw_ebadf("Cannot read on a write-only channel");
     if (!c.readable()) return InProgress<std::string>().finish(std::string());
-    return c.add_pending(&detail::ChannelCore::reads).ip;
+    InProgress<std::string> ip = c.add_pending(&detail::ChannelCore::reads).ip;
+#if KAA_DEBUG_AIDS_ON
+    detail::debug_label(&detail::Access::state(ip),
+                        "IOChannel::read() on fd " + std::to_string(c.fd));
+#endif
+    return ip;
 }
 
 InProgress<std::string> IOChannel::readline() {
@@ -718,7 +737,12 @@ InProgress<std::string> IOChannel::readline() {
     }
     // At EOF (or closed with data left): the rest, without a delimiter, or "" (Q13).
     if (!c.readable() || c.fd < 0 || c.eof) return InProgress<std::string>().finish(c.take_all());
-    return c.add_pending(&detail::ChannelCore::readlines).ip;
+    InProgress<std::string> ip = c.add_pending(&detail::ChannelCore::readlines).ip;
+#if KAA_DEBUG_AIDS_ON
+    detail::debug_label(&detail::Access::state(ip),
+                        "IOChannel::readline() on fd " + std::to_string(c.fd));
+#endif
+    return ip;
 }
 
 InProgress<std::size_t> IOChannel::write(std::string data) {

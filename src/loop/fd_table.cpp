@@ -2,6 +2,8 @@
 
 #include "loop/fd_table.hpp"
 
+#include "loop/stall.hpp"
+
 #include <cerrno>
 #include <cstddef>
 #include <stdexcept>
@@ -116,10 +118,10 @@ void FdTable::dispatch(const epoll_event* events, int n) {
             return write ? e.write : e.read;
         };
         if (readable) {
-            if (IoWatcher* w = watcher(false)) w->ready(w);
+            if (IoWatcher* w = watcher(false)) stall_call([w] { w->ready(w); }, &watcher_name, w);
         }
         if (writable) {
-            if (IoWatcher* w = watcher(true)) w->ready(w);
+            if (IoWatcher* w = watcher(true)) stall_call([w] { w->ready(w); }, &watcher_name, w);
         }
     }
 }

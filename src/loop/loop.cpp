@@ -31,6 +31,8 @@
 
 #include "loop/loop.hpp"
 
+#include "loop/stall.hpp"
+
 #include <kaa/detail/loop.hpp>
 #include <kaa/errors.hpp>
 
@@ -164,9 +166,16 @@ template <class Requeue>
 void run_batch(std::vector<Task>& batch, Requeue requeue) {
     std::size_t i = 0;
     try {
-        for (; i < batch.size(); ++i) {
-            Task t = std::move(batch[i]);
-            t();
+        if (!g_stall_armed) [[likely]] {  // tested once a batch
+            for (; i < batch.size(); ++i) {
+                Task t = std::move(batch[i]);
+                t();
+            }
+        } else {
+            for (; i < batch.size(); ++i) {
+                Task t = std::move(batch[i]);
+                stall_call(t, &task_name, &t);
+            }
         }
     } catch (...) {
         std::vector<Task> rest;
@@ -248,6 +257,19 @@ bool Loop::timer_may_be_due() const noexcept {
     timespec ts{};
     if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0) return true;
     return timers_.earliest() <= Clock::time_point{to_duration(ts)} + coarse_slack_;
+}
+
+Duration Loop::backend_timeout() {
+    if (has_immediate_work()) return Duration::zero();
+    if (timers_.empty()) return Duration(-1);
+    const Duration wait = timers_.earliest() - Clock::now();
+    return wait > Duration::zero() ? wait : Duration::zero();
+}
+
+void Loop::drain_wakeup_fd() noexcept {
+    std::uint64_t value;
+    while (::read(wakefd_, &value, sizeof value) > 0) {
+    }
 }
 
 void Loop::step_once(bool may_block) {
@@ -382,6 +404,10 @@ bool on_loop_thread() noexcept {
     }
     return id == std::this_thread::get_id();
 }
+
+int loop_backend_fd() { return Loop::instance().backend_fd(); }
+Duration loop_backend_timeout() { return Loop::instance().backend_timeout(); }
+ActiveNode* active_registry() noexcept { return &Loop::instance().active_head(); }
 
 void post_to_loop(Task task) { Loop::instance().post(std::move(task)); }
 void loop_wakeup() noexcept { Loop::instance().wakeup(); }

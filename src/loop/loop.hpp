@@ -38,6 +38,16 @@ public:
     /// One iteration: the seven phases in loop.cpp. may_block=false never sleeps. An exception
     /// from a callback ends the iteration early; what the phase did not reach runs next time.
     void step_once(bool may_block);
+    /// Empties the wakeup eventfd, so that the epoll fd stops being readable (a foreign loop
+    /// polls it: backend_fd()); step_nowait() calls it before step_once(false), which skips
+    /// epoll_wait when no fd is watched. Whatever was posted runs in that iteration, and a
+    /// post after it writes the eventfd again.
+    void drain_wakeup_fd() noexcept;
+    /// The epoll fd (kaa::main::backend_fd()).
+    int backend_fd() const noexcept { return epfd_; }
+    /// What the epoll timeout of the next iteration would be: 0 if work is ready or posted,
+    /// until the next timer, or -1 with neither (kaa::main::backend_timeout()).
+    Duration backend_timeout();
 
     /// Arms or moves `n` (O(log n)); see timer_arm().
     void arm(TimerNode* n, Clock::time_point due) { timers_.arm(n, due); }

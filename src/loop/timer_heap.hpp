@@ -8,6 +8,8 @@
 //
 // Threads: loop-thread only.
 
+#include "loop/stall.hpp"
+
 #include <kaa/detail/loop.hpp>
 
 #include <algorithm>
@@ -71,7 +73,7 @@ public:
             if (front.due > now || front.node->seq > batch_seq) break;
             TimerNode* n = front.node;
             remove(n);
-            n->fire(n);
+            stall_call([n] { n->fire(n); }, &timer_name, n);
         }
     }
 

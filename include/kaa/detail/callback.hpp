@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 
 namespace kaa::detail {
@@ -60,6 +61,8 @@ public:
     ~Task() { reset(); }
 
     explicit operator bool() const { return ops_ != nullptr; }
+    /// The type of the stored callable (stall reports name it); null when empty.
+    const std::type_info* type() const noexcept { return ops_ ? ops_->type : nullptr; }
     void operator()() { ops_->call(buf_); }
     void reset() {
         if (ops_) ops_->destroy(buf_);
@@ -72,6 +75,7 @@ private:
         void (*call)(void*);
         void (*move)(void* from, void* to);
         void (*destroy)(void*);
+        const std::type_info* type;
     };
     template <class D>
     static constexpr Ops inline_ops{[](void* p) { (*static_cast<D*>(p))(); },
@@ -79,13 +83,13 @@ private:
                                         new (to) D(std::move(*static_cast<D*>(from)));
                                         static_cast<D*>(from)->~D();
                                     },
-                                    [](void* p) { static_cast<D*>(p)->~D(); }};
+                                    [](void* p) { static_cast<D*>(p)->~D(); }, &typeid(D)};
     template <class D>
     static constexpr Ops heap_ops{[](void* p) { (**static_cast<D**>(p))(); },
                                   [](void* from, void* to) {
                                       *static_cast<D**>(to) = *static_cast<D**>(from);
                                   },
-                                  [](void* p) { delete *static_cast<D**>(p); }};
+                                  [](void* p) { delete *static_cast<D**>(p); }, &typeid(D)};
 
     alignas(std::max_align_t) unsigned char buf_[kInline];
     const Ops* ops_ = nullptr;

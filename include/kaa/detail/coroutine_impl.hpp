@@ -21,6 +21,7 @@
 // nested last releases are queued by StateBase::last_release() and run one after another by
 // the outermost one, so the stack stays flat.
 
+#include <kaa/detail/debug_aids.hpp>
 #include <kaa/detail/frame_alloc.hpp>
 #include <kaa/detail/loop.hpp>
 #include <kaa/detail/state.hpp>
@@ -34,6 +35,7 @@
 #include <exception>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -100,6 +102,9 @@ public:
     ~CoroutineBase() {
         if (IntervalTimer* t = timer()) timer_cancel(t);
         unregister_active(this);
+#if KAA_DEBUG_AIDS_ON
+        debug_forget(this);
+#endif
     }
     explicit CoroutineBase(StateBase* self) : self_(self) {
         if (t_next_setup.pending) [[unlikely]]
@@ -131,8 +136,14 @@ public:
         KAA_INVARIANT(!done_, "a coroutine resumed after it ended");
         KAA_INVARIANT(!aborted_ || (rare_ && rare_->pending_abort),
                       "an aborted or closed coroutine resumed other than to see its abort");
+        if (g_stall_armed) [[unlikely]] {
+            resume_measured();  // the stall detector (kaa/debug.hpp) times this step
+            return;
+        }
         handle_.resume();
     }
+    /// resume_now() as a unit the stall detector measures, named after the coroutine.
+    void resume_measured();
     /// Joins the registry of suspended frames (unwound at loop shutdown). Done at the first
     /// suspension only: a coroutine that finishes in its eager first step never joins.
     void note_suspended() noexcept {
@@ -376,19 +387,38 @@ public:
         body_error_ = std::current_exception();
     }
 
+    // With the debug aids each await_transform() takes the place of the co_await as a default
+    // argument (evaluated at the call site) and records it for kaa::debug::pending(). Without
+    // them the parameter does not exist: GCC keeps the temporaries of a co_await expression in
+    // the coroutine frame, so even an unused argument would cost stores on every await.
+#if KAA_DEBUG_AIDS_ON
+#define KAA_DETAIL_AWAIT_SITE , SourceSite site = SourceSite::current()
+#define KAA_DETAIL_AWAIT_SITE_DEF , SourceSite site
+#define KAA_DETAIL_NOTE_AWAIT() debug_note_await(this, site)
+#else
+#define KAA_DETAIL_AWAIT_SITE
+#define KAA_DETAIL_AWAIT_SITE_DEF
+#define KAA_DETAIL_NOTE_AWAIT() static_cast<void>(0)
+#endif
     template <class U>
-    auto await_transform(const InProgress<U>& ip) {
+    auto await_transform(const InProgress<U>& ip KAA_DETAIL_AWAIT_SITE) {
+        KAA_DETAIL_NOTE_AWAIT();
         return InProgressAwaiter<U>(this, ip);
     }
     template <class U>
-    auto await_transform(InProgress<U>&& ip) {
+    auto await_transform(InProgress<U>&& ip KAA_DETAIL_AWAIT_SITE) {
+        KAA_DETAIL_NOTE_AWAIT();
         return InProgressAwaiter<U>(this, std::move(ip));
     }
-    NotFinishedAwaiter await_transform(NotFinished_t);  // defined in kaa/coroutine.hpp
+    /// Defined in kaa/coroutine.hpp.
+    NotFinishedAwaiter await_transform(NotFinished_t KAA_DETAIL_AWAIT_SITE);
     /// A type-erased InProgress (e.g. `last` of POLICY_PASS_LAST): waits, rethrows a failure.
-    auto await_transform(const InProgressBase& ip) {
+    auto await_transform(const InProgressBase& ip KAA_DETAIL_AWAIT_SITE) {
+        KAA_DETAIL_NOTE_AWAIT();
         return InProgressAwaiter<void>(this, detail::Access::from_base<InProgress<void>>(ip), true);
     }
+    /// "coroutine <function> (<file>:<line>)" with the debug aids, else "coroutine".
+    std::string describe() const override { return debug_coroutine_name(this); }
 
     void abort(std::exception_ptr exc) override { abort_coroutine(std::move(exc)); }
     void throw_exception(std::exception_ptr error) override { close_with(std::move(error)); }
@@ -398,9 +428,15 @@ protected:
     void destroy() noexcept override;
 };
 
+// The promise constructors take the place of the coroutine's creation (the compiler constructs
+// the promise with no arguments when no constructor takes the coroutine's parameters, and the
+// default argument is evaluated there): with the debug aids, the function's name and place.
 template <class T>
 class CoroutinePromise final : public CoroutinePromiseCommon<T> {
 public:
+#if KAA_DEBUG_AIDS_ON
+    CoroutinePromise(SourceSite site = SourceSite::current()) { debug_note_created(this, site); }
+#endif
     template <class U>
         requires std::constructible_from<T, U&&>
     void return_value(U&& v) { this->value_.emplace(std::forward<U>(v)); }
@@ -409,6 +445,9 @@ public:
 template <>
 class CoroutinePromise<void> final : public CoroutinePromiseCommon<void> {
 public:
+#if KAA_DEBUG_AIDS_ON
+    CoroutinePromise(SourceSite site = SourceSite::current()) { debug_note_created(this, site); }
+#endif
     void return_void() noexcept {}
 };
 

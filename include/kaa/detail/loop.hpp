@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <string>
 #include <type_traits>
 
 namespace kaa::detail {
@@ -190,6 +191,31 @@ std::function<bool()> bind_weak_loop_callback(std::weak_ptr<O> owner, F f, Bound
     return weak_loop_callable(std::move(owner), std::move(f), std::move(bound)...);
 }
 
+/// The stall detector (kaa/debug.hpp): set while a threshold is configured. Loop thread only;
+/// every measured unit (a timer, fd or queued callback, a coroutine step) tests it first, so an
+/// unarmed detector costs one load and branch per callback.
+extern bool g_stall_armed;
+/// Runs `fn(ctx)` as one measured unit of loop work (only called while g_stall_armed): if it
+/// holds the loop longer than the threshold — not counting nested units already reported — the
+/// handler gets `name(name_ctx)`. Exceptions from `fn` propagate (the unit is still measured).
+void stall_run(void (*fn)(void*), void* ctx, std::string (*name)(const void*),
+               const void* name_ctx);
+/// Names the timers whose fire function is `fire` in stall reports (their owner's kind: a
+/// Timer and its callback, a delay(), a coroutine's interval). At most 16 registrations;
+/// registered once, at first use of the owner's kind. Loop thread only.
+void name_timers(void (*fire)(TimerNode*), std::string (*namer)(const TimerNode*)) noexcept;
+/// The same for fd watchers whose ready function is `ready`.
+void name_watchers(void (*ready)(struct IoWatcher*),
+                   std::string (*namer)(const struct IoWatcher*)) noexcept;
+/// The demangled name of a type (for stall reports and kaa::debug::pending()).
+std::string demangle(const char* mangled);
+
+/// The epoll fd of the reactor (kaa::main::backend_fd()).
+int loop_backend_fd();
+/// How long the reactor may sleep now: zero if work is ready or posted, the time to the next
+/// timer, or -1 (no timer, nothing ready). Loop thread only.
+Duration loop_backend_timeout();
+
 /// The two passes of the shutdown over the registry of suspended frames.
 enum class UnwindPhase : unsigned char {
     detach,  ///< first pass, every node: stop waiting for anything (no outcome delivered yet)
@@ -210,6 +236,9 @@ struct ActiveNode {
 /// Links `n` into the registry (at the front), to be ended by `unwind(n, …)` at loop shutdown
 /// unless it unregisters first.
 void register_active(ActiveNode* n, void (*unwind)(ActiveNode*, UnwindPhase) noexcept) noexcept;
+/// The registry's head (a circular list: head->next is the newest node; the head itself has no
+/// unwind function). For kaa::debug::pending(); loop thread only.
+ActiveNode* active_registry() noexcept;
 /// Unlinks `n` from whatever list holds it; idempotent.
 inline void unregister_active(ActiveNode* n) noexcept {
     if (!n->prev) return;

@@ -48,6 +48,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -258,6 +259,11 @@ public:
     bool watches_listeners_ = false;
     /// A coroutine: finish() from outside closes it first (close_for_finish()).
     bool closes_on_finish_ = false;
+
+    /// What this InProgress is, for kaa::debug::pending() and unhandled-exception reports
+    /// ("coroutine worker (main.cpp:12)", "delay(1.5 s)", "thread job", …); "InProgress" for
+    /// a plain one (or the label of the call that made it, with the debug aids). Loop thread.
+    virtual std::string describe() const;
 
     /// Called by finish() from outside before the value is stored, when closes_on_finish_ is
     /// set: a coroutine unwinds its body, which then can never store an outcome of its own

@@ -37,6 +37,7 @@
 #include <exception>
 #include <memory>
 #include <stop_token>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -130,6 +131,7 @@ public:
     static void operator delete(void* p, std::size_t size) noexcept { frame_free(p, size); }
 
     void abort(std::exception_ptr exc) override { thread_abort(*this, *this, std::move(exc)); }
+    std::string describe() const override { return "a thread job"; }
 
     void commit() override {
         if (this->finished()) return;  // aborted or finished from outside: discard

@@ -21,7 +21,7 @@ CTEST  ?= ctest
 PREFIX ?= /usr/local
 SHARED ?= OFF
 
-DEPS := g++ clang clang-format cmake make pkg-config libgtest-dev libbenchmark-dev
+DEPS := g++ clang clang-format cmake make pkg-config libgtest-dev libbenchmark-dev libasio-dev
 # Only for `make docs`.
 DOCS_DEPS := doxygen
 

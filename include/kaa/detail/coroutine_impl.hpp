@@ -100,10 +100,14 @@ public:
     ~CoroutineBase() {
         if (IntervalTimer* t = timer()) timer_cancel(t);
         unregister_active(this);
+        KAA_COUNT_FRAMES(if (!done_)
+                             g_frame_counts.unfinished.fetch_sub(1, std::memory_order_relaxed));
     }
     explicit CoroutineBase(StateBase* self) : self_(self) {
         if (t_next_setup.pending) [[unlikely]]
             take_next_setup();
+        KAA_COUNT_FRAMES(g_frame_counts.unfinished.fetch_add(1, std::memory_order_relaxed);
+                         if (!deferred_)++ t_frames_running);
     }
 
     /// kaa's coroutine abort ([coro.abort]); throws to the caller what the body did not catch.
@@ -131,11 +135,13 @@ public:
         KAA_INVARIANT(!done_, "a coroutine resumed after it ended");
         KAA_INVARIANT(!aborted_ || (rare_ && rare_->pending_abort),
                       "an aborted or closed coroutine resumed other than to see its abort");
+        KAA_COUNT_FRAMES(++t_frames_running);
         handle_.resume();
     }
     /// Joins the registry of suspended frames (unwound at loop shutdown). Done at the first
     /// suspension only: a coroutine that finishes in its eager first step never joins.
     void note_suspended() noexcept {
+        KAA_COUNT_FRAMES(--t_frames_running);
         first_step_ = false;
         suspended_ = true;
         if (!prev) register_active(this, &CoroutineBase::unwind_hook);
@@ -200,13 +206,19 @@ public:
     }
     /// The interval timer, if one was ever armed.
     IntervalTimer* timer() const noexcept { return rare_ ? rare_->timer.get() : nullptr; }
+    /// Sets done_ (the frame ended); `running`: its body is on this thread's stack.
+    void mark_done([[maybe_unused]] bool running) noexcept {
+        KAA_COUNT_FRAMES(g_frame_counts.unfinished.fetch_sub(1, std::memory_order_relaxed);
+                         if (running)-- t_frames_running);
+        done_ = true;
+    }
 
 protected:
     /// At final_suspend: leaves the registry and stops pending resumptions; then, if the
     /// coroutine was aborted, closed or failed, fails the InProgress (emitting abort listeners
     /// once for an abort) and returns true; else returns false and the caller stores success.
     bool complete_abnormally() {
-        done_ = true;
+        mark_done(true);
         if (!first_step_) {  // only a coroutine that suspended can have a resumption pending
             unregister_active(this);
             cancel_pending_resumption();
@@ -363,7 +375,7 @@ public:
         if (first_step_ && !aborted_) {
             // Eager first step: the exception goes to the caller, nothing is reported, and
             // the compiler destroys the frame (no handle was made yet; see ReturnProxy).
-            done_ = true;
+            mark_done(true);
             unregister_active(this);
             throw;
         }

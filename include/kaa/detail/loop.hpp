@@ -14,9 +14,11 @@
 // post_to_loop() and loop_wakeup(), which are thread-safe.
 
 #include <kaa/detail/callback.hpp>
+#include <kaa/detail/invariant.hpp>
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +32,27 @@ namespace kaa::detail {
 
 using Clock = std::chrono::steady_clock;
 using Duration = std::chrono::steady_clock::duration;
+
+/// The live-frame count of [check.invariants] (debug and sanitizer builds only; Release
+/// compiles every update out): frames that have not ended, and — per thread — how many of them
+/// have their body on this thread's stack right now. At loop shutdown every frame not running
+/// must have ended: unfinished == running (the facade's shutdown sequence checks it; coroutine frames update it,
+/// detail/coroutine_impl.hpp). Library and
+/// program must agree on NDEBUG, as for every KAA_INVARIANT.
+struct FrameCounts {
+    std::atomic<long> unfinished{0};  ///< created, not yet done (any thread)
+};
+extern constinit FrameCounts g_frame_counts;
+extern thread_local constinit long t_frames_running;  ///< bodies on this thread's stack
+/// Frames that have not ended and are not running on this thread (0 after loop shutdown).
+inline long frames_parked() noexcept {
+    return g_frame_counts.unfinished.load(std::memory_order_relaxed) - t_frames_running;
+}
+#if KAA_CHECKS_INVARIANTS
+#define KAA_COUNT_FRAMES(...) __VA_ARGS__
+#else
+#define KAA_COUNT_FRAMES(...) static_cast<void>(0)
+#endif
 
 /// An intrusive timer entry: the owner embeds it, the loop keeps a pointer in its 4-ary heap.
 /// The owner must cancel it (or let it fire) before it is destroyed.

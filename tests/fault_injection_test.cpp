@@ -407,5 +407,5 @@ TEST(FaultInjection, SlowLorisDoesNotStallOtherClients) {
     }
     EXPECT_LT(sent, slow_line.size()) << "the slow client finished before the fast one";
     EXPECT_EQ(slow_echo.wait(10s), slow_line);
-    drip.disconnect();
+    drip.reset();
 }

@@ -60,6 +60,10 @@ struct Soak {
     Clock::time_point deadline;
     long ops = 0;
     long violations = 0;
+    long by_kind[6] = {};   // operations ended, by Kind
+    long aborted = 0;       // operations that ended aborted (from outside or by a timeout)
+    long echoed_bytes = 0;  // bytes that came back to well-behaved or half-closing clients
+    long resets = 0;        // connections reset (SO_LINGER 0) or left with unread data
     int live_actors = 0;
     int sockets_in_use = 0;  // client sockets open now (each also has a server side)
     int serving = 0;         // server coroutines running
@@ -152,6 +156,7 @@ kaa::Coroutine<> op_echo(EchoMode mode) {
                 co_await s->write(data.substr(off, chunk));
             }
             if (co_await back != data) S->violation("echo: bytes lost or reordered");
+            S->echoed_bytes += static_cast<long>(data.size());
             break;
         }
         case EchoMode::half_close: {
@@ -161,6 +166,7 @@ kaa::Coroutine<> op_echo(EchoMode mode) {
             }
             ::shutdown(s->fileno(), SHUT_WR);
             if (co_await back != data) S->violation("half-close: bytes lost or reordered");
+            S->echoed_bytes += static_cast<long>(data.size());
             break;
         }
         case EchoMode::reset: {
@@ -169,6 +175,7 @@ kaa::Coroutine<> op_echo(EchoMode mode) {
             linger lg{1, 0};  // close() sends RST
             ::setsockopt(s->fileno(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
             s->close(true);
+            ++S->resets;
             break;
         }
         case EchoMode::vanish: {
@@ -176,6 +183,7 @@ kaa::Coroutine<> op_echo(EchoMode mode) {
             co_await s->write(data);
             (void)co_await back;
             s->close(true);  // with unread data: the kernel resets
+            ++S->resets;
             break;
         }
     }
@@ -339,6 +347,7 @@ kaa::Coroutine<> actor() {
                 co_await op;
             }
         } catch (const kaa::InProgressAborted& e) {
+            ++S->aborted;
             if (fate > 1) {
                 S->violation(std::string(name(k)) +
                              ": aborted though nobody aborted it: " + e.what());
@@ -347,6 +356,7 @@ kaa::Coroutine<> actor() {
             S->violation(std::string(name(k)) + ": " + describe(std::current_exception()));
         }
         ++S->ops;
+        ++S->by_kind[static_cast<int>(k)];
     }
 }
 
@@ -443,6 +453,10 @@ int main(int argc, char** argv) {
                        std::to_string(fds_after) + " after");
     }
     kaa::set_unhandled_exception_handler({});
+    std::printf("soak: timer %ld, pool %ld, timeout %ld, noabort %ld, policy %ld, echo %ld; "
+                "%ld aborted; %ld bytes echoed and checked; %ld connections reset\n",
+                soak.by_kind[0], soak.by_kind[1], soak.by_kind[2], soak.by_kind[3], soak.by_kind[4],
+                soak.by_kind[5], soak.aborted, soak.echoed_bytes, soak.resets);
     std::printf("soak: %ld operations, %ld invariant violations\n", soak.ops, soak.violations);
     return soak.violations == 0 ? 0 : 1;
 }

@@ -180,8 +180,14 @@ TEST(UnhandledFailures, TheHandlerSeesExactlyTheUnconsumedOnesOnce) {
             }
         }
     }
-    // Wait for the thread calls without consuming their failures, then drop them.
-    for (auto& t : threads) t.wait_finished(10s);
+    // Wait for the thread calls without consuming their failures (wait() would), then drop
+    // them.
+    kaa::main::loop(
+        [&] {
+            return !std::all_of(threads.begin(), threads.end(),
+                                [](const kaa::InProgressBase& t) { return t.finished(); });
+        },
+        10s);
     threads.clear();
     const std::vector<std::string> got = cap.messages();
     EXPECT_EQ(std::multiset<std::string>(got.begin(), got.end()), expected);

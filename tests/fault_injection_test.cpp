@@ -8,6 +8,7 @@
 #include <kaa/detail/syscalls.hpp>
 #include <kaa/io_channel.hpp>
 #include <kaa/main.hpp>
+#include <kaa/process.hpp>
 #include <kaa/signal.hpp>
 #include <kaa/socket.hpp>
 
@@ -53,13 +54,13 @@ struct Faults {
     bool shorten = false;  ///< reads and writes move 1-7 bytes per call
     std::minstd_rand rng{14};
     // Counters: calls, and faults injected, per system call.
-    std::array<int, 6> calls{};
-    std::array<int, 6> injected{};
-    std::array<bool, 6> interrupted_last{};
+    std::array<int, 7> calls{};
+    std::array<int, 7> injected{};
+    std::array<bool, 7> interrupted_last{};
 };
 Faults g;
 
-enum Call { kRead, kWrite, kSend, kAccept, kConnect, kEpoll };
+enum Call { kRead, kWrite, kSend, kAccept, kConnect, kEpoll, kWaitpid };
 
 // EINTR before every other call of `c` (the retried call then goes through).
 bool interrupt(Call c) {
@@ -134,13 +135,19 @@ int fault_epoll_wait(int epfd, epoll_event* events, int max, int timeout_ms) {
     return kaa::detail::real_syscalls().epoll_wait(epfd, events, max, timeout_ms);
 }
 
+pid_t fault_waitpid(pid_t pid, int* status, int options) {
+    if (interrupt(kWaitpid)) return -1;
+    return kaa::detail::real_syscalls().waitpid(pid, status, options);
+}
+
 // RAII: the fault functions in the table while alive (with `g` reset), libc's calls after.
 class ScopedFaults {
 public:
     ScopedFaults() {
         g = Faults{};
-        previous_ = kaa::detail::replace_syscalls(Syscalls{
-            fault_read, fault_write, fault_send, fault_accept4, fault_connect, fault_epoll_wait});
+        previous_ = kaa::detail::replace_syscalls(Syscalls{fault_read, fault_write, fault_send,
+                                                           fault_accept4, fault_connect,
+                                                           fault_epoll_wait, fault_waitpid});
     }
     ~ScopedFaults() { kaa::detail::replace_syscalls(previous_); }
     ScopedFaults(const ScopedFaults&) = delete;
@@ -290,9 +297,9 @@ TEST(FaultInjection, EpipeOnASocketIsKaasError) {
     EXPECT_FALSE(peer->alive());
 }
 
-// EINTR before every other call of read, write, send, accept4, connect and epoll_wait: each
-// is retried (or, for connect, completes asynchronously) and nothing shows — every echo and
-// every byte through a pipe arrives.
+// EINTR before every other call of read, write, send, accept4, connect, epoll_wait and waitpid:
+// each is retried (or, for connect, completes asynchronously) and nothing shows — every echo,
+// every byte through a pipe and a child's exit code arrive.
 TEST(FaultInjection, EintrOnEveryInterruptibleCallIsRetriedTransparently) {
     ScopedFaults faults;
     g.eintr = true;
@@ -311,8 +318,15 @@ TEST(FaultInjection, EintrOnEveryInterruptibleCallIsRetriedTransparently) {
         auto r = read_exactly(p.in.get(), data.size());
         p.out->write(data);
         EXPECT_EQ(r.wait(5s), data);
+        kaa::Process child({"cat"});
+        auto code = child.start();
+        auto line = child.readline();
+        child.write("through a child\n");
+        EXPECT_EQ(line.wait(5s), "through a child\n");
+        child.close_stdin();
+        EXPECT_EQ(code.wait(5s), 0);
     }
-    for (Call c : {kRead, kWrite, kSend, kAccept, kConnect, kEpoll}) {
+    for (Call c : {kRead, kWrite, kSend, kAccept, kConnect, kEpoll, kWaitpid}) {
         EXPECT_GT(g.injected[c], 0) << "no EINTR injected into call " << c;
     }
 }

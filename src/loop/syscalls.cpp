@@ -4,13 +4,15 @@
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace kaa::detail {
 
 namespace {
 // libc's own entry points: a call through the table costs one load and one indirect call.
-constexpr Syscalls kReal{&::read, &::write, &::send, &::accept4, &::connect, &::epoll_wait};
+constexpr Syscalls kReal{&::read,    &::write,      &::send,   &::accept4,
+                         &::connect, &::epoll_wait, &::waitpid};
 }  // namespace
 
 constinit Syscalls g_syscalls = kReal;

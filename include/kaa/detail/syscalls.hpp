@@ -2,7 +2,7 @@
 #pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // The I/O layer's system calls (internal): a table of function pointers, one per call the
 // reactor and the I/O layer make on a descriptor that can fail or block (read, write, send,
-// accept4, connect, epoll_wait). Each defaults to the libc call; a test replaces entries to
+// accept4, connect, epoll_wait, waitpid). Each defaults to the libc call; a test replaces entries to
 // inject faults (EINTR, EMFILE, ENFILE, ECONNRESET, EPIPE, short reads and writes) without an
 // LD_PRELOAD shim, so it works under the sanitizers (tests/fault_injection_test.cpp).
 //
@@ -29,6 +29,7 @@ struct Syscalls {
     int (*accept4)(int fd, sockaddr* addr, socklen_t* len, int flags);
     int (*connect)(int fd, const sockaddr* addr, socklen_t len);
     int (*epoll_wait)(int epfd, epoll_event* events, int max, int timeout_ms);
+    pid_t (*waitpid)(pid_t pid, int* status, int options);
 };
 
 /// The table in use (libc's calls unless a test replaced some).

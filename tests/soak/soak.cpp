@@ -6,7 +6,8 @@
 // vanish mid-read. What it checks:
 //   - every byte a well-behaved client sends comes back, in order;
 //   - an operation ends the way it may: success, or an abort where one was made;
-//   - nothing is reported to the unhandled-exception handler (the soak consumes everything);
+//   - the unhandled-exception handler sees exactly the failures dropped on purpose, once each
+//     (everything else is consumed);
 //   - SYNCHRONIZED calls never overlap, SINGLETON calls share the running coroutine;
 //   - every actor ends (none is stuck), every fd is closed at the end, and every coroutine
 //     frame has ended at loop shutdown (KAA_INVARIANT aborts there otherwise).
@@ -37,6 +38,8 @@
 #include <iostream>
 #include <memory>
 #include <random>
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -60,7 +63,7 @@ struct Soak {
     Clock::time_point deadline;
     long ops = 0;
     long violations = 0;
-    long by_kind[6] = {};   // operations ended, by Kind
+    long by_kind[7] = {};   // operations ended, by Kind
     long aborted = 0;       // operations that ended aborted (from outside or by a timeout)
     long echoed_bytes = 0;  // bytes that came back to well-behaved or half-closing clients
     long resets = 0;        // connections reset (SO_LINGER 0) or left with unread data
@@ -70,6 +73,8 @@ struct Soak {
     int sync_running = 0;    // SYNCHRONIZED bodies running now (must stay <= 1)
     std::string address;
     std::shared_ptr<kaa::ThreadPool> pool;
+    long next_drop = 0;
+    std::set<long> unreported;  // failures dropped on purpose, not reported yet
 
     int rand(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); }
     void violation(const std::string& what) {
@@ -288,7 +293,42 @@ kaa::Coroutine<> op_policy() {
     }
 }
 
-enum class Kind { timer, pool, timeout, noabort, policy, echo };
+// Failures dropped on purpose: each must reach the unhandled-exception handler exactly once
+// (an InProgress failed and dropped at once, or a coroutine nobody holds that fails later).
+kaa::Coroutine<> op_drop() {
+    const long id = S->next_drop++;
+    S->unreported.insert(id);
+    const std::string what = "soak-drop " + std::to_string(id);
+    if (S->rand(2) == 0) {
+        kaa::InProgress<int> p;
+        p.throw_exception(std::runtime_error(what));
+    } else {
+        [](std::string what, int us) -> kaa::Coroutine<> {
+            co_await kaa::delay(std::chrono::microseconds(us));
+            throw std::runtime_error(what);
+        }(what, 1 + S->rand(3000));
+    }
+    co_await kaa::delay(std::chrono::microseconds(S->rand(1000)));
+}
+
+// The unhandled-exception handler: a dropped failure is expected once; anything else is a
+// violation.
+void on_unhandled(std::exception_ptr e, std::string_view context) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::runtime_error& r) {
+        const std::string m = r.what();
+        if (context == "Unhandled InProgress exception" && m.rfind("soak-drop ", 0) == 0) {
+            const long id = std::stol(m.substr(10));
+            if (S->unreported.erase(id) != 1) S->violation(m + " reported twice or unexpectedly");
+            return;
+        }
+    } catch (...) {
+    }
+    S->violation("unhandled (" + std::string(context) + "): " + describe(e));
+}
+
+enum class Kind { timer, pool, timeout, noabort, policy, echo, drop };
 
 kaa::Coroutine<> start(Kind k) {
     switch (k) {
@@ -302,6 +342,8 @@ kaa::Coroutine<> start(Kind k) {
             return op_noabort();
         case Kind::policy:
             return op_policy();
+        case Kind::drop:
+            return op_drop();
         case Kind::echo:
             break;
     }
@@ -314,7 +356,7 @@ kaa::Coroutine<> start(Kind k) {
 }
 
 const char* name(Kind k) {
-    static const char* names[] = {"timer", "pool", "timeout", "noabort", "policy", "echo"};
+    static const char* names[] = {"timer", "pool", "timeout", "noabort", "policy", "echo", "drop"};
     return names[static_cast<int>(k)];
 }
 
@@ -327,7 +369,7 @@ kaa::Coroutine<> actor() {
         ~Leave() { --S->live_actors; }
     } leave;
     while (Clock::now() < S->deadline) {
-        Kind k = static_cast<Kind>(S->rand(6));
+        Kind k = static_cast<Kind>(S->rand(7));
         if (k == Kind::echo && S->sockets_in_use >= S->cfg.sockets) k = Kind::timer;
         const int fate = S->rand(10);  // 0: aborted from outside, 1: a timeout, else left alone
         try {
@@ -412,9 +454,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     soak.rng.seed(cfg.seed);
 
-    kaa::set_unhandled_exception_handler([](std::exception_ptr e, std::string_view context) {
-        S->violation("unhandled (" + std::string(context) + "): " + describe(e));
-    });
+    kaa::set_unhandled_exception_handler(on_unhandled);
     kaa::delay(0ms).wait();  // the loop exists: its own fds are not counted below
     const int fds_before = open_fds();
     {
@@ -439,6 +479,11 @@ int main(int argc, char** argv) {
         if (soak.serving > 0) {
             soak.violation(std::to_string(soak.serving) + " server connections never ended");
         }
+        kaa::main::loop([&] { return !soak.unreported.empty(); }, 10s);
+        if (!soak.unreported.empty()) {
+            soak.violation(std::to_string(soak.unreported.size()) +
+                           " dropped failures never reported");
+        }
         soak.pool->shutdown();
         P = nullptr;
     }
@@ -453,10 +498,11 @@ int main(int argc, char** argv) {
                        std::to_string(fds_after) + " after");
     }
     kaa::set_unhandled_exception_handler({});
-    std::printf("soak: timer %ld, pool %ld, timeout %ld, noabort %ld, policy %ld, echo %ld; "
-                "%ld aborted; %ld bytes echoed and checked; %ld connections reset\n",
-                soak.by_kind[0], soak.by_kind[1], soak.by_kind[2], soak.by_kind[3], soak.by_kind[4],
-                soak.by_kind[5], soak.aborted, soak.echoed_bytes, soak.resets);
+    std::printf(
+        "soak: timer %ld, pool %ld, timeout %ld, noabort %ld, policy %ld, echo %ld, drop %ld; "
+        "%ld aborted; %ld bytes echoed and checked; %ld connections reset\n",
+        soak.by_kind[0], soak.by_kind[1], soak.by_kind[2], soak.by_kind[3], soak.by_kind[4],
+        soak.by_kind[5], soak.by_kind[6], soak.aborted, soak.echoed_bytes, soak.resets);
     std::printf("soak: %ld operations, %ld invariant violations\n", soak.ops, soak.violations);
     return soak.violations == 0 ? 0 : 1;
 }

@@ -100,14 +100,17 @@ public:
     ~CoroutineBase() {
         if (IntervalTimer* t = timer()) timer_cancel(t);
         unregister_active(this);
-        KAA_COUNT_FRAMES(if (!done_)
-                             g_frame_counts.unfinished.fetch_sub(1, std::memory_order_relaxed));
+#if KAA_CHECKS_INVARIANTS
+        if (!done_) g_frame_counts.unfinished.fetch_sub(1, std::memory_order_relaxed);
+#endif
     }
     explicit CoroutineBase(StateBase* self) : self_(self) {
         if (t_next_setup.pending) [[unlikely]]
             take_next_setup();
-        KAA_COUNT_FRAMES(g_frame_counts.unfinished.fetch_add(1, std::memory_order_relaxed);
-                         if (!deferred_)++ t_frames_running);
+#if KAA_CHECKS_INVARIANTS
+        g_frame_counts.unfinished.fetch_add(1, std::memory_order_relaxed);
+        if (!deferred_) ++t_frames_running;  // the eager first step starts now
+#endif
     }
 
     /// kaa's coroutine abort ([coro.abort]); throws to the caller what the body did not catch.
@@ -135,13 +138,17 @@ public:
         KAA_INVARIANT(!done_, "a coroutine resumed after it ended");
         KAA_INVARIANT(!aborted_ || (rare_ && rare_->pending_abort),
                       "an aborted or closed coroutine resumed other than to see its abort");
-        KAA_COUNT_FRAMES(++t_frames_running);
+#if KAA_CHECKS_INVARIANTS
+        ++t_frames_running;  // until it suspends (note_suspended) or ends (mark_done)
+#endif
         handle_.resume();
     }
     /// Joins the registry of suspended frames (unwound at loop shutdown). Done at the first
     /// suspension only: a coroutine that finishes in its eager first step never joins.
     void note_suspended() noexcept {
-        KAA_COUNT_FRAMES(--t_frames_running);
+#if KAA_CHECKS_INVARIANTS
+        --t_frames_running;
+#endif
         first_step_ = false;
         suspended_ = true;
         if (!prev) register_active(this, &CoroutineBase::unwind_hook);
@@ -208,8 +215,10 @@ public:
     IntervalTimer* timer() const noexcept { return rare_ ? rare_->timer.get() : nullptr; }
     /// Sets done_ (the frame ended); `running`: its body is on this thread's stack.
     void mark_done([[maybe_unused]] bool running) noexcept {
-        KAA_COUNT_FRAMES(g_frame_counts.unfinished.fetch_sub(1, std::memory_order_relaxed);
-                         if (running)-- t_frames_running);
+#if KAA_CHECKS_INVARIANTS
+        g_frame_counts.unfinished.fetch_sub(1, std::memory_order_relaxed);
+        if (running) --t_frames_running;
+#endif
         done_ = true;
     }
 

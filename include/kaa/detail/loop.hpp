@@ -33,14 +33,14 @@ namespace kaa::detail {
 using Clock = std::chrono::steady_clock;
 using Duration = std::chrono::steady_clock::duration;
 
-/// The live-frame count of [check.invariants] (debug and sanitizer builds only; Release
-/// compiles every update out): frames that have not ended, and — per thread — how many of them
-/// have their body on this thread's stack right now. At loop shutdown every frame not running
-/// must have ended: unfinished == running (the facade's shutdown sequence checks it; coroutine frames update it,
-/// detail/coroutine_impl.hpp). Library and
+/// The live-frame count of [check.invariants], kept by coroutine frames
+/// (detail/coroutine_impl.hpp) in debug and sanitizer builds only (Release compiles every update
+/// out): frames created and not yet ended, and per thread how many of them have their body on
+/// that thread's stack right now. After loop shutdown every frame that is not running must have
+/// ended (the facade's shutdown sequence checks frames_parked() == 0). The library and the
 /// program must agree on NDEBUG, as for every KAA_INVARIANT.
 struct FrameCounts {
-    std::atomic<long> unfinished{0};  ///< created, not yet done (any thread)
+    std::atomic<long> unfinished{0};  ///< created, not yet ended (any thread)
 };
 extern constinit FrameCounts g_frame_counts;
 extern thread_local constinit long t_frames_running;  ///< bodies on this thread's stack
@@ -48,11 +48,6 @@ extern thread_local constinit long t_frames_running;  ///< bodies on this thread
 inline long frames_parked() noexcept {
     return g_frame_counts.unfinished.load(std::memory_order_relaxed) - t_frames_running;
 }
-#if KAA_CHECKS_INVARIANTS
-#define KAA_COUNT_FRAMES(...) __VA_ARGS__
-#else
-#define KAA_COUNT_FRAMES(...) static_cast<void>(0)
-#endif
 
 /// An intrusive timer entry: the owner embeds it, the loop keeps a pointer in its 4-ary heap.
 /// The owner must cancel it (or let it fire) before it is destroyed.

@@ -1,10 +1,12 @@
 #pragma once
 #pragma GCC visibility push(default)  // the public API; src/ is built with hidden visibility
 // The I/O layer's system calls (internal): a table of function pointers, one per call the
-// reactor and the I/O layer make on a descriptor that can fail or block (read, write, send,
-// accept4, connect, epoll_wait, waitpid). Each defaults to the libc call; a test replaces entries to
-// inject faults (EINTR, EMFILE, ENFILE, ECONNRESET, EPIPE, short reads and writes) without an
-// LD_PRELOAD shim, so it works under the sanitizers (tests/fault_injection_test.cpp).
+// reactor and the I/O layer make that can fail, block or be interrupted (read, write, send,
+// accept4, connect, epoll_wait, waitpid). Each defaults to the libc call; a test replaces
+// entries to inject faults (EINTR, EMFILE, ENFILE, ECONNRESET, EPIPE, short reads and writes)
+// without an LD_PRELOAD shim, so it works under the sanitizers (tests/fault_injection_test.cpp).
+// Not routed through it: the loop's own eventfd (non-blocking, never EINTR) and close() (never
+// retried: Linux closed the fd anyway).
 //
 // Cost: a call through the table is one load and one indirect call (predicted: the target
 // never changes outside tests), next to a system call.

@@ -13,7 +13,10 @@
 //     frame has ended at loop shutdown (KAA_INVARIANT aborts there otherwise).
 // Socket clients are bounded (at most --sockets at once, two fds each in this process).
 //
-//   kaa_soak [--seconds N] [--seed S] [--actors N] [--sockets N]
+//   kaa_soak [--seconds N] [--seed S] [--actors N] [--sockets N] [--inject-corruption N]
+//
+// --inject-corruption N makes the echo server flip a bit in every Nth chunk: a self-test of the
+// checks (the run must then report violations; ctest soak_detects_corruption).
 //
 // Prints the seed first ("soak: seed S") and ends with exactly one line
 //   soak: <ops> operations, <n> invariant violations
@@ -54,6 +57,8 @@ struct Config {
     std::uint64_t seed = 0;
     int actors = 2000;
     int sockets = 150;
+    /// Self-test of the checks: the echo server flips a bit in every Nth chunk (0: off).
+    long inject_corruption = 0;
 };
 
 // Everything the actors share. Loop thread only (pool jobs touch nothing here).
@@ -70,6 +75,7 @@ struct Soak {
     int live_actors = 0;
     int sockets_in_use = 0;  // client sockets open now (each also has a server side)
     int serving = 0;         // server coroutines running
+    long chunks_echoed = 0;  // by the server (for --inject-corruption)
     int sync_running = 0;    // SYNCHRONIZED bodies running now (must stay <= 1)
     std::string address;
     std::shared_ptr<kaa::ThreadPool> pool;
@@ -97,6 +103,10 @@ kaa::Coroutine<> serve(std::shared_ptr<kaa::Socket> client) {
         for (;;) {
             std::string data = co_await client->read();
             if (data.empty()) break;  // EOF (or a reset: ends the stream like EOF)
+            if (S->cfg.inject_corruption > 0 &&
+                ++S->chunks_echoed % S->cfg.inject_corruption == 0) {
+                data.back() = static_cast<char>(data.back() ^ 1);  // the soak must notice
+            }
             co_await client->write(std::move(data));
         }
     } catch (const std::exception&) {
@@ -412,7 +422,10 @@ int open_fds() {
 }
 
 int usage(const char* argv0) {
-    std::fprintf(stderr, "usage: %s [--seconds N] [--seed S] [--actors N] [--sockets N]\n", argv0);
+    std::fprintf(stderr,
+                 "usage: %s [--seconds N] [--seed S] [--actors N] [--sockets N] "
+                 "[--inject-corruption N]\n",
+                 argv0);
     return 2;
 }
 
@@ -438,6 +451,8 @@ int main(int argc, char** argv) {
             cfg.actors = static_cast<int>(std::max(1ULL, x));
         } else if (a == "--sockets") {
             cfg.sockets = static_cast<int>(x);
+        } else if (a == "--inject-corruption") {
+            cfg.inject_corruption = static_cast<long>(x);
         } else {
             return usage(argv[0]);
         }

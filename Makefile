@@ -13,6 +13,8 @@
 #                 headers, libkaa, the CMake package (find_package(kaa)) and kaa.pc;
 #                 SHARED=ON for a shared library
 #   make bench    Release build with benchmarks, then bench/run.sh
+#   make soak     the chaos soak (tests/soak/) in the ASan+UBSan build (build/asan) for
+#                 SOAK_SECONDS (default 60); SOAK_SEED=S replays a run
 #   make clean    remove build/
 
 JOBS   ?= 2
@@ -64,7 +66,7 @@ fresh_if_compiler_changed = @if [ -f $(1)/CMakeCache.txt ] && \
 
 include format-targets.mk
 
-.PHONY: all deps docs-deps demo docs test test-debug test-o2 test-asan test-tsan install bench clean
+.PHONY: all deps docs-deps demo docs test test-debug test-o2 test-asan test-tsan install bench soak clean
 
 all: test
 
@@ -161,6 +163,15 @@ test-tsan:
 	$(CMAKE) -S . -B build/tsan $(SAN_FLAGS) -DKAA_SANITIZE=thread
 	$(CMAKE) --build build/tsan -j$(JOBS)
 	cd build/tsan && env $(TSAN_ENV) $(NO_ASLR) $(CTEST) $(CTEST_FLAGS)
+
+# The chaos soak (issue 14): built and run in the ASan+UBSan build dir that test-asan uses
+# (whose ctest run includes 20 seconds of it, soak_20s).
+SOAK_SECONDS ?= 60
+soak: deps
+	$(call fresh_if_compiler_changed,build/asan,$(GXX))
+	$(CMAKE) -S . -B build/asan $(SAN_FLAGS) -DKAA_SANITIZE=address
+	$(CMAKE) --build build/asan -j$(JOBS) --target kaa_soak
+	env $(ASAN_ENV) ./build/asan/kaa_soak --seconds $(SOAK_SECONDS) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
 # The library only (no tests, no examples); `cmake --install` honours DESTDIR for staging.
 # The prefix is also given at configure time: GNUInstallDirs picks lib/<multiarch> for /usr.

@@ -69,6 +69,9 @@ void shutdown_sequence() noexcept {
         shutdown_part([&] { R.shutdown_hooks[i](); }, "Exception in shutdown hook");
     }
     shutdown_part([&] { L.shutdown_active(); }, "Exception while unwinding coroutines");
+    // [check.invariants] Every frame whose body is not on this stack has ended.
+    KAA_INVARIANT(detail::frames_parked() == 0,
+                  "a coroutine frame outlived loop shutdown without ending");
     R.stopped = true;
 }
 

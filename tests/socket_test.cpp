@@ -10,6 +10,7 @@
 #include <kaa/main.hpp>
 #include <kaa/socket.hpp>
 
+#include "socket_util.hpp"
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -36,53 +37,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string tcp(const kaa::Socket& server) {
-    return "127.0.0.1:" + std::to_string(server.local().port);
-}
+using kaa::test::echo;
+using kaa::test::EchoServer;
+using kaa::test::round_trip;
+using kaa::test::round_trip_existing;
+using kaa::test::tcp;
 
 // A path for a Unix socket, unique to this process and test.
 std::string unix_path(const char* name) {
     return "/tmp/kaa-socket-test-" + std::to_string(::getpid()) + "-" + name;
-}
-
-// Echoes every chunk until EOF: one coroutine per client.
-kaa::Coroutine<> echo(std::shared_ptr<kaa::Socket> client) {
-    for (;;) {
-        std::string data = co_await client->read();
-        if (data.empty()) break;
-        co_await client->write(std::move(data));
-    }
-}
-
-// Accepts clients and serves each with echo().
-struct EchoServer {
-    kaa::Socket socket;
-    std::vector<std::shared_ptr<kaa::Socket>> clients;
-    explicit EchoServer(const std::string& address, int backlog = 128) {
-        socket.listen(address, backlog);
-        socket.new_client_signal().connect([this](const std::shared_ptr<kaa::Socket>& c) {
-            clients.push_back(c);
-            echo(c);
-        });
-    }
-};
-
-kaa::Coroutine<std::string> round_trip_existing(std::shared_ptr<kaa::Socket> s,
-                                                std::string message) {
-    co_await s->write(message);
-    std::string got;
-    while (got.size() < message.size()) {
-        std::string chunk = co_await s->read();
-        if (chunk.empty()) break;
-        got += chunk;
-    }
-    co_return got;
-}
-
-kaa::Coroutine<std::string> round_trip(std::shared_ptr<kaa::Socket> s, std::string address,
-                                       std::string message) {
-    co_await s->connect(address);
-    co_return co_await round_trip_existing(s, std::move(message));
 }
 
 }  // namespace

@@ -419,7 +419,7 @@ void CoroutineBase::shutdown_end() noexcept {
         body_error_ = nullptr;  // an abort or whatever the cleanup threw: not reported
         return;
     }
-    done_ = true;
+    mark_done(false);  // suspended: not running
     try {
         // [coro.abort.9] The abort listeners are called once; an abort is never reported.
         try {

@@ -10,6 +10,7 @@
 
 #include <kaa/detail/debug_aids.hpp>
 #include <kaa/detail/loop.hpp>
+#include <kaa/detail/syscalls.hpp>
 #include <kaa/io_channel.hpp>
 
 #include <fcntl.h>
@@ -398,7 +399,7 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
         const std::size_t want = std::min(chunk_size, kScratchSize);
         ssize_t n;
         do {
-            n = ::read(fd, buf, want);
+            n = detail::sys().read(fd, buf, want);
         } while (n < 0 && errno == EINTR);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -504,7 +505,8 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
     ssize_t raw_write(const char* p, std::size_t n) const {
         ssize_t r;
         do {
-            r = socket_mode ? ::send(fd, p, n, MSG_NOSIGNAL) : ::write(fd, p, n);
+            r = socket_mode ? detail::sys().send(fd, p, n, MSG_NOSIGNAL)
+                            : detail::sys().write(fd, p, n);
         } while (r < 0 && errno == EINTR);
         return r;
     }

@@ -12,6 +12,7 @@
 #include "main_internal.hpp"
 
 #include <kaa/detail/loop.hpp>
+#include <kaa/detail/syscalls.hpp>
 #include <kaa/process.hpp>
 #include <kaa/timer.hpp>
 
@@ -99,7 +100,7 @@ void kill_children_at_shutdown() {
         int status = 0;
         pid_t r;
         do {
-            r = ::waitpid(c->pid, &status, 0);
+            r = detail::sys().waitpid(c->pid, &status, 0);
         } while (r < 0 && errno == EINTR);
         c->on_status(r == c->pid ? status : kChildLost);
     }

@@ -7,6 +7,7 @@
 // delivered on the loop thread).
 
 #include <kaa/detail/loop.hpp>
+#include <kaa/detail/syscalls.hpp>
 #include <kaa/socket.hpp>
 #include <kaa/thread.hpp>
 
@@ -186,7 +187,7 @@ struct SocketCore : std::enable_shared_from_this<SocketCore> {
                 continue;
             }
             apply_buffer_size(fd, buffer_size);
-            int r = ::connect(fd, cand.get(), cand.length);
+            int r = detail::sys().connect(fd, cand.get(), cand.length);
             if (r == 0) {
                 connected(fd, cand.address());
                 return;
@@ -306,8 +307,8 @@ struct SocketCore : std::enable_shared_from_this<SocketCore> {
         for (int i = 0; i < kAcceptBatch && listening && owner; ++i) {
             sockaddr_storage ss{};
             socklen_t len = sizeof ss;
-            int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len,
-                               SOCK_NONBLOCK | SOCK_CLOEXEC);
+            int fd = detail::sys().accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len,
+                                           SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) {
                 const int e = errno;
                 if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;

@@ -3,6 +3,7 @@
 #include "loop/child_watch.hpp"
 
 #include <kaa/detail/loop.hpp>
+#include <kaa/detail/syscalls.hpp>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,7 +66,7 @@ void ChildWatch::collect() {
         int status = 0;
         pid_t r;
         do {
-            r = ::waitpid(it->first, &status, WNOHANG);
+            r = sys().waitpid(it->first, &status, WNOHANG);
         } while (r < 0 && errno == EINTR);
         if (r == 0 || (r < 0 && errno != ECHILD)) {
             ++it;  // still running (or an error that cannot be ours: try again next time)

@@ -34,6 +34,7 @@
 #include "loop/stall.hpp"
 
 #include <kaa/detail/loop.hpp>
+#include <kaa/detail/syscalls.hpp>
 #include <kaa/errors.hpp>
 
 #include <sys/epoll.h>
@@ -51,6 +52,9 @@
 #include <vector>
 
 namespace kaa::detail {
+
+constinit FrameCounts g_frame_counts;
+thread_local constinit long t_frames_running = 0;
 
 thread_local int inline_depth = 0;
 
@@ -291,7 +295,7 @@ void Loop::step_once(bool may_block) {
     epoll_event events[kMaxEvents];
     int n = 0;
     if (timeout_ms != 0 || fds_.watched() != 0) {
-        n = ::epoll_wait(epfd_, events, kMaxEvents, timeout_ms);
+        n = sys().epoll_wait(epfd_, events, kMaxEvents, timeout_ms);
         if (n < 0) {
             if (errno != EINTR) {
                 throw std::system_error(errno, std::generic_category(), "kaa: epoll_wait");

@@ -105,10 +105,17 @@ public:
 #if KAA_DEBUG_AIDS_ON
         debug_forget(this);
 #endif
+#if KAA_CHECKS_INVARIANTS
+        if (!done_) g_frame_counts.unfinished.fetch_sub(1, std::memory_order_relaxed);
+#endif
     }
     explicit CoroutineBase(StateBase* self) : self_(self) {
         if (t_next_setup.pending) [[unlikely]]
             take_next_setup();
+#if KAA_CHECKS_INVARIANTS
+        g_frame_counts.unfinished.fetch_add(1, std::memory_order_relaxed);
+        if (!deferred_) ++t_frames_running;  // the eager first step starts now
+#endif
     }
 
     /// kaa's coroutine abort ([coro.abort]); throws to the caller what the body did not catch.
@@ -136,6 +143,9 @@ public:
         KAA_INVARIANT(!done_, "a coroutine resumed after it ended");
         KAA_INVARIANT(!aborted_ || (rare_ && rare_->pending_abort),
                       "an aborted or closed coroutine resumed other than to see its abort");
+#if KAA_CHECKS_INVARIANTS
+        ++t_frames_running;  // until it suspends (note_suspended) or ends (mark_done)
+#endif
         if (g_stall_armed) [[unlikely]] {
             resume_measured();  // the stall detector (kaa/debug.hpp) times this step
             return;
@@ -147,6 +157,9 @@ public:
     /// Joins the registry of suspended frames (unwound at loop shutdown). Done at the first
     /// suspension only: a coroutine that finishes in its eager first step never joins.
     void note_suspended() noexcept {
+#if KAA_CHECKS_INVARIANTS
+        --t_frames_running;
+#endif
         first_step_ = false;
         suspended_ = true;
         if (!prev) register_active(this, &CoroutineBase::unwind_hook);
@@ -211,13 +224,21 @@ public:
     }
     /// The interval timer, if one was ever armed.
     IntervalTimer* timer() const noexcept { return rare_ ? rare_->timer.get() : nullptr; }
+    /// Sets done_ (the frame ended); `running`: its body is on this thread's stack.
+    void mark_done([[maybe_unused]] bool running) noexcept {
+#if KAA_CHECKS_INVARIANTS
+        g_frame_counts.unfinished.fetch_sub(1, std::memory_order_relaxed);
+        if (running) --t_frames_running;
+#endif
+        done_ = true;
+    }
 
 protected:
     /// At final_suspend: leaves the registry and stops pending resumptions; then, if the
     /// coroutine was aborted, closed or failed, fails the InProgress (emitting abort listeners
     /// once for an abort) and returns true; else returns false and the caller stores success.
     bool complete_abnormally() {
-        done_ = true;
+        mark_done(true);
         if (!first_step_) {  // only a coroutine that suspended can have a resumption pending
             unregister_active(this);
             cancel_pending_resumption();
@@ -380,7 +401,7 @@ public:
         if (first_step_ && !aborted_) {
             // Eager first step: the exception goes to the caller, nothing is reported, and
             // the compiler destroys the frame (no handle was made yet; see ReturnProxy).
-            done_ = true;
+            mark_done(true);
             unregister_active(this);
             throw;
         }

@@ -14,9 +14,11 @@
 // post_to_loop() and loop_wakeup(), which are thread-safe.
 
 #include <kaa/detail/callback.hpp>
+#include <kaa/detail/invariant.hpp>
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -31,6 +33,22 @@ namespace kaa::detail {
 
 using Clock = std::chrono::steady_clock;
 using Duration = std::chrono::steady_clock::duration;
+
+/// The live-frame count of [check.invariants], kept by coroutine frames
+/// (detail/coroutine_impl.hpp) in debug and sanitizer builds only (Release compiles every update
+/// out): frames created and not yet ended, and per thread how many of them have their body on
+/// that thread's stack right now. After loop shutdown every frame that is not running must have
+/// ended (the facade's shutdown sequence checks frames_parked() == 0). The library and the
+/// program must agree on NDEBUG, as for every KAA_INVARIANT.
+struct FrameCounts {
+    std::atomic<long> unfinished{0};  ///< created, not yet ended (any thread)
+};
+extern constinit FrameCounts g_frame_counts;
+extern thread_local constinit long t_frames_running;  ///< bodies on this thread's stack
+/// Frames that have not ended and are not running on this thread (0 after loop shutdown).
+inline long frames_parked() noexcept {
+    return g_frame_counts.unfinished.load(std::memory_order_relaxed) - t_frames_running;
+}
 
 /// An intrusive timer entry: the owner embeds it, the loop keeps a pointer in its 4-ary heap.
 /// The owner must cancel it (or let it fire) before it is destroyed.

@@ -4,12 +4,15 @@
 #   make demo     Release build of the examples, then run the tour
 #   make test     format-check, then four builds, ctest in each: debug (clang++, -O0, plus
 #                 the package tests), o2 (g++ -O2 -g, asserts on), asan (g++, ASan+UBSan),
-#                 tsan (g++, TSan)
+#                 tsan (g++, TSan); then test-fuzz (`make fuzz` for 10 s per target)
 #   make format   clang-format every source file in place (format-check: fail on drift)
 #   make install  Release build of the library, installed into PREFIX (default /usr/local):
 #                 headers, libkaa, the CMake package (find_package(kaa)) and kaa.pc;
 #                 SHARED=ON for a shared library
 #   make bench    Release build with benchmarks, then bench/run.sh
+#   make fuzz     clang++ libFuzzer build (ASan+UBSan) in build/fuzz, then each fuzz/ target for
+#                 FUZZ_SECONDS (default 60) on a copy of its corpus; fails on any finding
+#                 (FUZZ_PLANTED_BUG=ON: the planted bug the model fuzzer must find)
 #   make clean    remove build/
 
 JOBS   ?= 2
@@ -18,7 +21,8 @@ CTEST  ?= ctest
 PREFIX ?= /usr/local
 SHARED ?= OFF
 
-DEPS := g++ clang clang-format cmake make pkg-config libgtest-dev libbenchmark-dev
+DEPS := g++ clang clang-format cmake make pkg-config libgtest-dev libbenchmark-dev \
+        libclang-rt-14-dev
 
 # Compilers: g++ for everything but the debug build, which uses clang++ (14: Debian's `clang`)
 # so that both compilers' warnings are errors in `make test`. Without clang++ (and without root
@@ -59,7 +63,7 @@ fresh_if_compiler_changed = @if [ -f $(1)/CMakeCache.txt ] && \
 
 include format-targets.mk
 
-.PHONY: all deps demo test test-debug test-o2 test-asan test-tsan install bench clean
+.PHONY: all deps demo test test-debug test-o2 test-asan test-tsan test-fuzz fuzz install bench clean
 
 all: test
 
@@ -94,6 +98,7 @@ test: deps
 	$(MAKE) --no-print-directory test-o2
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-tsan
+	$(MAKE) --no-print-directory test-fuzz
 
 # clang++, -O0, libstdc++ assertions, and the package tests (tests/package: kaa used from
 # outside through add_subdirectory, FetchContent, find_package and pkg-config).
@@ -131,6 +136,32 @@ test-tsan:
 	$(CMAKE) -S . -B build/tsan $(SAN_FLAGS) -DKAA_SANITIZE=thread
 	$(CMAKE) --build build/tsan -j$(JOBS)
 	cd build/tsan && env $(TSAN_ENV) $(NO_ASLR) $(CTEST) $(CTEST_FLAGS)
+
+# libFuzzer (clang++ only; the runtime is Debian's libclang-rt-14-dev): the library and fuzz/'s
+# targets with ASan+UBSan and coverage instrumentation, then fuzz/run.sh runs each target for
+# FUZZ_SECONDS on a fresh copy of fuzz/corpus/<target> (the committed corpus never grows).
+FUZZ_SECONDS ?= 60
+FUZZ_PLANTED_BUG ?= OFF
+FUZZ_TARGETS := fuzz_socket_address fuzz_io_channel fuzz_model
+fuzz: deps
+ifeq ($(CLANGXX),)
+	@echo "fuzz: clang++ not found (Debian packages clang, libclang-rt-14-dev)" >&2; exit 1
+endif
+	$(call fresh_if_compiler_changed,build/fuzz,$(CLANGXX))
+	$(CMAKE) -S . -B build/fuzz -DCMAKE_CXX_COMPILER=$(CLANGXX) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DKAA_WERROR=ON -DKAA_SANITIZE=address \
+	    -DKAA_BUILD_FUZZERS=ON -DKAA_FUZZ_PLANTED_BUG=$(FUZZ_PLANTED_BUG) -DKAA_BUILD_TESTS=OFF \
+	    -DKAA_BUILD_EXAMPLES=OFF -DKAA_BUILD_BENCH=OFF -DKAA_PACKAGE_TESTS=OFF
+	$(CMAKE) --build build/fuzz -j$(JOBS) --target $(FUZZ_TARGETS)
+	bash fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The 10-second run of `make test` (skipped with a warning without clang++).
+test-fuzz:
+ifeq ($(CLANGXX),)
+	@echo "test-fuzz: WARNING: clang++ not found: the fuzzers are not run" >&2
+else
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10 FUZZ_PLANTED_BUG=OFF
+endif
 
 # The library only (no tests, no examples); `cmake --install` honours DESTDIR for staging.
 # The prefix is also given at configure time: GNUInstallDirs picks lib/<multiarch> for /usr.

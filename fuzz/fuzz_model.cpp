@@ -189,12 +189,15 @@ struct Model {
         if ((m.kind != Kind::any && m.kind != Kind::all) || m.subscribed || !pending(x) ||
             result_count(x) == 0)
             return;
+        // Items that finished meanwhile first, then a link on every pending item (an item
+        // that is an Any/All subscribes in turn and may finish at once).
         m.subscribed = true;
-        for (std::size_t i = 0; i < m.items.size(); ++i) {
-            int it = m.items[i];
-            if (pending(it)) e[it].listeners.push_back({LKind::anyall, x, static_cast<int>(i)});
-        }
         offer(x);
+        for (std::size_t i = 0; i < e[x].items.size(); ++i) {
+            if (!pending(x) || !e[x].subscribed) return;
+            int it = e[x].items[i];
+            if (pending(it)) add_listener(it, {LKind::anyall, x, static_cast<int>(i)});
+        }
     }
     void lazy_unsubscribe(int x) {
         MEnt& m = e[x];
@@ -267,7 +270,9 @@ struct Model {
                 if (o.st == St::ok) {
                     complete(l.who, Outcome{St::ok, c.k});
                 } else if (c.mode == 0) {
-                    complete(l.who, Outcome{St::failed, 0, o.exc, o.err});
+                    // A body that lets an abort through: its abort listeners are not called
+                    // (unlike kaa's InProgress.throw; docs/semantics.md says nothing).
+                    complete(l.who, Outcome{St::failed, 0, o.exc, o.err}, true);
                 } else {
                     complete(l.who, Outcome{St::ok, 1000 + c.k});
                 }
@@ -536,6 +541,9 @@ struct Lib {
 
 // ================================================================ running a program
 
+// KAA_FUZZ_TRACE=1: print each operation as it runs (to reproduce a finding by hand).
+const bool g_trace = std::getenv("KAA_FUZZ_TRACE") != nullptr;
+
 struct Runner {
     Model m;
     Lib lib;
@@ -633,7 +641,10 @@ struct Runner {
         }
     }
 
-    void note(const std::string& s) { trace += "  " + s + "\n"; }
+    void note(const std::string& s) {
+        trace += "  " + s + "\n";
+        if (g_trace) std::fprintf(stderr, "  %s\n", s.c_str());
+    }
 
     void exec(const Op& op) {
         const bool room = count() < kMaxEntities;

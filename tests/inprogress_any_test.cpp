@@ -155,6 +155,23 @@ TEST(InProgressAny, AwaitingCoroutineSubscribesAndIsResumed) {
     EXPECT_EQ(a.count(), 0u);
 }
 
+// Found by fuzz/fuzz_model: an Any whose item finished while nobody listened finishes inside the
+// co_await that subscribes it; the body then ran to its end before the call returned and the
+// frame dropped its own reference, so the returned handle named a freed frame.
+TEST(InProgressAny, CoroutineWhoseFirstAwaitFinishesAsItSubscribes) {
+    kaa::InProgress<int> a;
+    kaa::InProgress<int> b;
+    kaa::InProgressAny any({a, b});
+    b.finish(2);  // nobody listens to the Any yet: it stays pending
+    ASSERT_FALSE(any.finished());
+    kaa::Coroutine<std::size_t> co = await_any(any);
+    ASSERT_TRUE(co.finished());
+    EXPECT_EQ(co.result(), 1u);
+    EXPECT_TRUE(any.finished());
+    kaa::Coroutine<std::size_t> copy = co;  // the handle holds a live frame's state
+    EXPECT_EQ(copy.result(), 1u);
+}
+
 // ====================================================================== [check.D61] modes
 
 // [check.D61]: FINISH_IDX_RESULT (default) carries index and result, not self.

@@ -143,17 +143,19 @@ test-tsan:
 FUZZ_SECONDS ?= 60
 FUZZ_PLANTED_BUG ?= OFF
 FUZZ_TARGETS := fuzz_socket_address fuzz_io_channel fuzz_model
+# The planted bug gets a build dir of its own (its define would rebuild the whole library).
+FUZZ_DIR = $(if $(filter ON,$(FUZZ_PLANTED_BUG)),build/fuzz-planted,build/fuzz)
 fuzz: deps
 ifeq ($(CLANGXX),)
 	@echo "fuzz: clang++ not found (Debian packages clang, libclang-rt-14-dev)" >&2; exit 1
 endif
-	$(call fresh_if_compiler_changed,build/fuzz,$(CLANGXX))
-	$(CMAKE) -S . -B build/fuzz -DCMAKE_CXX_COMPILER=$(CLANGXX) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	$(call fresh_if_compiler_changed,$(FUZZ_DIR),$(CLANGXX))
+	$(CMAKE) -S . -B $(FUZZ_DIR) -DCMAKE_CXX_COMPILER=$(CLANGXX) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DKAA_WERROR=ON -DKAA_SANITIZE=address \
 	    -DKAA_BUILD_FUZZERS=ON -DKAA_FUZZ_PLANTED_BUG=$(FUZZ_PLANTED_BUG) -DKAA_BUILD_TESTS=OFF \
 	    -DKAA_BUILD_EXAMPLES=OFF -DKAA_BUILD_BENCH=OFF -DKAA_PACKAGE_TESTS=OFF
-	$(CMAKE) --build build/fuzz -j$(JOBS) --target $(FUZZ_TARGETS)
-	bash fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	$(CMAKE) --build $(FUZZ_DIR) -j$(JOBS) --target $(FUZZ_TARGETS)
+	bash fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The 10-second run of `make test` (skipped with a warning without clang++).
 test-fuzz:

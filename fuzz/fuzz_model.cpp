@@ -20,6 +20,7 @@
 // any more), opens the job's gate and steps the loop until the job's result arrived.
 
 #include <kaa/coroutine.hpp>
+#include <kaa/coroutine_policy.hpp>
 #include <kaa/delay.hpp>
 #include <kaa/errors.hpp>
 #include <kaa/inprogress.hpp>
@@ -29,6 +30,7 @@
 #include <kaa/thread_pool.hpp>
 #include <kaa/timer.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <condition_variable>
@@ -107,7 +109,9 @@ struct Op {
 
 // ================================================================ the reference model
 
-enum class LKind : std::uint8_t { observer, coro, anyall, noabort, timeout };
+// policy: the wrapper's watch on a recorded call; chain: a queued synchronized call waiting for
+// its predecessor ([coro.policy.5]).
+enum class LKind : std::uint8_t { observer, coro, anyall, noabort, timeout, policy, chain };
 struct Listener {
     LKind kind;
     int who;       // the listening entity (observer: -1)
@@ -126,6 +130,9 @@ struct MEnt {
     int mode = 0;     // 0: failures pass through; 1: catches everything, returns 1000 + k
     int k = 0;
     bool closed_at_shutdown = false;
+    int policy = 0;           // 0 none, 1 POLICY_SINGLETON, 2 POLICY_SYNCHRONIZED
+    bool deferred = false;    // a queued synchronized call that has not started
+    int pending_target = -1;  // what a queued call will await once started
     // any / all
     std::vector<int> items;
     bool subscribed = false;
@@ -141,6 +148,7 @@ struct MEnt {
 
 struct Model {
     std::vector<MEnt> e;
+    std::vector<int> calls[3];  // per policy: the recorded unfinished calls, oldest first
 
     bool pending(int x) const { return e[x].out.st == St::pending; }
     int result_count(int x) const { return static_cast<int>(e[x].listeners.size()); }
@@ -290,7 +298,74 @@ struct Model {
             case LKind::timeout:
                 if (pending(l.who)) complete(l.who, o);
                 break;
+            case LKind::policy: {
+                auto& cs = calls[e[x].policy];
+                std::erase(cs, x);
+                break;
+            }
+            case LKind::chain:
+                chain(l.who);
+                break;
         }
+    }
+
+    // chain_synchronized(): the queued call `c` starts at the head of the queue, or waits for
+    // the call before it.
+    void chain(int c) {
+        auto& cs = calls[2];
+        auto it = std::find(cs.begin(), cs.end(), c);
+        if (it == cs.end()) return;  // it ended itself
+        if (it == cs.begin()) {
+            start(c);
+            return;
+        }
+        add_listener(*std::prev(it), {LKind::chain, c});
+    }
+    // A queued call's body starts (start_deferred()).
+    void start(int c) {
+        MEnt& m = e[c];
+        if (!m.deferred || !pending(c) || m.closed_at_shutdown) return;
+        m.deferred = false;
+        const int t = m.pending_target;
+        if (!pending(t)) {
+            const Outcome& o = e[t].out;
+            if (o.st == St::ok) {
+                complete(c, Outcome{St::ok, m.k});
+            } else if (m.mode == 0) {
+                complete(c, Outcome{St::failed, 0, o.exc, o.err}, true);
+            } else {
+                complete(c, Outcome{St::ok, 1000 + m.k});
+            }
+            return;
+        }
+        m.target = t;
+        add_listener(t, {LKind::coro, c});
+    }
+
+    // A call through a policy wrapper: the entity it returned (an existing one for a running
+    // singleton), or -1 if the eager step threw.
+    int policy_call(int policy, int target, int mode, int k) {
+        auto& cs = calls[policy];
+        if (policy == 1 && !cs.empty()) return cs.back();
+        int c;
+        if (policy == 2 && !cs.empty()) {
+            c = add(Kind::coro);
+            e[c].mode = mode;
+            e[c].k = k;
+            e[c].deferred = true;
+            e[c].pending_target = target;
+        } else {
+            new_coro(target, mode, k);
+            c = static_cast<int>(e.size()) - 1;
+            if (e[c].kind == Kind::none) return -1;
+        }
+        e[c].policy = policy;
+        if (pending(c)) {
+            cs.push_back(c);
+            add_listener(c, {LKind::policy, c});
+            if (policy == 2 && e[c].deferred) chain(c);
+        }
+        return c;
     }
 
     // ------------------------------------------------ operations
@@ -336,6 +411,7 @@ struct Model {
             m.target = -1;
             remove_listener(t, LKind::coro, x);
         }
+        m.deferred = false;
         complete(x, o);
         return Threw::nothing;
     }
@@ -354,7 +430,8 @@ struct Model {
                     // [coro.abort.4] cascade
                     if (pending(p) && result_count(p) == 0 && abortable(p)) abort(p, exc);
                 }
-                const int mode = e[x].mode;
+                const int mode = e[x].deferred ? 0 : e[x].mode;  // a queued body never ran
+                e[x].deferred = false;
                 e[x].fired_abort += e[x].abort_observers;
                 complete(x, Outcome{St::failed, 0, exc}, true);
                 return mode == 0 ? Threw::aborted : Threw::nothing;
@@ -544,9 +621,15 @@ struct Lib {
 // KAA_FUZZ_TRACE=1: print each operation as it runs (to reproduce a finding by hand).
 const bool g_trace = std::getenv("KAA_FUZZ_TRACE") != nullptr;
 
+using BodyFn = kaa::Coroutine<int> (*)(kaa::InProgressBase, int, int);
+
 struct Runner {
     Model m;
     Lib lib;
+    kaa::CoroutineFunction<BodyFn> singleton =
+        kaa::coroutine(kaa::CoroutineOptions{.policy = kaa::POLICY_SINGLETON}, &body);
+    kaa::CoroutineFunction<BodyFn> synchronized =
+        kaa::coroutine(kaa::CoroutineOptions{.policy = kaa::POLICY_SYNCHRONIZED}, &body);
     std::vector<int> jobs;
     int step_no = 0;
     std::string trace;
@@ -674,13 +757,36 @@ struct Runner {
                 if (m.e[t].kind == Kind::none) return;
                 const int mode = op.b & 1;
                 const int k = op.c % 100;
-                note("e" + std::to_string(count()) + " = coro(await e" + std::to_string(t) +
-                     (mode ? ", catch all" : "") + ", k " + std::to_string(k) + ")");
-                m.new_coro(t, mode, k);
+                const int policy = op.d % 4 < 2 ? 0 : op.d % 4 - 1;
+                static const char* const policy_names[] = {"", ", singleton", ", synchronized"};
+                const std::string what = "coro(await e" + std::to_string(t) +
+                                         (mode ? ", catch all" : "") + ", k " + std::to_string(k) +
+                                         policy_names[policy] + ")";
+                auto call_lib = [&] {
+                    kaa::InProgressBase target = lib.e[t].base();
+                    if (policy == 1) return singleton(target, mode, k);
+                    if (policy == 2) return synchronized(target, mode, k);
+                    return body(target, mode, k);
+                };
+                if (policy == 1 && !m.calls[1].empty()) {
+                    // [coro.policy.3] the running call again, its arguments ignored
+                    const int same = m.policy_call(1, t, mode, k);
+                    note(what + " -> e" + std::to_string(same) + " again");
+                    kaa::Coroutine<int> again = call_lib();
+                    if (!(again == *lib.e[same].co))
+                        die("the singleton returned another coroutine");
+                    return;
+                }
+                note("e" + std::to_string(count()) + " = " + what);
+                if (policy == 0) {
+                    m.new_coro(t, mode, k);
+                } else {
+                    m.policy_call(policy, t, mode, k);
+                }
                 LEnt l;
                 l.kind = Kind::coro;
                 try {
-                    l.co = body(lib.e[t].base(), mode, k);
+                    l.co = call_lib();
                 } catch (const FuzzError&) {
                     l.kind = Kind::none;
                 } catch (const kaa::InProgressAborted&) {

@@ -158,8 +158,8 @@ void fuzz_spec(std::string spec) {
         return;
     }
     if (port_part && !want_port) {
-        check(invalid && message.find("out of range") != std::string::npos,
-              "a port above 65535 was not rejected as out of range", in);
+        // (another problem, such as an unknown scope, may be the one reported)
+        check(invalid, "a port above 65535 was not rejected", in);
         return;
     }
     if (scope_too_large) {

@@ -58,7 +58,12 @@ protected:
     virtual void on_subscribe() = 0;
 
     void on_listeners_changed() override {
-        if (this->finished()) return;
+        if (this->finished()) {
+            // Finished by abort(), throw_exception() or finish() from outside (called before
+            // its listeners run): let go of the items as when it finishes itself ([ip.any.6]).
+            if (subscribed_) unsubscribe();
+            return;
+        }
         const bool want = this->result_listener_count() > 0;
         if (want && !subscribed_) {
             subscribe();

@@ -172,6 +172,30 @@ TEST(InProgressAny, CoroutineWhoseFirstAwaitFinishesAsItSubscribes) {
     EXPECT_EQ(copy.result(), 1u);
 }
 
+// Found by fuzz/fuzz_model: an Any/All aborted (or failed, or finished) from outside stayed
+// linked to its items, which then still counted it as a listener: a coroutine awaiting such an
+// item and aborted did not abort it, nor did the loop's shutdown ([ip.any.6]).
+TEST(InProgressAny, FinishedFromOutsideLetsGoOfItsItems) {
+    kaa::InProgress<int> a;
+    kaa::InProgressAll all({a});
+    all.connect_abort([](const kaa::InProgressAborted&) {});
+    all.connect([](const kaa::AllResult&) {});  // subscribes
+    EXPECT_EQ(a.count(), 1u);
+    all.abort();
+    EXPECT_TRUE(all.failed());
+    EXPECT_EQ(a.count(), 0u);
+
+    kaa::InProgress<int> b;
+    kaa::InProgressAny any({b});
+    any.connect([](const kaa::SubResult&) {});
+    EXPECT_EQ(b.count(), 1u);
+    any.throw_exception(std::runtime_error("from outside"));
+    EXPECT_EQ(b.count(), 0u);
+    b.finish(1);  // nothing listens any more
+    EXPECT_TRUE(any.failed());
+    EXPECT_THROW(any.result(), std::runtime_error);
+}
+
 // ====================================================================== [check.D61] modes
 
 // [check.D61]: FINISH_IDX_RESULT (default) carries index and result, not self.

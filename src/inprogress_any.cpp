@@ -80,6 +80,10 @@ protected:
             if (items_[i].finished()) continue;
             links_[i] = connect_item(items_[i], weak, i);
         }
+        // An item may finish before its turn, while the links are made (the same lazy Any/All
+        // twice, or one that another item's subscription finishes): it got no link, so take
+        // account of it now, as of those that finished before subscribing.
+        if (subscribed_ && !this->finished()) on_subscribe();
     }
 
     void unsubscribe() noexcept {

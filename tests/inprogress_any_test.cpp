@@ -196,6 +196,30 @@ TEST(InProgressAny, FinishedFromOutsideLetsGoOfItsItems) {
     EXPECT_THROW(any.result(), std::runtime_error);
 }
 
+// Found by fuzz/fuzz_model: an item that finished while an Any/All was making its links, before
+// its own turn, got no link and was never taken into account: the All (or Any) never finished.
+TEST(InProgressAll, ItemFinishingWhileTheLinksAreMadeCounts) {
+    kaa::InProgress<int> a;
+    kaa::InProgressAny lazy({a});
+    a.finish(1);  // nobody listens to `lazy`: it stays pending until something does
+    kaa::InProgressAll all({lazy, lazy});
+    bool done = false;
+    all.connect([&](const kaa::AllResult&) { done = true; });  // links lazy twice
+    EXPECT_TRUE(done);
+}
+
+TEST(InProgressAny, ItemFinishingWhileTheLinksAreMadeIsOffered) {
+    kaa::InProgress<int> e;
+    kaa::InProgress<int> d;
+    kaa::InProgressAny c({e});
+    e.finish(1);
+    kaa::InProgressAll a({c, d});  // subscribing a subscribes c, which finishes
+    kaa::InProgressAny outer({a, c});
+    std::size_t index = 99;
+    outer.connect([&](const kaa::SubResult& r) { index = r.index(); });
+    EXPECT_EQ(index, 1u);
+}
+
 // ====================================================================== [check.D61] modes
 
 // [check.D61]: FINISH_IDX_RESULT (default) carries index and result, not self.

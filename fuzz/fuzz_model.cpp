@@ -136,6 +136,7 @@ struct MEnt {
     // any / all
     std::vector<int> items;
     bool subscribed = false;
+    int remaining = 0;  // all: links still to be called
     // noabort / timeout
     int source = -1;
     bool abort_flag = false;
@@ -206,6 +207,8 @@ struct Model {
             int it = e[x].items[i];
             if (pending(it)) add_listener(it, {LKind::anyall, x, static_cast<int>(i)});
         }
+        // Items that finished before their turn.
+        if (pending(x) && e[x].subscribed) offer(x);
     }
     void lazy_unsubscribe(int x) {
         MEnt& m = e[x];
@@ -230,10 +233,10 @@ struct Model {
                 }
             }
         } else {
-            for (int it : m.items) {
-                if (pending(it)) return;
-            }
-            complete(x, Outcome{St::ok, static_cast<int>(m.items.size())});
+            // recount(): the All counts the calls of its links from here on.
+            m.remaining = 0;
+            for (int it : m.items) m.remaining += pending(it) ? 1 : 0;
+            if (m.remaining == 0) complete(x, Outcome{St::ok, static_cast<int>(m.items.size())});
         }
     }
 
@@ -291,7 +294,13 @@ struct Model {
                 if (e[l.who].kind == Kind::any) {
                     complete(l.who, Outcome{St::ok, l.item});
                 } else {
-                    offer(l.who);
+                    // Counted when its link is called, not when the item finished: an All
+                    // that loses its listeners before then stays pending (lazy, [ip.all.3]).
+                    MEnt& a = e[l.who];
+                    if (a.remaining > 0) --a.remaining;
+                    if (a.remaining == 0) {
+                        complete(l.who, Outcome{St::ok, static_cast<int>(a.items.size())});
+                    }
                 }
                 break;
             case LKind::noabort:

@@ -7,7 +7,7 @@
 #                 it first installs doxygen if missing (not part of DEPS)
 #   make test     format-check, then four builds, ctest in each: debug (clang++, -O0, plus
 #                 the package tests), o2 (g++ -O2 -g, asserts on), asan (g++, ASan+UBSan),
-#                 tsan (g++, TSan)
+#                 tsan (g++, TSan); then test-fuzz (`make fuzz` for 10 s per target)
 #   make format   clang-format every source file in place (format-check: fail on drift)
 #   make install  Release build of the library, installed into PREFIX (default /usr/local):
 #                 headers, libkaa, the CMake package (find_package(kaa)) and kaa.pc;
@@ -15,6 +15,9 @@
 #   make bench    Release build with benchmarks, then bench/run.sh
 #   make soak     the chaos soak (tests/soak/) in the ASan+UBSan build (build/asan) for
 #                 SOAK_SECONDS (default 60); SOAK_SEED=S replays a run
+#   make fuzz     clang++ libFuzzer build (ASan+UBSan) in build/fuzz, then each fuzz/ target for
+#                 FUZZ_SECONDS (default 60) on a copy of its corpus; fails on any finding
+#                 (FUZZ_PLANTED_BUG=ON: the planted bug the model fuzzer must find)
 #   make clean    remove build/
 
 JOBS   ?= 2
@@ -23,7 +26,8 @@ CTEST  ?= ctest
 PREFIX ?= /usr/local
 SHARED ?= OFF
 
-DEPS := g++ clang clang-format cmake make pkg-config libgtest-dev libbenchmark-dev libasio-dev
+DEPS := g++ clang clang-format cmake make pkg-config libgtest-dev libbenchmark-dev libasio-dev \
+        libclang-rt-14-dev
 # Only for `make docs`.
 DOCS_DEPS := doxygen
 
@@ -66,7 +70,7 @@ fresh_if_compiler_changed = @if [ -f $(1)/CMakeCache.txt ] && \
 
 include format-targets.mk
 
-.PHONY: all deps docs-deps demo docs test test-debug test-o2 test-asan test-tsan install bench soak clean
+.PHONY: all deps docs-deps demo docs test test-debug test-o2 test-asan test-tsan test-fuzz fuzz install bench soak clean
 
 all: test
 
@@ -126,6 +130,7 @@ test: deps
 	$(MAKE) --no-print-directory test-o2
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-tsan
+	$(MAKE) --no-print-directory test-fuzz
 
 # clang++, -O0, libstdc++ assertions, and the package tests (tests/package: kaa used from
 # outside through add_subdirectory, FetchContent, find_package and pkg-config).
@@ -172,6 +177,33 @@ soak: deps
 	$(CMAKE) -S . -B build/asan $(SAN_FLAGS) -DKAA_SANITIZE=address
 	$(CMAKE) --build build/asan -j$(JOBS) --target kaa_soak
 	env $(ASAN_ENV) ./build/asan/kaa_soak --seconds $(SOAK_SECONDS) $(if $(SOAK_SEED),--seed $(SOAK_SEED))
+# libFuzzer (clang++ only; the runtime is Debian's libclang-rt-14-dev): the library and fuzz/'s
+# targets with ASan+UBSan and coverage instrumentation, then fuzz/run.sh runs each target for
+# FUZZ_SECONDS on a fresh copy of fuzz/corpus/<target> (the committed corpus never grows).
+FUZZ_SECONDS ?= 60
+FUZZ_PLANTED_BUG ?= OFF
+FUZZ_TARGETS := fuzz_socket_address fuzz_io_channel fuzz_model
+# The planted bug gets a build dir of its own (its define would rebuild the whole library).
+FUZZ_DIR = $(if $(filter ON,$(FUZZ_PLANTED_BUG)),build/fuzz-planted,build/fuzz)
+fuzz: deps
+ifeq ($(CLANGXX),)
+	@echo "fuzz: clang++ not found (Debian packages clang, libclang-rt-14-dev)" >&2; exit 1
+endif
+	$(call fresh_if_compiler_changed,$(FUZZ_DIR),$(CLANGXX))
+	$(CMAKE) -S . -B $(FUZZ_DIR) -DCMAKE_CXX_COMPILER=$(CLANGXX) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DKAA_WERROR=ON -DKAA_SANITIZE=address \
+	    -DKAA_BUILD_FUZZERS=ON -DKAA_FUZZ_PLANTED_BUG=$(FUZZ_PLANTED_BUG) -DKAA_BUILD_TESTS=OFF \
+	    -DKAA_BUILD_EXAMPLES=OFF -DKAA_BUILD_BENCH=OFF -DKAA_PACKAGE_TESTS=OFF
+	$(CMAKE) --build $(FUZZ_DIR) -j$(JOBS) --target $(FUZZ_TARGETS)
+	bash fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The 10-second run of `make test` (skipped with a warning without clang++).
+test-fuzz:
+ifeq ($(CLANGXX),)
+	@echo "test-fuzz: WARNING: clang++ not found: the fuzzers are not run" >&2
+else
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10 FUZZ_PLANTED_BUG=OFF
+endif
 
 # The library only (no tests, no examples); `cmake --install` honours DESTDIR for staging.
 # The prefix is also given at configure time: GNUInstallDirs picks lib/<multiarch> for /usr.

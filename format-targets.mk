@@ -18,7 +18,7 @@
 
 CLANG_FORMAT ?= $(shell command -v clang-format-14 2>/dev/null || echo clang-format)
 CLANG_FORMAT_VERSION := 14
-FORMAT_DIRS ?= include src tests examples bench
+FORMAT_DIRS ?= include src tests examples bench fuzz
 # Evaluated when a target runs, so files added or moved since are included.
 FORMAT_FILES = $(shell find $(FORMAT_DIRS) -type f \( -name '*.hpp' -o -name '*.cpp' \) \
                    2>/dev/null | LC_ALL=C sort)

@@ -58,7 +58,12 @@ protected:
     virtual void on_subscribe() = 0;
 
     void on_listeners_changed() override {
-        if (this->finished()) return;
+        if (this->finished()) {
+            // Finished by abort(), throw_exception() or finish() from outside (called before
+            // its listeners run): let go of the items as when it finishes itself ([ip.any.6]).
+            if (subscribed_) unsubscribe();
+            return;
+        }
         const bool want = this->result_listener_count() > 0;
         if (want && !subscribed_) {
             subscribe();
@@ -75,6 +80,10 @@ protected:
             if (items_[i].finished()) continue;
             links_[i] = connect_item(items_[i], weak, i);
         }
+        // An item may finish before its turn, while the links are made (the same lazy Any/All
+        // twice, or one that another item's subscription finishes): it got no link, so take
+        // account of it now, as of those that finished before subscribing.
+        if (subscribed_ && !this->finished()) on_subscribe();
     }
 
     void unsubscribe() noexcept {

@@ -284,6 +284,8 @@ void StateBase::fail(std::exception_ptr e) {
 }
 
 void StateBase::complete_listeners() {
+    // An Any/All that finished from outside drops its links on its items first.
+    if (watches_listeners_) on_listeners_changed();
     notify_blocked_threads();
     // Abort listeners go at once (kaa disconnects every signal after the emission); dropping
     // them may release the last handle of other states, never of this one (the caller holds

@@ -155,6 +155,71 @@ TEST(InProgressAny, AwaitingCoroutineSubscribesAndIsResumed) {
     EXPECT_EQ(a.count(), 0u);
 }
 
+// Found by fuzz/fuzz_model: an Any whose item finished while nobody listened finishes inside the
+// co_await that subscribes it; the body then ran to its end before the call returned and the
+// frame dropped its own reference, so the returned handle named a freed frame.
+TEST(InProgressAny, CoroutineWhoseFirstAwaitFinishesAsItSubscribes) {
+    kaa::InProgress<int> a;
+    kaa::InProgress<int> b;
+    kaa::InProgressAny any({a, b});
+    b.finish(2);  // nobody listens to the Any yet: it stays pending
+    ASSERT_FALSE(any.finished());
+    kaa::Coroutine<std::size_t> co = await_any(any);
+    ASSERT_TRUE(co.finished());
+    EXPECT_EQ(co.result(), 1u);
+    EXPECT_TRUE(any.finished());
+    kaa::Coroutine<std::size_t> copy = co;  // the handle holds a live frame's state
+    EXPECT_EQ(copy.result(), 1u);
+}
+
+// Found by fuzz/fuzz_model: an Any/All aborted (or failed, or finished) from outside stayed
+// linked to its items, which then still counted it as a listener: a coroutine awaiting such an
+// item and aborted did not abort it, nor did the loop's shutdown ([ip.any.6]).
+TEST(InProgressAny, FinishedFromOutsideLetsGoOfItsItems) {
+    kaa::InProgress<int> a;
+    kaa::InProgressAll all({a});
+    all.connect_abort([](const kaa::InProgressAborted&) {});
+    all.connect([](const kaa::AllResult&) {});  // subscribes
+    EXPECT_EQ(a.count(), 1u);
+    all.abort();
+    EXPECT_TRUE(all.failed());
+    EXPECT_EQ(a.count(), 0u);
+
+    kaa::InProgress<int> b;
+    kaa::InProgressAny any({b});
+    any.connect([](const kaa::SubResult&) {});
+    EXPECT_EQ(b.count(), 1u);
+    any.throw_exception(std::runtime_error("from outside"));
+    EXPECT_EQ(b.count(), 0u);
+    b.finish(1);  // nothing listens any more
+    EXPECT_TRUE(any.failed());
+    EXPECT_THROW(any.result(), std::runtime_error);
+}
+
+// Found by fuzz/fuzz_model: an item that finished while an Any/All was making its links, before
+// its own turn, got no link and was never taken into account: the All (or Any) never finished.
+TEST(InProgressAll, ItemFinishingWhileTheLinksAreMadeCounts) {
+    kaa::InProgress<int> a;
+    kaa::InProgressAny lazy({a});
+    a.finish(1);  // nobody listens to `lazy`: it stays pending until something does
+    kaa::InProgressAll all({lazy, lazy});
+    bool done = false;
+    all.connect([&](const kaa::AllResult&) { done = true; });  // links lazy twice
+    EXPECT_TRUE(done);
+}
+
+TEST(InProgressAny, ItemFinishingWhileTheLinksAreMadeIsOffered) {
+    kaa::InProgress<int> e;
+    kaa::InProgress<int> d;
+    kaa::InProgressAny c({e});
+    e.finish(1);
+    kaa::InProgressAll a({c, d});  // subscribing a subscribes c, which finishes
+    kaa::InProgressAny outer({a, c});
+    std::size_t index = 99;
+    outer.connect([&](const kaa::SubResult& r) { index = r.index(); });
+    EXPECT_EQ(index, 1u);
+}
+
 // ====================================================================== [check.D61] modes
 
 // [check.D61]: FINISH_IDX_RESULT (default) carries index and result, not self.

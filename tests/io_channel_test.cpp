@@ -283,6 +283,19 @@ TEST(IOChannel, ReadlineSignalEmitsEveryCompleteLine) {
     EXPECT_EQ(ch.read().wait(2s), "thr");
 }
 
+// Found by fuzz/fuzz_io_channel: a line longer than queue_size that arrived in one chunk came
+// back whole; it comes in queue_size pieces however the data arrives ([io.channel.readline]).
+TEST(IOChannel, OverlongLineInOneChunkComesInQueueSizePieces) {
+    Pipe p;
+    kaa::IOChannel ch(p.take_r(), {.queue_size = 4, .delimiter = {"\r\n", "\n"}});
+    p.put("abcdefg\nab\r\nabc\r\n");
+    EXPECT_EQ(ch.readline().wait(2s), "abcd");
+    EXPECT_EQ(ch.readline().wait(2s), "efg\n");
+    EXPECT_EQ(ch.readline().wait(2s), "ab\r\n");
+    EXPECT_EQ(ch.readline().wait(2s), "abc\r");  // "\r\n" would end past 4 bytes
+    EXPECT_EQ(ch.readline().wait(2s), "\n");
+}
+
 // ---------------------------------------------------------------- H108 read
 
 // [check.H108]

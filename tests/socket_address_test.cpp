@@ -188,6 +188,26 @@ TEST(SocketAddress, ToStringRoundTrips) {
     EXPECT_EQ(SocketAddress::unix_socket("/a/b").to_string(), "/a/b");
 }
 
+// Found by fuzz/fuzz_socket_address: a host starting with '[' (from "[[x]") was written without
+// brackets and did not parse back.
+TEST(SocketAddress, ToStringRoundTripsAHostStartingWithABracket) {
+    const SocketAddress a = normalize_address("[[x]:80");
+    EXPECT_EQ(a, inet("[x", 80));
+    EXPECT_EQ(a.to_string(), "[[x]:80");
+    EXPECT_EQ(normalize_address(a.to_string()), a);
+    EXPECT_EQ(normalize_address(inet("[x", 0).to_string()), inet("[x", 0));
+}
+
+// Found by fuzz/fuzz_socket_address: leading zeros counted towards the length limits, so
+// "host:0000080" was port 8 and "host:80%00000000001" had a scope "too large".
+TEST(SocketAddress, LeadingZerosInPortAndScopeAreIgnored) {
+    EXPECT_EQ(normalize_address("host:0000080"), inet("host", 80));
+    EXPECT_EQ(normalize_address("host:00000000000000065535"), inet("host", 65535));
+    EXPECT_THROW(normalize_address("host:00000000000000065536"), std::invalid_argument);
+    EXPECT_EQ(normalize_address("host:80%00000000001"), inet("host", 80, 0, 1));
+    EXPECT_EQ(normalize_address("[::1%000000000004294967295]:1"), inet("::1", 1, 0, 4294967295u));
+}
+
 TEST(SocketAddress, EqualityComparesTheFieldsOfTheKind) {
     EXPECT_NE(inet("a", 1), inet("a", 2));
     EXPECT_NE(inet("a", 1), SocketAddress::unix_socket("a"));

@@ -149,9 +149,11 @@ private:
 /// @cond INTERNAL
 template <class T>
 detail::CoroutinePromiseCommon<T>::ReturnProxy::operator Coroutine<T>() const {
-    // A coroutine that finished in its eager first step kept its own reference for this
-    // handle (finish_frame); one that suspended keeps running and the handle needs another.
-    if (!(promise->done_ && promise->first_step_)) promise->add_ref();
+    // A coroutine that ended before its call returned (in the eager first step, or resumed
+    // inside its first co_await) kept its own reference for this handle (finish_frame); one
+    // that still runs keeps its reference and the handle needs another.
+    promise->returned_ = true;
+    if (!promise->done_) promise->add_ref();
     return Coroutine<T>(promise);
 }
 

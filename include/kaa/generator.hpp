@@ -289,7 +289,8 @@ Coroutine<std::vector<T>> collect(Generator<T> gen) {
 /// @cond INTERNAL
 template <class T>
 detail::GeneratorPromise<T>::ReturnProxy::operator Generator<T>() const {
-    if (!(promise->done_ && promise->first_step_)) promise->add_ref();
+    promise->returned_ = true;
+    if (!promise->done_) promise->add_ref();
     return Generator<T>(promise);
 }
 /// @endcond

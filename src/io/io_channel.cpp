@@ -326,7 +326,10 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
     }
     std::string take_all() { return take(queued()); }
 
-    // The next complete line (or a queue_size() piece of an overlong one), if queued.
+    // The next complete line (or a queue_size() piece of an overlong one), if queued. A line
+    // ends at the earliest delimiter match (at one position the first listed wins) that ends
+    // within queue_size bytes of its start, however the data arrived: a longer line comes back
+    // in queue_size pieces also when it arrived in one chunk ([io.channel.readline]).
     std::optional<std::string> take_line() {
         const std::size_t start = rpos + scan;
         std::size_t best = std::string::npos;
@@ -335,6 +338,8 @@ struct ChannelCore : std::enable_shared_from_this<ChannelCore> {
         for (const auto& d : delim.list()) {
             longest = std::max(longest, d.size());
             std::size_t p = rq.find(d, start);
+            // A later match of the same delimiter would end later still.
+            if (p != std::string::npos && p - rpos + d.size() > queue_size) continue;
             if (p < best) {
                 best = p;
                 best_len = d.size();

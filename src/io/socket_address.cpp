@@ -61,7 +61,10 @@ bool looks_ipv4(std::string_view s) {
 std::uint16_t parse_port(std::string_view text, std::string_view spec) {
     if (text.empty()) throw std::invalid_argument("kaa: missing port in " + quoted(spec));
     if (all_digits(text)) {
-        if (text.size() > 6) text = text.substr(0, 6);  // out of range anyway; no overflow
+        // Leading zeros are no reason to reject ("0080" is 80); more than 6 digits left are
+        // out of range anyway (and cut short so that stoll cannot overflow).
+        while (text.size() > 1 && text.front() == '0') text.remove_prefix(1);
+        if (text.size() > 6) text = text.substr(0, 6);
         return checked_port(std::stoll(std::string(text)), spec);
     }
     std::string name(text);
@@ -79,6 +82,7 @@ std::uint16_t parse_port(std::string_view text, std::string_view spec) {
 std::uint32_t parse_scope(std::string_view text, std::string_view spec) {
     if (text.empty()) throw std::invalid_argument("kaa: empty scope after '%' in " + quoted(spec));
     if (all_digits(text)) {
+        while (text.size() > 1 && text.front() == '0') text.remove_prefix(1);  // as the port
         if (text.size() > 10)
             throw std::invalid_argument("kaa: scope id too large in " + quoted(spec));
         unsigned long long v = std::stoull(std::string(text));
@@ -134,7 +138,11 @@ SocketAddress SocketAddress::unix_socket(std::string path) {
 
 std::string SocketAddress::to_string() const {
     if (is_unix()) return path;
-    std::string s = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    // Brackets for an IPv6 address, and for a host that starts with '[' (which only the
+    // bracketed form gives back: "[[x]:80" is the host "[x").
+    const bool bracket = host.find(':') != std::string::npos ||
+                         (!host.empty() && host.front() == '[');
+    std::string s = bracket ? "[" + host + "]" : host;
     s += ":" + std::to_string(port);
     if (scope_id != 0) s += "%" + std::to_string(scope_id);
     return s;

@@ -198,6 +198,10 @@ public:
     std::unique_ptr<CoroutineRare> rare_;  ///< see CoroutineRare; null until needed
     std::uint32_t resume_gen_ = 0;         ///< invalidates queued resumptions
     bool first_step_ = true;
+    /// The call returned its handle (ReturnProxy). Until then the frame's own reference is the
+    /// one that handle takes over if the body ends first — also when it ends after suspending,
+    /// resumed inside its first co_await (an Any/All that finishes as the coroutine subscribes).
+    bool returned_ = false;
     bool deferred_ = false;
     bool aborted_ = false;
     bool closing_ = false;
@@ -491,9 +495,9 @@ void CoroutinePromiseCommon<T>::finish_frame() noexcept {
     } catch (...) {
         report_exception(std::current_exception(), "Exception while finishing a coroutine");
     }
-    // The frame's own reference; may destroy the frame (it is suspended). Finished in the eager
-    // first step, that reference becomes the returned handle's (ReturnProxy) instead.
-    if (!first_step_) self->release();
+    // The frame's own reference; may destroy the frame (it is suspended). Finished before the
+    // call returned, that reference becomes the returned handle's (ReturnProxy) instead.
+    if (returned_) self->release();
 }
 
 }  // namespace detail

@@ -177,9 +177,9 @@ public:
         } catch (...) {
             report_exception(std::current_exception(), "Exception while ending a generator");
         }
-        // The frame's own reference; may destroy the frame (it is suspended). Finished in the
-        // eager first step, that reference becomes the returned handle's instead.
-        if (!this->first_step_) self->release();
+        // The frame's own reference; may destroy the frame (it is suspended). Finished before
+        // the call returned, that reference becomes the returned handle's instead.
+        if (this->returned_) self->release();
     }
 
     /// `co_yield v`: the item goes to the channel; the producer does not suspend.

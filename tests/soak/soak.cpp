@@ -328,7 +328,9 @@ void on_unhandled(std::exception_ptr e, std::string_view context) {
         std::rethrow_exception(e);
     } catch (const std::runtime_error& r) {
         const std::string m = r.what();
-        if (context == "Unhandled InProgress exception" && m.rfind("soak-drop ", 0) == 0) {
+        // "Unhandled InProgress exception", and for a coroutine " in coroutine NAME (place)".
+        if (context.rfind("Unhandled InProgress exception", 0) == 0 &&
+            m.rfind("soak-drop ", 0) == 0) {
             const long id = std::stol(m.substr(10));
             if (S->unreported.erase(id) != 1) S->violation(m + " reported twice or unexpectedly");
             return;

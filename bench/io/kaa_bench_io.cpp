@@ -20,6 +20,8 @@
 
 #include "kaa_bench_io.hpp"
 
+#include "../../examples/echo_server.hpp"
+
 #include <kaa/coroutine.hpp>
 #include <kaa/io_channel.hpp>
 #include <kaa/main.hpp>
@@ -99,23 +101,8 @@ inline kaa::Coroutine<std::string> read_all(std::shared_ptr<kaa::IOChannel> ch) 
     co_return all;
 }
 
-/// One echo coroutine per connection (examples/echo_server.cpp).
-inline kaa::Coroutine<> echo(std::shared_ptr<kaa::Socket> client) {
-    try {
-        for (;;) {
-            std::string data = co_await client->read();
-            if (data.empty()) break;
-            co_await client->write(std::move(data));
-        }
-    } catch (const std::exception&) {
-    }
-    client->close(true);
-}
-
-inline void serve_echo(kaa::Socket& server) {
-    server.new_client_signal().connect(
-        [](const std::shared_ptr<kaa::Socket>& client) { echo(client); });
-}
+/// The server of examples/echo_server.cpp: one coroutine per connection.
+inline void serve_echo(kaa::Socket& server) { example::serve_echo_clients(server); }
 
 /// `B5_server PORT`: echo until SIGTERM.
 int b5_server(long port) {
